@@ -11,6 +11,7 @@ import sys
 import click
 
 from citykit import __version__
+from citykit.commands.blueprint import catalogue, diff, plan, validate
 from citykit.errors import CitykitError
 
 
@@ -30,3 +31,7 @@ class _CitykitGroup(click.Group):
 @click.version_option(__version__, prog_name="citykit")
 def main() -> None:
     """citykit: export a smart city, turnkey."""
+
+
+for _command in (validate, plan, diff, catalogue):
+    main.add_command(_command)
