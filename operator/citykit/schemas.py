@@ -10,6 +10,8 @@ import functools
 from typing import Any
 
 import jsonschema
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 from ruamel.yaml import YAML
 
 from citykit.errors import Problem
@@ -20,6 +22,7 @@ BLUEPRINT = "cityblueprint"
 CATALOGUE_ENTRY = "catalogue-entry"
 CATALOGUE = "catalogue"
 JURISDICTION_PROFILE = "jurisdiction-profile"
+INITIATIVE = "initiative"
 
 
 @functools.cache
@@ -30,10 +33,20 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @functools.cache
+def _registry() -> Registry:
+    """Every schema under its `$id`, so `status.schema.yaml#/...` references resolve offline."""
+    resources = [
+        Resource.from_contents(load_schema(path.name.removesuffix(".schema.yaml")), DRAFT202012)
+        for path in sorted(schema_dir().glob("*.schema.yaml"))
+    ]
+    return Registry().with_resources((resource.id(), resource) for resource in resources)  # type: ignore[misc]
+
+
+@functools.cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
     schema = load_schema(name)
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(schema, registry=_registry())
 
 
 def check(document: Document, schema_name: str) -> list[Problem]:

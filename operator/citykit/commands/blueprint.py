@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import json
-from typing import Any
-
 import click
 from rich.console import Console
 from rich.table import Table
-from ruamel.yaml import YAML
 
 from citykit.catalogue import AREAS, load_catalogue
 from citykit.diff import diff as blueprint_diff
 from citykit.errors import CitykitError, Problem
+from citykit.output import dump
 from citykit.render import plan as render_plan
 from citykit.source import load_file
 from citykit.validation import validate_file
-
-
-def dump_yaml(documents: list[Any]) -> str:
-    """Deterministic multi-document YAML, keys in the order the renderer wrote them."""
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
-    stream = io.StringIO()
-    yaml.dump_all(documents, stream)
-    return stream.getvalue()
-
-
-def dump(documents: list[Any], output: str) -> str:
-    if output == "json":
-        return json.dumps(documents if len(documents) != 1 else documents[0], indent=2) + "\n"
-    return dump_yaml(documents)
 
 
 @click.command()

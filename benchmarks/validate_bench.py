@@ -1,0 +1,56 @@
+"""Benchmark: how long validating and planning the largest example city takes.
+
+Prints one figure per line, e.g. `validate hangzhou.yaml: 41.2 ms median of 20 runs`.
+Catalogue and profile loading are cached per process, as in the operator; the first
+(cold) run is reported separately because the CLI pays it once per invocation.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from citykit.catalogue import load_catalogue
+from citykit.paths import cities_dir
+from citykit.profiles import load_profile
+from citykit.render import plan
+from citykit.source import load_file
+from citykit.validation import validate, validate_file
+
+RUNS = 20
+
+
+def median_ms(action: Callable[[], object], runs: int = RUNS) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    largest = max(cities_dir().glob("*.yaml"), key=lambda path: len(load_file(path).data["spec"]["initiatives"]))
+    start = time.perf_counter()
+    validated = validate_file(largest)
+    cold = (time.perf_counter() - start) * 1000
+    count = len(validated.blueprint.enabled)
+    print(f"largest example city: {largest.name} ({count} initiatives)")
+    print(f"cold validate (loads catalogue and profile): {cold:.1f} ms")
+    load_catalogue.cache_clear()
+    load_profile.cache_clear()
+    print(f"catalogue load: {median_ms(lambda: (load_catalogue.cache_clear(), load_catalogue()), 5):.1f} ms median of 5")
+    print(f"validate {largest.name}: {median_ms(lambda: validate_file(largest)):.1f} ms median of {RUNS} runs")
+    document = load_file(largest)
+    print(f"  of which YAML load: {median_ms(lambda: load_file(largest)):.1f} ms")
+    print(f"  checks on loaded YAML: {median_ms(lambda: validate(document)):.1f} ms")
+    objects = len(plan(validated))
+    print(f"plan {largest.name}: {median_ms(lambda: plan(validated)):.1f} ms median of {RUNS} runs, {objects} objects")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

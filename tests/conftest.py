@@ -1,0 +1,52 @@
+"""Shared test helpers: run the CLI as users do and write blueprint variants."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from ruamel.yaml import YAML
+
+from citykit.cli import main
+from citykit.paths import cities_dir
+
+LOCATED_LINE = r"^[^:\n]+:\d+:\d+: \S+: .+$"
+
+
+def run_cli(*args: str) -> Result:
+    """Invoke `citykit` in-process, the way the console script does."""
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def read_city(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = YAML(typ="safe", pure=True).load(cities_dir() / f"{name}.yaml")
+    return data
+
+
+@pytest.fixture
+def write_yaml(tmp_path: Path) -> Callable[[str, Any], Path]:
+    def write(name: str, data: Any) -> Path:
+        path = tmp_path / name
+        yaml = YAML(typ="safe", pure=True)
+        yaml.default_flow_style = False
+        with path.open("w") as stream:
+            yaml.dump(data, stream)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def city_variant(write_yaml: Callable[[str, Any], Path]) -> Callable[..., Path]:
+    """Write a copy of an example city, changed by `edit`, and return its path."""
+
+    def make(city: str, edit: Callable[[dict[str, Any]], None]) -> Path:
+        data = copy.deepcopy(read_city(city))
+        edit(data)
+        return write_yaml(f"{city}-variant.yaml", data)
+
+    return make
