@@ -151,11 +151,35 @@ def _cross_check(
         document.problem(("components", i, "name"), f"duplicate component name '{name}'")
         for i, name in enumerate(names) if name in names[:i]
     ]
+    problems += [
+        document.problem(("components", i, "resources", bound, resource),
+                         f"{quantity!r} is not in canonical form; write {canonical!r} "
+                         "(the API server rewrites it, and citykit compares what it applied)")
+        for i, component in enumerate(data["components"])
+        for bound, values in component["resources"].items()
+        for resource, quantity in values.items()
+        if (canonical := canonical_quantity(quantity)) != quantity
+    ]
     defaults = {name: spec["default"] for name, spec in data["parameters"]["properties"].items()}
     problems += schemas.check_value(
         document, ("parameters",), defaults, schemas.parameter_validator(data["parameters"])
     )
     return problems
+
+
+def canonical_quantity(quantity: str) -> str:
+    """The form the API server stores a CPU or memory quantity in (for the forms we accept)."""
+    if quantity.endswith("m"):
+        millis = int(quantity[:-1])
+        return f"{millis // 1000}" if millis % 1000 == 0 else f"{millis}m"
+    for unit, next_unit in (("Ki", "Mi"), ("Mi", "Gi")):
+        if quantity.endswith(unit):
+            amount = int(quantity[:-2])
+            return canonical_quantity(f"{amount // 1024}{next_unit}") if amount % 1024 == 0 else f"{amount}{unit}"
+    if "." in quantity:
+        millis = round(float(quantity) * 1000)
+        return canonical_quantity(f"{millis}m")
+    return quantity
 
 
 def _entry(document: Document) -> Entry:

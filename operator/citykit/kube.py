@@ -1,0 +1,85 @@
+"""The Kubernetes edge: server-side apply only what differs, delete what is no longer wanted.
+
+`covers` decides whether an observed object already holds every field citykit would set;
+when it does, no request is made, which is what keeps an idle operator at zero writes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import config
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+
+FIELD_MANAGER = "citykit"
+
+
+def covers(actual: Any, desired: Any) -> bool:
+    """Whether `actual` already has every field of `desired` (server defaults may add more)."""
+    if isinstance(desired, Mapping):
+        return isinstance(actual, Mapping) and all(
+            covers(actual.get(key), value) for key, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(actual, list) and len(actual) == len(desired)
+            and all(covers(a, d) for a, d in zip(actual, desired, strict=True))
+        )
+    return bool(actual == desired)
+
+
+def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
+    }
+
+
+def owned(manifest: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str, Any]:
+    """`manifest` with `owner` as its controller, so deleting the owner collects it."""
+    metadata = {**manifest["metadata"], "ownerReferences": [owner_reference(owner)]}
+    return {**manifest, "metadata": metadata}
+
+
+@functools.cache
+def dynamic_client() -> DynamicClient:
+    """One client per process, from in-cluster credentials or the current kubeconfig."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return DynamicClient(ApiClient())
+
+
+def apply(manifest: Mapping[str, Any]) -> None:
+    """Server-side apply `manifest` as citykit, taking over fields someone edited by hand."""
+    client = dynamic_client()
+    resource = client.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+    client.server_side_apply(
+        resource, body=dict(manifest), name=manifest["metadata"]["name"],
+        namespace=manifest["metadata"].get("namespace"), field_manager=FIELD_MANAGER, force_conflicts=True,
+    )
+
+
+def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+    """Delete an object; one that is already gone is fine."""
+    client = dynamic_client()
+    resource = client.resources.get(api_version=api_version, kind=kind)
+    try:
+        client.delete(resource, name=name, namespace=namespace)
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+def patch_annotation(api_version: str, kind: str, name: str, namespace: str | None, key: str, value: str) -> None:
+    client = dynamic_client()
+    resource = client.resources.get(api_version=api_version, kind=kind)
+    client.patch(
+        resource, name=name, namespace=namespace, body={"metadata": {"annotations": {key: value}}},
+        content_type="application/merge-patch+json",
+    )
