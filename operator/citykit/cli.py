@@ -9,9 +9,13 @@ from __future__ import annotations
 import sys
 
 import click
+import urllib3
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import ConfigException
 
 from citykit import __version__
 from citykit.commands.blueprint import catalogue, diff, plan, validate
+from citykit.commands.operate import apply, approve, install, operator_group, status
 from citykit.errors import CitykitError
 
 
@@ -25,6 +29,10 @@ class _CitykitGroup(click.Group):
             for problem in error.problems:
                 click.echo(str(problem), err=True)
             sys.exit(1)
+        except (ApiException, ConfigException, urllib3.exceptions.HTTPError) as error:
+            reason = getattr(error, "reason", None) or str(error).splitlines()[0]
+            click.echo(f"citykit: the Kubernetes API refused or could not be reached: {reason}", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=_CitykitGroup)
@@ -33,5 +41,5 @@ def main() -> None:
     """citykit: export a smart city, turnkey."""
 
 
-for _command in (validate, plan, diff, catalogue):
+for _command in (validate, plan, diff, catalogue, install, apply, status, approve, operator_group):
     main.add_command(_command)

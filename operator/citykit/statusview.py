@@ -1,0 +1,60 @@
+"""What `citykit status` shows: rows and a progress summary from Initiative objects (pure)."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from citykit.rollout import AREAS_ORDER
+
+PHASE_ORDER = ("Live", "Citywide", "AwaitingApproval", "Pilot", "Waiting", "Pending", "Degraded", "Blocked")
+
+
+@dataclass(frozen=True)
+class Row:
+    city: str
+    initiative: str
+    area: str
+    phase: str
+    wave: str
+    ready: str
+    age: str
+
+
+def age(created: str | None, now: datetime.datetime) -> str:
+    """kubectl-style age: 45s, 12m, 3h, 5d."""
+    if not created:
+        return "-"
+    seconds = int((now - datetime.datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def rows(initiatives: Iterable[Mapping[str, Any]], now: datetime.datetime) -> list[Row]:
+    """One row per Initiative, ordered by city, then area as the catalogue orders them, then id."""
+    result = []
+    for item in initiatives:
+        spec, status = item.get("spec", {}), item.get("status") or {}
+        result.append(Row(
+            city=spec.get("city", "?"), initiative=spec.get("ref", item["metadata"]["name"]),
+            area=spec.get("area", "?"), phase=status.get("phase", "Pending"), wave=status.get("wave", "-"),
+            ready=status.get("ready", "-"), age=age(item["metadata"].get("creationTimestamp"), now),
+        ))
+    area_rank = {area: rank for rank, area in enumerate(AREAS_ORDER)}
+    return sorted(result, key=lambda row: (row.city, area_rank.get(row.area, 99), row.initiative))
+
+
+def summary(table: list[Row]) -> str:
+    """`12/30 live — Live 12, Pilot 5, Waiting 13`."""
+    counts = Counter(row.phase for row in table)
+    parts = [f"{phase} {counts[phase]}" for phase in PHASE_ORDER if counts[phase]]
+    return f"{counts['Live']}/{len(table)} live" + (f" — {', '.join(parts)}" if parts else "")
+
+
+def all_live(table: list[Row]) -> bool:
+    return bool(table) and all(row.phase == "Live" for row in table)
