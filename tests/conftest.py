@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from ruamel.yaml import YAML
-
 from citykit.cli import main
 from citykit.paths import cities_dir
+from click.testing import CliRunner, Result
+from ruamel.yaml import YAML
 
 LOCATED_LINE = r"^[^:\n]+:\d+:\d+: \S+: .+$"
 

@@ -20,7 +20,10 @@ from citykit.catalogue import load_catalogue
 from citykit.errors import CitykitError
 from citykit.render import API_VERSION, initiative_children, initiative_resources, namespace_objects
 from citykit.rollout import (
-    InitiativeView, blocked_blueprint_status, fold_blueprint_status, next_initiative_status,
+    InitiativeView,
+    blocked_blueprint_status,
+    fold_blueprint_status,
+    next_initiative_status,
 )
 from citykit.source import from_data
 from citykit.validation import validate
@@ -38,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 @kopf.on.startup()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 _SECRET_NAME = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|private[-_]?key|credential|auth)", re.I
+    r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|private[-_]?key|credential|auth)", re.IGNORECASE
 )
 _SECRET_SHAPES = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a PEM private key"),

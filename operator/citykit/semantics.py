@@ -149,20 +149,15 @@ def _sharing(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> 
                 yield document.problem((*path, role), f"{role} '{ref}' is not an enabled initiative of this blueprint")
         if agreement.producer == agreement.consumer:
             yield document.problem((*path, "consumer"), "an initiative does not need an agreement with itself")
-        producer = catalogue.entries.get(agreement.producer)
-        if producer and agreement.data_product not in producer.publishes:
-            yield document.problem(
-                (*path, "dataProduct"),
-                f"'{agreement.producer}' does not publish '{agreement.data_product}' "
-                f"(it publishes: {', '.join(producer.publishes) or 'nothing'})",
-            )
-        consumer = catalogue.entries.get(agreement.consumer)
-        if consumer and agreement.data_product not in consumer.consumes:
-            yield document.problem(
-                (*path, "dataProduct"),
-                f"'{agreement.consumer}' does not consume '{agreement.data_product}' "
-                f"(it consumes: {', '.join(consumer.consumes) or 'nothing'})",
-            )
+        for ref, verb in ((agreement.producer, "publish"), (agreement.consumer, "consume")):
+            entry = catalogue.entries.get(ref)
+            offered = (entry.publishes if verb == "publish" else entry.consumes) if entry else ()
+            if entry and agreement.data_product not in offered:
+                yield document.problem(
+                    (*path, "dataProduct"),
+                    f"'{ref}' does not {verb} '{agreement.data_product}' "
+                    f"(it {verb}s: {', '.join(offered) or 'nothing'})",
+                )
     keys = [(a.producer, a.consumer, a.data_product) for a in blueprint.data_sharing]
     for index, key in enumerate(keys):
         if key in keys[:index]:

@@ -28,7 +28,7 @@ def age(created: str | None, now: datetime.datetime) -> str:
     """kubectl-style age: 45s, 12m, 3h, 5d."""
     if not created:
         return "-"
-    seconds = int((now - datetime.datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
+    seconds = int((now - datetime.datetime.fromisoformat(created)).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ruamel.yaml import YAML
-
 from citykit.crd import crd_dir, crds
+from ruamel.yaml import YAML
 
 
 def test_committed_crds_match_the_schemas() -> None:

@@ -8,12 +8,12 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-
 from citykit import schemas
 from citykit.paths import cities_dir
 from citykit.render import plan
 from citykit.source import from_data
 from citykit.validation import validate_file
+
 from tests.conftest import run_cli
 
 KUBERNETES_VERSION = "1.35"

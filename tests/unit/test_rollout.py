@@ -6,10 +6,14 @@ import datetime
 from typing import Any
 
 from citykit.rollout import (
-    InitiativeView, fold_blueprint_status, next_initiative_status, set_condition, timestamp,
+    InitiativeView,
+    fold_blueprint_status,
+    next_initiative_status,
+    set_condition,
+    timestamp,
 )
 
-T0 = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.timezone.utc)
+T0 = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.UTC)
 
 
 def spec(**overrides: Any) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from citykit.paths import cities_dir
+
 from tests.conftest import LOCATED_LINE, run_cli
 
 Edit = Callable[[dict[str, Any]], None]

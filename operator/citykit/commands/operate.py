@@ -78,7 +78,7 @@ def status(city: str | None, watch: bool) -> None:
     """Show each initiative's rollout: phase, wave, ready replicas, age."""
 
     def current() -> Group:
-        return status_table(rows(list_initiatives(city), datetime.datetime.now(datetime.timezone.utc)))
+        return status_table(rows(list_initiatives(city), datetime.datetime.now(datetime.UTC)))
 
     if not watch:
         Console().print(current())

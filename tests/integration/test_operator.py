@@ -1,0 +1,245 @@
+"""The operator against the real local control plane: rollout, policy, ordering, approval,
+drift repair, deletion, frugality and restarts. Waits are conditions with deadlines."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from citykit.crd import crds
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from tests.conftest import read_city
+
+GROUP, VERSION = "citykit.io", "v1alpha1"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Operator:
+    """`citykit operator run` as a subprocess, with its log kept for failures."""
+
+    def __init__(self, kubeconfig: Path, log: Path) -> None:
+        self.kubeconfig, self.log = kubeconfig, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "CITYKIT_RESYNC_SECONDS": "1"}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "citykit", "operator", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def api(kube_cluster: Any) -> client.ApiClient:
+    api_client = config.new_client_from_config(str(kube_cluster.kubeconfig))
+    extensions = client.ApiextensionsV1Api(api_client)
+    for manifest in crds().values():
+        try:
+            extensions.create_custom_resource_definition(manifest)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+    for manifest in crds().values():
+        wait_for(lambda name=manifest["metadata"]["name"]: any(
+            c.type == "Established" and c.status == "True"
+            for c in (extensions.read_custom_resource_definition(name).status.conditions or [])
+        ), 60, "CRDs established")
+    return api_client
+
+
+@pytest.fixture(scope="module")
+def operator(kube_cluster: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    running = Operator(kube_cluster.kubeconfig, log)
+    running.start()
+    yield running
+    running.kill()
+    print(f"operator log: {log}")
+
+
+def custom(api: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api)
+
+
+def blueprint(city: str, name: str, gate: str = "2s", approval: str | None = "auto", keep: int | None = None) -> dict[str, Any]:
+    """An example city, renamed (so tests don't collide), with short gates."""
+    data = copy.deepcopy(read_city(city))
+    data["metadata"]["name"] = name
+    if keep is not None:
+        kept = {item["ref"] for item in data["spec"]["initiatives"][:keep]}
+        data["spec"]["initiatives"] = [
+            {**item, "dependsOn": [d for d in item.get("dependsOn", []) if d in kept]}
+            for item in data["spec"]["initiatives"][:keep]
+        ]
+        data["spec"]["dataSharing"] = [
+            a for a in data["spec"].get("dataSharing", []) if a["producer"] in kept and a["consumer"] in kept
+        ]
+        data["spec"]["kpiTargets"] = []
+    for item in data["spec"]["initiatives"]:
+        item["gate"] = {"healthyFor": gate, "approval": approval or item.get("gate", {}).get("approval", "auto")}
+    return data
+
+
+def create_blueprint(api: client.ApiClient, data: dict[str, Any]) -> None:
+    custom(api).create_cluster_custom_object(GROUP, VERSION, "cityblueprints", data)
+
+
+def initiatives(api: client.ApiClient, city: str) -> list[dict[str, Any]]:
+    return custom(api).list_namespaced_custom_object(GROUP, VERSION, f"city-{city}", "initiatives")["items"]
+
+
+def blueprint_status(api: client.ApiClient, name: str) -> dict[str, Any]:
+    return custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", name).get("status") or {}
+
+
+def deployments(api: client.ApiClient, city: str, initiative: str | None = None) -> list[Any]:
+    selector = "app.kubernetes.io/managed-by=citykit" + (f",citykit.io/initiative={initiative}" if initiative else "")
+    return client.AppsV1Api(api).list_namespaced_deployment(f"city-{city}", label_selector=selector).items
+
+
+def all_live(api: client.ApiClient, city: str, expected: int) -> bool:
+    items = initiatives(api, city)
+    return len(items) == expected and all((i.get("status") or {}).get("phase") == "Live" for i in items)
+
+
+def delete_blueprint(api: client.ApiClient, name: str) -> None:
+    custom(api).delete_cluster_custom_object(GROUP, VERSION, "cityblueprints", name)
+
+
+def test_example_city_rolls_out_to_live(api: client.ApiClient, operator: Operator) -> None:
+    data = blueprint("tallinn", "rollout", keep=6)
+    create_blueprint(api, data)
+    wait_for(lambda: all_live(api, "rollout", len(data["spec"]["initiatives"])), 240, "every initiative Live")
+    status = wait_for(lambda: (s := blueprint_status(api, "rollout")).get("phase") == "Live" and s, 30, "blueprint Live")
+    assert status["live"] == f"{len(data['spec']['initiatives'])}/{len(data['spec']['initiatives'])}"
+    assert status["appliedVersion"] == data["spec"]["version"]
+    for item in initiatives(api, "rollout"):
+        assert item["status"]["wave"] == "citywide"
+        assert {c["type"]: c["status"] for c in item["status"]["conditions"]}["Ready"] == "True"
+
+
+def test_idle_operator_makes_no_writes(api: client.ApiClient, operator: Operator, kube_cluster: Any) -> None:
+    wait_for(lambda: blueprint_status(api, "rollout").get("phase") == "Live", 240, "the rollout city to be Live")
+    time.sleep(3)  # let in-flight watch events settle before the measured window
+    before = audit_writes(kube_cluster.audit_log)
+    time.sleep(10)  # the measured window itself: ten resync intervals
+    assert audit_writes(kube_cluster.audit_log) - before == 0
+
+
+def audit_writes(audit_log: Path) -> int:
+    """Write requests to citykit's objects and their children by non-system users."""
+    count = 0
+    for line in audit_log.read_text().splitlines():
+        event = json.loads(line)
+        user = event.get("user", {}).get("username", "")
+        if event.get("stage") != "ResponseComplete" or user.startswith("system:"):
+            continue
+        if event.get("verb") in ("create", "update", "patch", "delete"):
+            namespace = event.get("objectRef", {}).get("namespace", "")
+            if namespace.startswith("city-") or event.get("objectRef", {}).get("apiGroup") == GROUP:
+                count += 1
+    return count
+
+
+def test_policy_violating_blueprint_is_blocked_and_creates_nothing(api: client.ApiClient, operator: Operator) -> None:
+    data = blueprint("tallinn", "blocked", keep=2)
+    data["spec"]["initiatives"].append({"ref": "living.face-recognition-access"})
+    create_blueprint(api, data)
+    status = wait_for(lambda: (s := blueprint_status(api, "blocked")).get("phase") == "Blocked" and s, 60, "Blocked")
+    assert any("biometric" in problem for problem in status["problems"])
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Valid"] == "False"
+    with pytest.raises(ApiException) as missing:
+        client.CoreV1Api(api).read_namespace("city-blocked")
+    assert missing.value.status == 404
+    delete_blueprint(api, "blocked")
+
+
+def test_dependencies_and_manual_approval_order_the_rollout(api: client.ApiClient, operator: Operator) -> None:
+    data = blueprint("tallinn", "ordered", gate="1s", keep=2)
+    first, second = data["spec"]["initiatives"]
+    first.update(pilotDistricts=[data["spec"]["districts"][0]["id"]], gate={"healthyFor": "1s", "approval": "manual"}, dependsOn=[])
+    second.update(dependsOn=[first["ref"]])
+    create_blueprint(api, data)
+    first_name, second_name = first["ref"].replace(".", "-"), second["ref"].replace(".", "-")
+
+    def phase(name: str) -> str:
+        return next(((i.get("status") or {}).get("phase", "") for i in initiatives(api, "ordered") if i["metadata"]["name"] == name), "")
+
+    wait_for(lambda: phase(first_name) == "AwaitingApproval", 120, "pilot to await approval")
+    assert phase(second_name) == "Waiting"
+    assert deployments(api, "ordered", second_name) == []
+    pilot = deployments(api, "ordered", first_name)
+    assert pilot and all(d.metadata.labels["citykit.io/wave"] == "pilot" for d in pilot)
+
+    subprocess.run([sys.executable, "-m", "citykit", "approve", "ordered", first["ref"], "--by", "test-council"],
+                   check=True, env={**os.environ, "KUBECONFIG": str(operator.kubeconfig)})
+    wait_for(lambda: phase(first_name) == "Live" and phase(second_name) == "Live", 120, "both Live after approval")
+    assert all(d.metadata.labels["citykit.io/wave"] == "citywide" for d in deployments(api, "ordered", first_name))
+
+
+def test_drift_is_repaired(api: client.ApiClient, operator: Operator) -> None:
+    wait_for(lambda: blueprint_status(api, "rollout").get("phase") == "Live", 240, "the rollout city to be Live")
+    apps = client.AppsV1Api(api)
+    victim, edited = deployments(api, "rollout")[:2]
+    apps.delete_namespaced_deployment(victim.metadata.name, "city-rollout")
+    image = edited.spec.template.spec.containers[0].image
+    apps.patch_namespaced_deployment(edited.metadata.name, "city-rollout", {"spec": {"template": {"spec": {"containers": [
+        {"name": edited.spec.template.spec.containers[0].name, "image": "busybox:1.36"}]}}}})
+    wait_for(lambda: any(d.metadata.name == victim.metadata.name and d.metadata.uid != victim.metadata.uid
+                         for d in deployments(api, "rollout")), 60, "deleted Deployment recreated")
+    wait_for(lambda: apps.read_namespaced_deployment(edited.metadata.name, "city-rollout").spec.template.spec.containers[0].image == image,
+             60, "hand-edited image restored")
+
+
+def test_restart_mid_rollout_converges_without_duplicates(api: client.ApiClient, operator: Operator) -> None:
+    data = blueprint("hong-kong", "restart", gate="3s", keep=8)
+    create_blueprint(api, data)
+    wait_for(lambda: len(initiatives(api, "restart")) == len(data["spec"]["initiatives"]), 60, "initiatives created")
+    operator.kill()
+    operator.start()
+    wait_for(lambda: all_live(api, "restart", len(data["spec"]["initiatives"])), 300, "every initiative Live after restart")
+    names = [d.metadata.name for d in deployments(api, "restart")]
+    assert len(names) == len(set(names))
+    assert len(initiatives(api, "restart")) == len(data["spec"]["initiatives"])
+
+
+def test_deleting_a_blueprint_removes_everything_it_made(api: client.ApiClient, operator: Operator) -> None:
+    data = blueprint("tallinn", "deleted", keep=2)
+    create_blueprint(api, data)
+    wait_for(lambda: len(deployments(api, "deleted")) > 0, 120, "workloads created")
+    delete_blueprint(api, "deleted")
+
+    def gone() -> bool:
+        try:
+            client.CoreV1Api(api).read_namespace("city-deleted")
+        except ApiException as error:
+            return error.status == 404
+        return False
+
+    wait_for(gone, 180, "the city namespace to be garbage-collected")
+    with pytest.raises(ApiException):
+        custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", "deleted")
