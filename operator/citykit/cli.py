@@ -15,6 +15,7 @@ from kubernetes.config import ConfigException
 
 from citykit import __version__
 from citykit.commands.blueprint import catalogue, diff, plan, validate
+from citykit.commands.cluster import cluster
 from citykit.commands.operate import apply, approve, install, operator_group, status
 from citykit.errors import CitykitError
 
@@ -43,3 +44,4 @@ def main() -> None:
 
 for _command in (validate, plan, diff, catalogue, install, apply, status, approve, operator_group):
     main.add_command(_command)
+main.add_command(cluster)

@@ -1,0 +1,17 @@
+"""The local cluster's user-facing failure, printed by the CLI as one line with exit code 1.
+
+These failures concern the machine, not an input file, so the located `Problem` names
+`citykit` as its file and `cluster` as its field.
+"""
+
+from __future__ import annotations
+
+from citykit.errors import CitykitError, Problem
+
+
+class ClusterError(CitykitError):
+    """Go missing, a port taken, a component that crashed: something the user can act on."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Problem(file="citykit", line=0, column=0, path="cluster", message=message))
+        self.message = message

@@ -1,0 +1,44 @@
+"""The integration tests' real Kubernetes: one local control plane per test session.
+
+The cluster is the one `citykit cluster up` starts (binaries built on first use and cached),
+but in a state folder of its own under pytest's temporary directory, so it never collides
+with a developer's cluster. When any test failed, the components' logs are kept and their
+folder is named at the end of the test report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from citykit.cluster import control_plane
+from citykit.cluster.processes import stop
+from citykit.cluster.state import LocalCluster
+
+_kept_logs: list[Path] = []
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalCluster]:
+    """A running cluster; `.kubeconfig` is its admin kubeconfig, `.audit_log` its API writes."""
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+
+    def report(message: str) -> None:
+        if terminal is not None:
+            terminal.write_line(f"kube_cluster: {message}")
+
+    cluster = control_plane.up("pytest", tmp_path_factory.mktemp("kube-cluster"), report=report)
+    yield cluster
+    if request.session.testsfailed:
+        stop(list(reversed(cluster.processes)))
+        _kept_logs.append(cluster.layout.logs)
+    else:
+        control_plane.down(cluster.state_dir)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for logs in _kept_logs:
+        terminalreporter.write_line(f"local cluster component logs kept in {logs}")

@@ -1,0 +1,250 @@
+"""The local cluster is a real one: controllers, scheduler, admission, CRDs, GC, kubectl.
+
+Every wait is a condition polled against a deadline; the images are never pulled (KWOK
+only simulates the containers), so their names are placeholders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from citykit.cluster.state import LocalCluster
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+T = TypeVar("T")
+IMAGE = "citykit/placeholder:1.0"
+
+
+def wait_for(condition: Callable[[], T], what: str, timeout: float = 60.0) -> T:
+    """Polls until `condition` returns something truthy, and returns it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def api(kube_cluster: LocalCluster) -> client.ApiClient:
+    return config.new_client_from_config(str(kube_cluster.kubeconfig))
+
+
+@pytest.fixture
+def namespace(api: client.ApiClient) -> Iterator[str]:
+    """A fresh namespace per test, so tests never see each other's objects."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+
+
+def deployment(name: str, replicas: int) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": IMAGE}]},
+            },
+        },
+    }
+
+
+def ready_replicas(apps: client.AppsV1Api, name: str, namespace: str) -> int:
+    return apps.read_namespaced_deployment_status(name, namespace).status.ready_replicas or 0
+
+
+def test_deployment_pods_are_scheduled_on_fake_nodes_and_become_ready(
+    api: client.ApiClient, namespace: str
+) -> None:
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps.create_namespaced_deployment(namespace, deployment("web", replicas=3))
+
+    wait_for(lambda: ready_replicas(apps, "web", namespace) == 3, "3 ready replicas")
+
+    pods = core.list_namespaced_pod(namespace, label_selector="app=web").items
+    assert len(pods) == 3
+    for pod in pods:
+        assert pod.status.phase == "Running"
+        assert pod.spec.node_name.startswith("citykit-node-")
+        assert pod.status.pod_ip
+
+
+def test_restricted_namespace_rejects_privileged_pod(api: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api)
+    core.patch_namespace(
+        namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}
+    )
+    privileged = {
+        "metadata": {"name": "privileged"},
+        "spec": {
+            "containers": [{"name": "app", "image": IMAGE, "securityContext": {"privileged": True}}]
+        },
+    }
+
+    with pytest.raises(ApiException) as rejected:
+        core.create_namespaced_pod(namespace, privileged)
+
+    assert rejected.value.status == 403
+    assert 'violates PodSecurity "restricted:latest"' in rejected.value.body
+    assert "privileged" in rejected.value.body
+
+
+def test_custom_resource_definition_serves_objects_of_its_kind(
+    api: client.ApiClient, namespace: str
+) -> None:
+    group = f"g{uuid.uuid4().hex[:8]}.citykit.test"
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gadgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {"size": {"type": "integer"}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    extensions, custom = client.ApiextensionsV1Api(api), client.CustomObjectsApi(api)
+    extensions.create_custom_resource_definition(crd)
+    try:
+        wait_for(
+            lambda: any(
+                c.type == "Established" and c.status == "True"
+                for c in extensions.read_custom_resource_definition(
+                    f"gadgets.{group}"
+                ).status.conditions
+                or []
+            ),
+            "the CRD to be established",
+        )
+        gadget = {
+            "apiVersion": f"{group}/v1",
+            "kind": "Gadget",
+            "metadata": {"name": "g1"},
+            "spec": {"size": 3},
+        }
+        custom.create_namespaced_custom_object(group, "v1", namespace, "gadgets", gadget)
+
+        stored = custom.get_namespaced_custom_object(group, "v1", namespace, "gadgets", "g1")
+        assert stored["spec"] == {"size": 3}
+    finally:
+        extensions.delete_custom_resource_definition(f"gadgets.{group}")
+
+
+def test_deleting_a_deployment_garbage_collects_its_replicasets_and_pods(
+    api: client.ApiClient, namespace: str
+) -> None:
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps.create_namespaced_deployment(namespace, deployment("doomed", replicas=2))
+    wait_for(lambda: ready_replicas(apps, "doomed", namespace) == 2, "2 ready replicas")
+
+    apps.delete_namespaced_deployment(
+        "doomed", namespace, body=client.V1DeleteOptions(propagation_policy="Background")
+    )
+
+    wait_for(
+        lambda: not apps.list_namespaced_replica_set(namespace, label_selector="app=doomed").items,
+        "the ReplicaSet to be collected",
+    )
+    wait_for(
+        lambda: not core.list_namespaced_pod(namespace, label_selector="app=doomed").items,
+        "the Pods to be collected",
+    )
+
+
+def test_new_namespace_gets_a_default_service_account_and_the_root_ca(
+    api: client.ApiClient, namespace: str
+) -> None:
+    core = client.CoreV1Api(api)
+
+    def exists(read: Callable[[], object]) -> bool:
+        try:
+            read()
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    wait_for(
+        lambda: exists(lambda: core.read_namespaced_service_account("default", namespace)),
+        "the default ServiceAccount",
+    )
+    wait_for(
+        lambda: exists(lambda: core.read_namespaced_config_map("kube-root-ca.crt", namespace)),
+        "the kube-root-ca.crt ConfigMap",
+    )
+
+
+def test_audit_log_records_each_write_once_without_its_body(
+    api: client.ApiClient, namespace: str, kube_cluster: LocalCluster
+) -> None:
+    name = f"audited-{uuid.uuid4().hex[:8]}"
+    client.CoreV1Api(api).create_namespaced_config_map(
+        namespace, {"metadata": {"name": name}, "data": {"k": "v"}}
+    )
+
+    def events() -> list[dict[str, Any]]:
+        lines = kube_cluster.audit_log.read_text().splitlines()
+        found = [json.loads(line) for line in lines if name in line]
+        return [e for e in found if e.get("objectRef", {}).get("name") == name]
+
+    (event,) = wait_for(events, "the audit event")
+    assert event["verb"] == "create"
+    assert event["level"] == "Metadata"
+    assert event["stage"] == "ResponseComplete"
+    assert "requestObject" not in event
+
+
+def test_kubectl_with_the_written_kubeconfig_sees_ready_nodes(kube_cluster: LocalCluster) -> None:
+    kubectl = shutil.which(
+        "kubectl", path=f"{kube_cluster.layout.bin}{os.pathsep}{os.environ['PATH']}"
+    )
+    assert kubectl, "kubectl is neither in the cluster's bin folder nor on PATH"
+
+    result = subprocess.run(
+        [kubectl, "get", "nodes", "--no-headers"],
+        env={**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    statuses = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()}
+    assert statuses == {f"citykit-node-{i}": "Ready" for i in range(3)}

@@ -1,0 +1,155 @@
+"""The local cluster's pure pieces: locations, version stamps, PKI, component flags, processes."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from pathlib import Path
+
+import pytest
+from citykit.cluster import components
+from citykit.cluster.build import GoBuild, is_current, version_ldflags
+from citykit.cluster.certs import CertificateAuthority, ClientIdentity
+from citykit.cluster.components import Layout, Ports
+from citykit.cluster.errors import ClusterError
+from citykit.cluster.locations import bin_dir, state_dir
+from citykit.cluster.ports import claim, free_ports
+from citykit.cluster.processes import is_alive, log_tail, spawn, stop
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+LAYOUT = Layout(
+    bin=Path("/cache/bin"), state=Path("/state"), infra=Path("/infra"), ports=Ports(1, 2, 3, 4, 5)
+)
+
+
+def test_cache_prefers_citykit_cache_then_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
+    monkeypatch.delenv("CITYKIT_CACHE", raising=False)
+    assert bin_dir("v1.35.4") == Path("/xdg/citykit/bin/v1.35.4")
+    monkeypatch.setenv("CITYKIT_CACHE", "/ck")
+    assert bin_dir("v1.35.4") == Path("/ck/bin/v1.35.4")
+
+
+def test_citykit_state_overrides_the_per_name_state_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYKIT_CACHE", "/ck")
+    monkeypatch.delenv("CITYKIT_STATE", raising=False)
+    assert state_dir("demo") == Path("/ck/clusters/demo")
+    monkeypatch.setenv("CITYKIT_STATE", "/elsewhere")
+    assert state_dir("demo") == Path("/elsewhere")
+
+
+def test_a_build_is_current_only_with_all_binaries_and_a_matching_stamp(tmp_path: Path) -> None:
+    step = GoBuild(binaries=("a", "b"), stamp="kubernetes v1.35.4 abc", argv=(), cwd=tmp_path)
+    (tmp_path / "a").write_text("")
+    (tmp_path / ".a.stamp").write_text("kubernetes v1.35.4 abc")
+    assert not is_current(tmp_path, step)
+    (tmp_path / "b").write_text("")
+    assert is_current(tmp_path, step)
+    (tmp_path / ".a.stamp").write_text("kubernetes v1.35.3 abc")
+    assert not is_current(tmp_path, step)
+
+
+def test_version_ldflags_set_what_the_version_endpoint_reports() -> None:
+    flags = version_ldflags("v1.35.4", "2026-01-01T00:00:00Z")
+
+    assert "-X k8s.io/component-base/version.gitVersion=v1.35.4" in flags
+    assert "-X k8s.io/component-base/version.gitMinor=35" in flags
+    assert "-X k8s.io/client-go/pkg/version.gitMajor=1" in flags
+
+
+def test_api_serving_cert_is_valid_for_loopback_and_in_cluster_names(tmp_path: Path) -> None:
+    pair = CertificateAuthority(tmp_path).issue_api_serving()
+    cert = x509.load_pem_x509_certificate(pair.cert.read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+
+    assert ipaddress.ip_address("127.0.0.1") in sans.get_values_for_type(x509.IPAddress)
+    assert "kubernetes.default.svc" in sans.get_values_for_type(x509.DNSName)
+    assert oct(pair.key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_client_cert_carries_user_as_cn_and_groups_as_o(tmp_path: Path) -> None:
+    identity = ClientIdentity("system:kube-scheduler", ("a", "b"))
+    pair = CertificateAuthority(tmp_path).issue_client("scheduler", identity)
+    subject = x509.load_pem_x509_certificate(pair.cert.read_bytes()).subject
+
+    assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:kube-scheduler"
+    assert [a.value for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)] == [
+        "a",
+        "b",
+    ]
+
+
+def test_apiserver_enforces_rbac_node_authz_podsecurity_and_audits_writes() -> None:
+    argv = components.kube_apiserver(LAYOUT)
+
+    assert "--authorization-mode=Node,RBAC" in argv
+    assert "--enable-admission-plugins=NodeRestriction,PodSecurity" in argv
+    assert "--audit-log-path=/state/audit.log" in argv
+    assert "--audit-policy-file=/infra/audit-policy.yaml" in argv
+    assert "--bind-address=127.0.0.1" in argv
+
+
+def test_controller_manager_can_mint_service_account_tokens() -> None:
+    argv = components.kube_controller_manager(LAYOUT)
+
+    assert "--service-account-private-key-file=/state/pki/sa.key" in argv
+    assert "--root-ca-file=/state/pki/ca.crt" in argv
+
+
+def test_kwok_manages_only_annotated_nodes_with_our_stages() -> None:
+    argv = components.kwok(LAYOUT)
+
+    assert "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" in argv
+    assert "--config=/infra/kwok/node-stages.yaml" in argv
+    assert "--config=/infra/kwok/pod-stages.yaml" in argv
+
+
+def test_owned_paths_stay_inside_the_state_folder() -> None:
+    assert all(path.parent == LAYOUT.state for path in LAYOUT.owned_paths())
+
+
+def test_free_ports_are_distinct() -> None:
+    ports = free_ports(5)
+    assert len(set(ports)) == 5
+
+
+def test_claiming_a_port_in_use_names_it() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ClusterError, match=f"port {port} on 127.0.0.1 is already in use"):
+            claim(port)
+
+
+def test_stop_ends_a_spawned_process(tmp_path: Path) -> None:
+    process = spawn(
+        "sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "sleeper.log"
+    )
+    assert is_alive(process)
+
+    stop([process])
+
+    assert not is_alive(process)
+
+
+def test_log_tail_shows_the_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    log.write_text("".join(f"line {i}\n" for i in range(30)))
+
+    assert log_tail(log, lines=2) == "line 28\nline 29"
+    assert log_tail(tmp_path / "missing.log") == "(no log written)"
+
+
+def test_a_recycled_pid_is_not_mistaken_for_the_component(tmp_path: Path) -> None:
+    process = spawn(
+        "sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "s.log"
+    )
+    impostor = type(process)(process.name, process.pid, process.start_ticks + 1, process.log)
+    try:
+        assert not is_alive(impostor)
+    finally:
+        stop([process])
