@@ -11,7 +11,7 @@ import pytest
 from citykit.cli import main
 from citykit.paths import cities_dir
 from click.testing import CliRunner, Result
-from ruamel.yaml import YAML
+import yaml
 
 LOCATED_LINE = r"^[^:\n]+:\d+:\d+: \S+: .+$"
 
@@ -22,7 +22,7 @@ def run_cli(*args: str) -> Result:
 
 
 def read_city(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = YAML(typ="safe", pure=True).load(cities_dir() / f"{name}.yaml")
+    data: dict[str, Any] = yaml.safe_load((cities_dir() / f"{name}.yaml").read_text())
     return data
 
 
@@ -30,10 +30,7 @@ def read_city(name: str) -> dict[str, Any]:
 def write_yaml(tmp_path: Path) -> Callable[[str, Any], Path]:
     def write(name: str, data: Any) -> Path:
         path = tmp_path / name
-        yaml = YAML(typ="safe", pure=True)
-        yaml.default_flow_style = False
-        with path.open("w") as stream:
-            yaml.dump(data, stream)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
         return path
 
     return write

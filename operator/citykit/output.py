@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
 
 def dump_yaml(documents: list[Any]) -> str:
     """Multi-document YAML, keys in the order they were built (so output is stable)."""
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    stream = io.StringIO()
-    yaml.dump_all(documents, stream)
-    return stream.getvalue()
+    return yaml.safe_dump_all(documents, default_flow_style=False, sort_keys=False, width=100)
 
 
 def dump(documents: list[Any], output: str) -> str:

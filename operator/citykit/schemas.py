@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from ruamel.yaml import YAML
+import yaml
 
 from citykit.errors import Problem
 from citykit.paths import schema_dir
@@ -28,7 +28,7 @@ INITIATIVE = "initiative"
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
     """The schema `blueprints/schema/<name>.schema.yaml` as plain data."""
-    schema: dict[str, Any] = YAML(typ="safe", pure=True).load(schema_dir() / f"{name}.schema.yaml")
+    schema: dict[str, Any] = yaml.safe_load((schema_dir() / f"{name}.schema.yaml").read_text())
     return schema
 
 

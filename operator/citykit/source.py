@@ -2,21 +2,22 @@
 
 Blueprints come from city teams and, through the operator, from anyone allowed to create a
 CityBlueprint; so loading refuses what would hurt: oversized files, binary data, duplicate
-keys, custom tags, and alias bombs (aliases share nodes while parsing, so the expansion is
-bounded while converting to plain data, before anything walks the result).
+keys, custom tags, deep nesting and alias bombs. PyYAML's libyaml parser emits events
+lazily; composing them here, iteratively, lets every limit stop the parse early (libyaml's
+own recursive composer crashes the process on deeply nested input) and counts what aliases
+would expand to before anything walks the result.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+import yaml
 
 from citykit.errors import CitykitError, Problem
 
@@ -93,98 +94,183 @@ def load_bytes(source: str, raw: bytes) -> Document:
         raise CitykitError(Problem(source, line, 1, "", "not UTF-8 text: expected a YAML text file")) from None
     if not text.strip():
         raise _whole_file(source, "empty file: expected a YAML document")
+    composer = _Composer(source)
     try:
-        documents = list(YAML(typ="rt", pure=True).load_all(text))
-    except MarkedYAMLError as error:
+        for event in yaml.parse(text, Loader=_LOADER):
+            composer.feed(event)
+    except yaml.MarkedYAMLError as error:
         raise CitykitError(_parse_problem(source, error)) from None
-    except (YAMLError, RecursionError) as error:
+    except yaml.YAMLError as error:
         raise _whole_file(source, f"invalid YAML: {error}") from None
-    documents = [d for d in documents if d is not None]
-    if len(documents) != 1:
-        raise _whole_file(source, f"expected exactly one YAML document, found {len(documents)}")
-    converter = _Converter(source)
-    data = converter.convert(documents[0], (), (1, 1), depth=0)
-    return Document(source, data, converter.positions)
+    if len(composer.documents) != 1:
+        raise _whole_file(source, f"expected exactly one YAML document, found {len(composer.documents)}")
+    return Document(source, composer.documents[0], composer.positions)
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CORE = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
 
 
 def _whole_file(source: str, message: str) -> CitykitError:
     return CitykitError(Problem(source, 1, 1, "", message))
 
 
-def _parse_problem(source: str, error: MarkedYAMLError) -> Problem:
+def _parse_problem(source: str, error: yaml.MarkedYAMLError) -> Problem:
     mark = error.problem_mark or error.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     what = " ".join(str(part) for part in (error.context, error.problem) if part)
     return Problem(source, line, column, "", f"invalid YAML: {what or error}")
 
 
-class _Converter:
-    """Turns ruamel's round-trip nodes into plain data while recording positions."""
+@dataclass
+class _Frame:
+    """A mapping or sequence being built; `key` waits for its value inside a mapping."""
+
+    value: dict[str, Any] | list[Any]
+    path: FieldPath
+    anchor: str | None
+    nodes_at_start: int
+    key: str | None = None
+    key_at: tuple[int, int] = (1, 1)
+    merged: set[str] = field(default_factory=set)
+
+
+class _Composer:
+    """Builds plain data from parser events, bounded in depth and in alias expansion."""
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.documents: list[Any] = []
         self.positions: dict[FieldPath, tuple[int, int]] = {}
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.stack: list[_Frame] = []
         self.nodes = 0
 
-    def convert(self, node: Any, path: FieldPath, at: tuple[int, int], depth: int) -> Any:
-        self.nodes += 1
+    def fail(self, at: tuple[int, int], message: str, path: FieldPath | None = None) -> CitykitError:
+        where = path if path is not None else self._child_path()
+        return CitykitError(Problem(self.source, at[0], at[1], dotted(where), message))
+
+    def feed(self, event: yaml.Event) -> None:
+        at = (event.start_mark.line + 1, event.start_mark.column + 1)
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            self._check_tag(event.tag, ("map",) if isinstance(event, yaml.MappingStartEvent) else ("seq",), at)
+            if len(self.stack) >= MAX_DEPTH:
+                raise self.fail(at, f"nested deeper than {MAX_DEPTH} levels")
+            path = self._child_path()
+            self.positions.setdefault(path, self._position_for_child(at))
+            self._count(1, at)
+            container: dict[str, Any] | list[Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
+            self.stack.append(_Frame(container, path, event.anchor, self.nodes - 1))
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            frame = self.stack.pop()
+            weight = self.nodes - frame.nodes_at_start
+            if frame.anchor:
+                self.anchors[frame.anchor] = (frame.value, weight)
+            self._place(frame.value, at, is_merge=False)
+        elif isinstance(event, yaml.ScalarEvent):
+            tag = event.tag if event.tag and event.tag != "!" else _resolve(event.value, event.implicit)
+            is_merge = tag == f"{_CORE}merge" and event.implicit[0]
+            if not is_merge:
+                self._check_tag(tag, (), at)
+            self._count(1, at)
+            value = event.value if is_merge else _construct(tag, event.value)
+            if event.anchor:
+                self.anchors[event.anchor] = (value, 1)
+            self._place(value, at, is_merge=is_merge)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise self.fail(at, f"unknown alias *{event.anchor}")
+            value, weight = self.anchors[event.anchor]
+            self._count(weight, at)
+            self._place(value, at, is_merge=False)
+
+    def _count(self, weight: int, at: tuple[int, int]) -> None:
+        self.nodes += weight
         if self.nodes > MAX_NODES:
-            raise CitykitError(
-                self._problem(path, f"document expands to more than {MAX_NODES:,} values "
-                              "(a YAML alias bomb?); refusing to load it", at)
-            )
-        if depth > MAX_DEPTH:
-            raise CitykitError(self._problem(path, f"nested deeper than {MAX_DEPTH} levels", at))
-        self.positions.setdefault(path, at)
-        if isinstance(node, TaggedScalar) or (
-            isinstance(node, (CommentedMap, CommentedSeq)) and node.tag.value is not None
-            and not node.tag.value.startswith("tag:yaml.org,2002:")
-        ):
-            raise CitykitError(self._problem(path, "custom YAML tags are not supported", at))
-        if isinstance(node, CommentedMap):
-            return self._mapping(node, path, depth)
-        if isinstance(node, CommentedSeq):
-            return [
-                self.convert(item, (*path, index), _position(node.lc.item(index), at), depth + 1)
-                for index, item in enumerate(node)
-            ]
-        return _scalar(node)
+            raise self.fail(at, f"document expands to more than {MAX_NODES:,} values "
+                                "(a YAML alias bomb?); refusing to load it")
 
-    def _problem(self, path: FieldPath, message: str, at: tuple[int, int] | None = None) -> Problem:
-        line, column = at or self.positions.get(path, (1, 1))
-        return Problem(self.source, line, column, dotted(path), message)
+    def _check_tag(self, tag: str | None, kinds: tuple[str, ...], at: tuple[int, int]) -> None:
+        allowed = {f"{_CORE}{kind}" for kind in kinds} if kinds else _SCALAR_TAGS
+        if tag not in (None, "!") and tag not in allowed:
+            raise self.fail(at, f"custom YAML tags are not supported: {tag}")
 
-    def _mapping(self, node: CommentedMap, path: FieldPath, depth: int) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in node.items():
-            if isinstance(key, bool) or not isinstance(key, (str, int)):
-                raise CitykitError(
-                    self._problem(path, f"mapping key {key!r} is not a plain string")
-                )
-            name = str(key)
-            try:
-                at = _position(node.lc.key(key), self.positions[path])
-            except KeyError:  # merged in through `<<`: report at the mapping itself
-                at = self.positions[path]
-            result[name] = self.convert(value, (*path, name), at, depth + 1)
-        return result
+    def _child_path(self) -> FieldPath:
+        if not self.stack:
+            return ()
+        frame = self.stack[-1]
+        if isinstance(frame.value, list):
+            return (*frame.path, len(frame.value))
+        return (*frame.path, frame.key) if frame.key is not None else frame.path
+
+    def _position_for_child(self, at: tuple[int, int]) -> tuple[int, int]:
+        frame = self.stack[-1] if self.stack else None
+        return frame.key_at if frame is not None and isinstance(frame.value, dict) else at
+
+    def _place(self, value: Any, at: tuple[int, int], is_merge: bool) -> None:
+        if not self.stack:
+            self.documents.append(value)
+            self.positions.setdefault((), at)
+            return
+        frame = self.stack[-1]
+        if isinstance(frame.value, list):
+            self.positions.setdefault((*frame.path, len(frame.value)), at)
+            frame.value.append(value)
+        elif frame.key is None:
+            self._take_key(frame, value, at, is_merge)
+        else:
+            self._take_value(frame, value)
+
+    def _take_key(self, frame: _Frame, key: Any, at: tuple[int, int], is_merge: bool) -> None:
+        if is_merge:
+            frame.key, frame.key_at = "<<", at
+            return
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            raise self.fail(at, f"mapping key {key!r} is not a plain string")
+        name = str(key)
+        if name in frame.value and name not in frame.merged:
+            raise self.fail(at, f"duplicate key '{name}'", (*frame.path, name))
+        frame.key, frame.key_at = name, at
+        self.positions[(*frame.path, name)] = at
+
+    def _take_value(self, frame: _Frame, value: Any) -> None:
+        assert isinstance(frame.value, dict) and frame.key is not None
+        if frame.key == "<<":
+            sources = value if isinstance(value, list) else [value]
+            if not all(isinstance(source, dict) for source in sources):
+                raise self.fail(frame.key_at, "a merge key (<<) takes a mapping or a list of mappings")
+            for source in sources:
+                for name, item in source.items():
+                    if name not in frame.value:
+                        frame.value[name] = item
+                        frame.merged.add(name)
+                        self.positions.setdefault((*frame.path, name), frame.key_at)
+        else:
+            frame.merged.discard(frame.key)
+            frame.value[frame.key] = value
+        frame.key = None
 
 
-def _position(lc: Any, fallback: tuple[int, int]) -> tuple[int, int]:
-    if lc is None:
-        return fallback
-    return (lc[0] + 1, lc[1] + 1)
+@functools.cache
+def _constructor() -> yaml.constructor.SafeConstructor:
+    return yaml.constructor.SafeConstructor()
 
 
-def _scalar(node: Any) -> Any:
-    if node is None or isinstance(node, bool):
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, (datetime.date, datetime.datetime)):
-        return node.isoformat()
-    return str(node)
+@functools.cache
+def _resolver() -> yaml.resolver.Resolver:
+    return yaml.resolver.Resolver()
+
+
+def _resolve(value: str, implicit: tuple[bool, bool]) -> str:
+    tag: str = _resolver().resolve(yaml.ScalarNode, value, implicit)
+    return tag
+
+
+def _construct(tag: str, value: str) -> Any:
+    """A scalar's plain value; dates become ISO strings (JSON has no date type)."""
+    constructor = _constructor()
+    constructed = constructor.yaml_constructors[tag](constructor, yaml.ScalarNode(tag, value))
+    if isinstance(constructed, (datetime.date, datetime.datetime)):
+        return constructed.isoformat()
+    return constructed
