@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from citykit.cluster.locations import infra_dir
 from citykit.cluster.nodes import fake_nodes
-from ruamel.yaml import YAML
 
 
 def stages(file: str) -> dict[str, dict[str, Any]]:
-    documents = YAML(typ="safe", pure=True).load_all(Path(infra_dir() / "kwok" / file))
+    documents = yaml.safe_load_all(Path(infra_dir() / "kwok" / file).read_text())
     return {doc["metadata"]["name"]: doc for doc in documents}
 
 

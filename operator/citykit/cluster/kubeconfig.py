@@ -10,7 +10,7 @@ import base64
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
 from citykit.cluster.certs import KeyPair
 
@@ -47,6 +47,6 @@ def render_kubeconfig(cluster: str, server: str, ca_cert: Path, client: KeyPair)
 def write_kubeconfig(path: Path, config: dict[str, Any]) -> Path:
     """Writes it readable only by the owner: it carries a private key."""
     with path.open("w") as stream:
-        YAML(typ="safe", pure=True).dump(config, stream)
+        yaml.safe_dump(config, stream, sort_keys=False)
     path.chmod(0o600)
     return path
