@@ -27,8 +27,7 @@ from citykit.cluster.locations import bin_dir, infra_dir
 
 KWOK_MODULE = "sigs.k8s.io/kwok"
 KWOK_VERSION = "v0.8.0"
-KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
-BINARIES = ("etcd", *KUBERNETES_COMMANDS, "kwok")
+KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 # Static binaries as upstream ships them; no C toolchain needed on the build machine.
 _GO_ENV = {"CGO_ENABLED": "0"}
 _COMMON_FLAGS = ("-trimpath", "-buildvcs=false")

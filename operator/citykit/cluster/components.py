@@ -16,6 +16,7 @@ from citykit.cluster.certs import SERVICE_CIDR
 NODE_LEASE_SECONDS = 40
 FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 POD_CIDR = "10.244.0.0/16"
+FRONT_PROXY_CLIENT = "front-proxy-client"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,15 @@ def kube_apiserver(layout: Layout) -> list[str]:
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-account-key-file={pki / 'sa.pub'}",
         f"--service-account-signing-key-file={pki / 'sa.key'}",
+        # The aggregation layer's front proxy, as kubeadm sets it up; without it every
+        # delegated-auth client (controller-manager, scheduler) logs a missing CA bundle.
+        f"--requestheader-client-ca-file={pki / 'ca.crt'}",
+        f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki / f'{FRONT_PROXY_CLIENT}.crt'}",
+        f"--proxy-client-key-file={pki / f'{FRONT_PROXY_CLIENT}.key'}",
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction,PodSecurity",
         "--allow-privileged=true",

@@ -25,7 +25,7 @@ from citykit.cluster.certs import (
     KeyPair,
     write_service_account_keys,
 )
-from citykit.cluster.components import Layout, Ports
+from citykit.cluster.components import FRONT_PROXY_CLIENT, Layout, Ports
 from citykit.cluster.errors import ClusterError
 from citykit.cluster.kubeconfig import render_kubeconfig, write_kubeconfig
 from citykit.cluster.locations import infra_dir
@@ -153,6 +153,7 @@ def _write_credentials(name: str, layout: Layout) -> None:
     ca = CertificateAuthority(layout.pki)
     ca.issue_api_serving()
     write_service_account_keys(layout.pki)
+    ca.issue_client(FRONT_PROXY_CLIENT, ClientIdentity(FRONT_PROXY_CLIENT))
     admin = ca.issue_client("admin", _ADMIN)
     config = render_kubeconfig(name, layout.server, ca.pair.cert, admin)
     write_kubeconfig(layout.admin_kubeconfig, config)

@@ -80,23 +80,26 @@ def is_alive(process: Process) -> bool:
 
 
 def stop(processes: Sequence[Process], grace_seconds: float = 10.0) -> None:
-    """SIGTERM each process group, wait for a clean exit, then SIGKILL what is left."""
-    running = [p for p in processes if is_alive(p)]
-    for process in running:
-        _signal_group(process, signal.SIGTERM)
-    deadline = time.monotonic() + grace_seconds
-    while any(is_alive(p) for p in running) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for process in running:
-        if is_alive(process):
-            _signal_group(process, signal.SIGKILL)
-    deadline = time.monotonic() + grace_seconds
-    while time.monotonic() < deadline:
-        survivors = [p.name for p in running if is_alive(p)]
-        if not survivors:
+    """Stops the processes one after another, in the order given.
+
+    Waiting for each to exit before signalling the next lets kube-apiserver drain while etcd
+    still answers; signalled together, the API server hangs on etcd until it is killed.
+    """
+    for process in processes:
+        _stop_one(process, grace_seconds)
+
+
+def _stop_one(process: Process, grace_seconds: float) -> None:
+    """SIGTERM the process group, wait for a clean exit, then SIGKILL it."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        if not is_alive(process):
             return
-        time.sleep(0.05)
-    raise ClusterError(f"could not stop {', '.join(survivors)} even with SIGKILL")
+        _signal_group(process, signum)
+        deadline = time.monotonic() + grace_seconds
+        while is_alive(process) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    if is_alive(process):
+        raise ClusterError(f"could not stop {process.name} (pid {process.pid}) even with SIGKILL")
 
 
 def _signal_group(process: Process, signum: signal.Signals) -> None:

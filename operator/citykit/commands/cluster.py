@@ -19,7 +19,7 @@ from citykit.cluster.errors import ClusterError
 from citykit.cluster.locations import state_dir
 from citykit.cluster.state import LocalCluster, load
 
-_stderr = Console(stderr=True)
+_stderr = Console(stderr=True, log_path=False)
 _name_option = click.option(
     "--name",
     default="citykit",
