@@ -104,11 +104,10 @@ def _converge(desired: Iterable[dict[str, Any]], observed: Iterable[Mapping[str,
 
 def _patch_status(patch: kopf.Patch, body: kopf.Body, current: Mapping[str, Any], new: dict[str, Any]) -> None:
     """Write status only when it changed, and tell the city team about phase changes."""
-    if dict(current) == new:
+    changes = kube.merge_patch(current, new)
+    if not changes:
         return
-    for key in set(current) - set(new):
-        patch.status[key] = None
-    for key, value in new.items():
+    for key, value in changes.items():
         patch.status[key] = value
     if current.get("phase") != new.get("phase"):
         kopf.event(body, type="Warning" if new["phase"] in ("Blocked", "Degraded") else "Normal",

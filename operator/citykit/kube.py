@@ -32,6 +32,21 @@ def covers(actual: Any, desired: Any) -> bool:
     return bool(actual == desired)
 
 
+def merge_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) turning `current` into `desired`: keys that went away
+    are set to null at every depth, or a map such as `byPhase` would keep stale keys forever."""
+    patch: dict[str, Any] = {key: None for key in current if key not in desired}
+    for key, value in desired.items():
+        old = current.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            nested = merge_patch(old, value)
+            if nested:
+                patch[key] = nested
+        elif old != value or key not in current:
+            patch[key] = value
+    return patch
+
+
 def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],

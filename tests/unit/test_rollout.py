@@ -133,3 +133,12 @@ def test_blueprint_status_counts_by_phase_and_area() -> None:
     assert status["initiatives"]["byArea"] == {"mobility": {"live": 1, "total": 2}, "people": {"live": 0, "total": 1}}
     assert status["kpiTargets"][0]["commitment"] == "binding"
     assert status["appliedVersion"] == "2.0.0"
+
+
+def test_status_patch_removes_map_keys_that_went_away() -> None:
+    from citykit.kube import merge_patch
+
+    stored = {"phase": "RollingOut", "initiatives": {"byPhase": {"Pilot": 1, "Live": 1}, "total": 2}}
+    wanted = {"phase": "Live", "initiatives": {"byPhase": {"Live": 2}, "total": 2}}
+    assert merge_patch(stored, wanted) == {"phase": "Live", "initiatives": {"byPhase": {"Pilot": None, "Live": 2}}}
+    assert merge_patch(wanted, wanted) == {}
