@@ -11,7 +11,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from citykit.catalogue import load_catalogue
 from citykit.paths import cities_dir
