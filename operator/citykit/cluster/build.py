@@ -30,7 +30,9 @@ KWOK_VERSION = "v0.8.0"
 KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 # Static binaries as upstream ships them; no C toolchain needed on the build machine.
 _GO_ENV = {"CGO_ENABLED": "0"}
-_COMMON_FLAGS = ("-trimpath", "-buildvcs=false")
+# -v lists each package as it is compiled: the progress `cluster up` shows. No VCS stamping:
+# the binaries do not come from this repository, and git may refuse a CI checkout's owner.
+_COMMON_FLAGS = ("-v", "-trimpath", "-buildvcs=false")
 _ETCD_REQUIRE = re.compile(r"^\s*(?:require\s+)?go\.etcd\.io/etcd/server/v3\s+(v\S+)", re.MULTILINE)
 
 Report = Callable[[str], None]
@@ -124,13 +126,14 @@ def build_steps(infra: Path, out: Path, build_date: str) -> tuple[GoBuild, ...]:
     )
 
 
-def _stamp_path(out: Path, step: GoBuild) -> Path:
+def stamp_path(out: Path, step: GoBuild) -> Path:
+    """Written only after the step succeeded, so an interrupted build is redone."""
     return out / f".{step.binaries[0]}.stamp"
 
 
 def is_current(out: Path, step: GoBuild) -> bool:
     """A step is done when all its binaries exist and its stamp names the pinned versions."""
-    stamp = _stamp_path(out, step)
+    stamp = stamp_path(out, step)
     return (
         all((out / name).is_file() for name in step.binaries)
         and stamp.is_file()
@@ -151,12 +154,11 @@ def _build_lock(out: Path) -> Iterator[None]:
 
 
 def _run(step: GoBuild, on_package: Report) -> None:
-    """Runs one `go` command with `-v`, reporting each compiled package as it goes."""
-    argv = (*step.argv[:2], "-v", *step.argv[2:])
+    """Runs one `go` command, reporting each compiled package as it goes."""
     env = {**os.environ, **_GO_ENV, **step.env}
     tail: collections.deque[str] = collections.deque(maxlen=25)
     with subprocess.Popen(
-        argv, cwd=step.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        step.argv, cwd=step.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as go:
         assert go.stdout is not None
         for line in go.stdout:
@@ -170,7 +172,7 @@ def _run(step: GoBuild, on_package: Report) -> None:
 
 
 def ensure_binaries(report: Report, on_package: Report = lambda _: None) -> Path:
-    """Returns the folder holding all five binaries, building whatever is missing or stale."""
+    """Returns the folder holding all the binaries, building whatever is missing or stale."""
     infra = infra_dir()
     if not (infra / "go.mod").is_file():
         raise ClusterError(f"{infra} is missing: the local cluster is built from a source checkout")
@@ -182,14 +184,14 @@ def ensure_binaries(report: Report, on_package: Report = lambda _: None) -> Path
     if shutil.which("go") is None:
         raise ClusterError(
             "the Go toolchain is not on PATH; it is needed once to build etcd, Kubernetes and KWOK"
-            f" into {out} (install Go >= 1.25)"
+            f" into {out} (install Go 1.26 or newer)"
         )
     with _build_lock(out):
         for step in steps:
             if is_current(out, step):
                 continue
             report(f"building {', '.join(step.binaries)} into {out} (first time only)")
-            _stamp_path(out, step).unlink(missing_ok=True)
+            stamp_path(out, step).unlink(missing_ok=True)
             _run(step, on_package)
-            _stamp_path(out, step).write_text(step.stamp)
+            stamp_path(out, step).write_text(step.stamp)
     return out

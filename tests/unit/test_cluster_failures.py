@@ -1,0 +1,87 @@
+"""`cluster up` fails clearly and cleanly: Go missing, port taken, a component that exits.
+
+The binaries here are tiny scripts placed in a throw-away cache with stamps that match the
+pinned versions, so `up` skips the Go build and runs them; what is under test is how `up`
+reports and cleans up, not Kubernetes.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from citykit.cluster import control_plane
+from citykit.cluster.build import build_steps, ensure_binaries, kubernetes_version, stamp_path
+from citykit.cluster.errors import ClusterError
+from citykit.cluster.locations import bin_dir, infra_dir
+
+from tests.conftest import LOCATED_LINE, run_cli
+
+CRASHING = "#!/bin/sh\necho 'listen tcp 127.0.0.1:2379: bind: address already in use' >&2\nexit 1\n"
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CITYKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CITYKIT_STATE", str(tmp_path / "state"))
+    return bin_dir(kubernetes_version())
+
+
+@pytest.fixture
+def crashing_binaries(cache: Path) -> Path:
+    cache.mkdir(parents=True)
+    for step in build_steps(infra_dir(), cache, build_date="unused"):
+        for name in step.binaries:
+            (cache / name).write_text(CRASHING)
+            (cache / name).chmod(0o755)
+        stamp_path(cache, step).write_text(step.stamp)
+    return cache
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield int(taken.getsockname()[1])
+
+
+def test_missing_go_is_named_when_binaries_must_be_built(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+
+    with pytest.raises(ClusterError, match="the Go toolchain is not on PATH"):
+        ensure_binaries(report=lambda _: None)
+
+
+def test_a_crashed_component_is_named_with_its_last_log_lines(
+    crashing_binaries: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(ClusterError) as failed:
+        control_plane.up("t", tmp_path / "state")
+
+    assert "etcd exited while waiting for etcd to be healthy" in failed.value.message
+    assert "bind: address already in use" in failed.value.message
+    assert (tmp_path / "state" / "logs" / "etcd.log").is_file(), "logs are kept for diagnosis"
+
+
+def test_cli_reports_a_taken_api_port_in_one_line_and_exits_1(
+    crashing_binaries: Path, taken_port: int
+) -> None:
+    result = run_cli("cluster", "up", "--api-port", str(taken_port))
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert re.fullmatch(LOCATED_LINE, result.stderr.strip())
+    assert f"port {taken_port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_down_without_a_cluster_changes_nothing_and_succeeds(cache: Path) -> None:
+    result = run_cli("cluster", "down")
+
+    assert result.exit_code == 0
+    assert "no cluster 'citykit' to stop" in result.stderr
