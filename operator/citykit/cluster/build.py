@@ -172,18 +172,34 @@ def _run(step: GoBuild, on_package: Report) -> None:
 
 
 def ensure_binaries(report: Report, on_package: Report = lambda _: None) -> Path:
-    """Returns the folder holding all the binaries, building whatever is missing or stale."""
+    """Returns the folder holding the local cluster's binaries, building whatever is missing."""
     infra = infra_dir()
     if not (infra / "go.mod").is_file():
         raise ClusterError(f"{infra} is missing: the local cluster is built from a source checkout")
-    out = bin_dir(kubernetes_version(infra))
     build_date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    steps = build_steps(infra, out, build_date)
+    return ensure_built(
+        lambda out: build_steps(infra, out, build_date), "etcd, Kubernetes and KWOK", report, on_package
+    )
+
+
+def ensure_built(
+    steps_into: Callable[[Path], tuple[GoBuild, ...]],
+    what: str,
+    report: Report,
+    on_package: Report = lambda _: None,
+) -> Path:
+    """Runs whichever of `steps_into(cache folder)` are not current, one build at a time.
+
+    Every tool citykit builds (the cluster's, helm, the Pulumi engine) lands in the same
+    per-Kubernetes-version folder, so one PATH entry (`citykit cluster env`) finds them all.
+    """
+    out = bin_dir(kubernetes_version())
+    steps = steps_into(out)
     if all(is_current(out, step) for step in steps):
         return out
     if shutil.which("go") is None:
         raise ClusterError(
-            "the Go toolchain is not on PATH; it is needed once to build etcd, Kubernetes and KWOK"
+            f"the Go toolchain is not on PATH; it is needed once to build {what}"
             f" into {out} (install Go 1.26 or newer)"
         )
     with _build_lock(out):
