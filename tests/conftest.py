@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from citykit.cli import main
 from citykit.paths import cities_dir
 from click.testing import CliRunner, Result
-import yaml
 
 LOCATED_LINE = r"^[^:\n]+:\d+:\d+: \S+: .+$"
 

@@ -30,3 +30,11 @@ class CitykitError(Exception):
     def __init__(self, problems: list[Problem] | Problem) -> None:
         self.problems = sorted(problems) if isinstance(problems, list) else [problems]
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RunFailure(CitykitError):
+    """A failure of the machine or the cluster, not of an input file: one line naming `field`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(Problem(file="citykit", line=0, column=0, path=field, message=message))
+        self.message = message

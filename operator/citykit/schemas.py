@@ -10,9 +10,9 @@ import functools
 from typing import Any
 
 import jsonschema
+import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-import yaml
 
 from citykit.errors import Problem
 from citykit.paths import schema_dir

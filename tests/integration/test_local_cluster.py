@@ -10,29 +10,17 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from citykit.cluster.state import LocalCluster
+from citykit.localrun import wait_for
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-T = TypeVar("T")
 IMAGE = "citykit/placeholder:1.0"
-
-
-def wait_for(condition: Callable[[], T], what: str, timeout: float = 60.0) -> T:
-    """Polls until `condition` returns something truthy, and returns it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +65,7 @@ def test_deployment_pods_are_scheduled_on_fake_nodes_and_become_ready(
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     apps.create_namespaced_deployment(namespace, deployment("web", replicas=3))
 
-    wait_for(lambda: ready_replicas(apps, "web", namespace) == 3, "3 ready replicas")
+    wait_for(lambda: ready_replicas(apps, "web", namespace) == 3, 60, "3 ready replicas")
 
     pods = core.list_namespaced_pod(namespace, label_selector="app=web").items
     assert len(pods) == 3
@@ -150,7 +138,7 @@ def test_custom_resource_definition_serves_objects_of_its_kind(
                 ).status.conditions
                 or []
             ),
-            "the CRD to be established",
+            60, "the CRD to be established",
         )
         gadget = {
             "apiVersion": f"{group}/v1",
@@ -171,7 +159,7 @@ def test_deleting_a_deployment_garbage_collects_its_replicasets_and_pods(
 ) -> None:
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     apps.create_namespaced_deployment(namespace, deployment("doomed", replicas=2))
-    wait_for(lambda: ready_replicas(apps, "doomed", namespace) == 2, "2 ready replicas")
+    wait_for(lambda: ready_replicas(apps, "doomed", namespace) == 2, 60, "2 ready replicas")
 
     apps.delete_namespaced_deployment(
         "doomed", namespace, body=client.V1DeleteOptions(propagation_policy="Background")
@@ -179,11 +167,11 @@ def test_deleting_a_deployment_garbage_collects_its_replicasets_and_pods(
 
     wait_for(
         lambda: not apps.list_namespaced_replica_set(namespace, label_selector="app=doomed").items,
-        "the ReplicaSet to be collected",
+        60, "the ReplicaSet to be collected",
     )
     wait_for(
         lambda: not core.list_namespaced_pod(namespace, label_selector="app=doomed").items,
-        "the Pods to be collected",
+        60, "the Pods to be collected",
     )
 
 
@@ -203,11 +191,11 @@ def test_new_namespace_gets_a_default_service_account_and_the_root_ca(
 
     wait_for(
         lambda: exists(lambda: core.read_namespaced_service_account("default", namespace)),
-        "the default ServiceAccount",
+        60, "the default ServiceAccount",
     )
     wait_for(
         lambda: exists(lambda: core.read_namespaced_config_map("kube-root-ca.crt", namespace)),
-        "the kube-root-ca.crt ConfigMap",
+        60, "the kube-root-ca.crt ConfigMap",
     )
 
 
@@ -224,7 +212,7 @@ def test_audit_log_records_each_write_once_without_its_body(
         found = [json.loads(line) for line in lines if name in line]
         return [e for e in found if e.get("objectRef", {}).get("name") == name]
 
-    (event,) = wait_for(events, "the audit event")
+    (event,) = wait_for(events, 60, "the audit event")
     assert event["verb"] == "create"
     assert event["level"] == "Metadata"
     assert event["stage"] == "ResponseComplete"

@@ -9,12 +9,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from citykit.crd import crds
+from citykit.localrun import OperatorProcess, install_crds, wait_for
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -23,58 +23,17 @@ from tests.conftest import read_city
 GROUP, VERSION = "citykit.io", "v1alpha1"
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class Operator:
-    """`citykit operator run` as a subprocess, with its log kept for failures."""
-
-    def __init__(self, kubeconfig: Path, log: Path) -> None:
-        self.kubeconfig, self.log = kubeconfig, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "CITYKIT_RESYNC_SECONDS": "1"}
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "citykit", "operator", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def api(kube_cluster: Any) -> client.ApiClient:
     api_client = config.new_client_from_config(str(kube_cluster.kubeconfig))
-    extensions = client.ApiextensionsV1Api(api_client)
-    for manifest in crds().values():
-        try:
-            extensions.create_custom_resource_definition(manifest)
-        except ApiException as error:
-            if error.status != 409:
-                raise
-    for manifest in crds().values():
-        wait_for(lambda name=manifest["metadata"]["name"]: any(
-            c.type == "Established" and c.status == "True"
-            for c in (extensions.read_custom_resource_definition(name).status.conditions or [])
-        ), 60, "CRDs established")
+    install_crds(api_client)
     return api_client
 
 
 @pytest.fixture(scope="module")
-def operator(kube_cluster: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+def operator(kube_cluster: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     log = tmp_path_factory.mktemp("operator") / "operator.log"
-    running = Operator(kube_cluster.kubeconfig, log)
+    running = OperatorProcess(kube_cluster.kubeconfig, log)
     running.start()
     yield running
     running.kill()
@@ -130,7 +89,7 @@ def delete_blueprint(api: client.ApiClient, name: str) -> None:
     custom(api).delete_cluster_custom_object(GROUP, VERSION, "cityblueprints", name)
 
 
-def test_example_city_rolls_out_to_live(api: client.ApiClient, operator: Operator) -> None:
+def test_example_city_rolls_out_to_live(api: client.ApiClient, operator: OperatorProcess) -> None:
     data = blueprint("tallinn", "rollout", keep=6)
     create_blueprint(api, data)
     wait_for(lambda: all_live(api, "rollout", len(data["spec"]["initiatives"])), 240, "every initiative Live")
@@ -142,7 +101,7 @@ def test_example_city_rolls_out_to_live(api: client.ApiClient, operator: Operato
         assert {c["type"]: c["status"] for c in item["status"]["conditions"]}["Ready"] == "True"
 
 
-def test_idle_operator_makes_no_writes(api: client.ApiClient, operator: Operator, kube_cluster: Any) -> None:
+def test_idle_operator_makes_no_writes(api: client.ApiClient, operator: OperatorProcess, kube_cluster: Any) -> None:
     wait_for(lambda: blueprint_status(api, "rollout").get("phase") == "Live", 240, "the rollout city to be Live")
     time.sleep(3)  # let in-flight watch events settle before the measured window
     before = audit_writes(kube_cluster.audit_log)
@@ -165,7 +124,7 @@ def audit_writes(audit_log: Path) -> int:
     return count
 
 
-def test_policy_violating_blueprint_is_blocked_and_creates_nothing(api: client.ApiClient, operator: Operator) -> None:
+def test_policy_violating_blueprint_is_blocked_and_creates_nothing(api: client.ApiClient, operator: OperatorProcess) -> None:
     data = blueprint("tallinn", "blocked", keep=2)
     data["spec"]["initiatives"].append({"ref": "living.face-recognition-access"})
     create_blueprint(api, data)
@@ -178,7 +137,7 @@ def test_policy_violating_blueprint_is_blocked_and_creates_nothing(api: client.A
     delete_blueprint(api, "blocked")
 
 
-def test_dependencies_and_manual_approval_order_the_rollout(api: client.ApiClient, operator: Operator) -> None:
+def test_dependencies_and_manual_approval_order_the_rollout(api: client.ApiClient, operator: OperatorProcess) -> None:
     data = blueprint("tallinn", "ordered", gate="1s", keep=2)
     first, second = data["spec"]["initiatives"]
     first.update(pilotDistricts=[data["spec"]["districts"][0]["id"]], gate={"healthyFor": "1s", "approval": "manual"}, dependsOn=[])
@@ -201,7 +160,7 @@ def test_dependencies_and_manual_approval_order_the_rollout(api: client.ApiClien
     assert all(d.metadata.labels["citykit.io/wave"] == "citywide" for d in deployments(api, "ordered", first_name))
 
 
-def test_drift_is_repaired(api: client.ApiClient, operator: Operator) -> None:
+def test_drift_is_repaired(api: client.ApiClient, operator: OperatorProcess) -> None:
     wait_for(lambda: blueprint_status(api, "rollout").get("phase") == "Live", 240, "the rollout city to be Live")
     apps = client.AppsV1Api(api)
     victim, edited = deployments(api, "rollout")[:2]
@@ -215,7 +174,7 @@ def test_drift_is_repaired(api: client.ApiClient, operator: Operator) -> None:
              60, "hand-edited image restored")
 
 
-def test_restart_mid_rollout_converges_without_duplicates(api: client.ApiClient, operator: Operator) -> None:
+def test_restart_mid_rollout_converges_without_duplicates(api: client.ApiClient, operator: OperatorProcess) -> None:
     data = blueprint("hong-kong", "restart", gate="3s", keep=8)
     create_blueprint(api, data)
     wait_for(lambda: len(initiatives(api, "restart")) == len(data["spec"]["initiatives"]), 60, "initiatives created")
@@ -227,7 +186,7 @@ def test_restart_mid_rollout_converges_without_duplicates(api: client.ApiClient,
     assert len(initiatives(api, "restart")) == len(data["spec"]["initiatives"])
 
 
-def test_deleting_a_blueprint_removes_everything_it_made(api: client.ApiClient, operator: Operator) -> None:
+def test_deleting_a_blueprint_removes_everything_it_made(api: client.ApiClient, operator: OperatorProcess) -> None:
     data = blueprint("tallinn", "deleted", keep=2)
     create_blueprint(api, data)
     wait_for(lambda: len(deployments(api, "deleted")) > 0, 120, "workloads created")

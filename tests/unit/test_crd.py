@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from citykit.crd import crd_dir, crds
 import yaml
+from citykit.crd import crd_dir, crds
 
 
 def test_committed_crds_match_the_schemas() -> None:

@@ -6,12 +6,11 @@ These failures concern the machine, not an input file, so the located `Problem` 
 
 from __future__ import annotations
 
-from citykit.errors import CitykitError, Problem
+from citykit.errors import RunFailure
 
 
-class ClusterError(CitykitError):
+class ClusterError(RunFailure):
     """Go missing, a port taken, a component that crashed: something the user can act on."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(Problem(file="citykit", line=0, column=0, path="cluster", message=message))
-        self.message = message
+        super().__init__("cluster", message)

@@ -1,0 +1,106 @@
+"""Running citykit against a cluster from this machine: CRDs, the operator as a process, waits.
+
+Shared by `citykit demo`, the benchmarks and the integration tests, so all three install
+and drive the operator the same way a developer does with `citykit operator run`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from kubernetes.client import ApiClient, ApiextensionsV1Api
+from kubernetes.dynamic import DynamicClient
+
+from citykit.crd import crds
+from citykit.errors import RunFailure
+from citykit.kube import FIELD_MANAGER
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.5) -> T:
+    """Polls `condition` until it returns something truthy, and returns that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def install_crds(api: ApiClient, timeout: float = 60) -> None:
+    """Server-side applies citykit's CRDs and waits until the API serves their kinds."""
+    dynamic = DynamicClient(api)
+    definitions = dynamic.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+    for manifest in crds().values():
+        dynamic.server_side_apply(definitions, body=manifest, name=manifest["metadata"]["name"],
+                                  field_manager=FIELD_MANAGER, force_conflicts=True)
+    extensions = ApiextensionsV1Api(api)
+
+    def established(name: str) -> bool:
+        conditions = extensions.read_custom_resource_definition(name).status.conditions or []
+        return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+    for name in crds():
+        wait_for(lambda name=name: established(name), timeout, f"CRD {name} to be established")
+
+
+class OperatorProcess:
+    """`citykit operator run` as a child process, its output kept in `log` for diagnosis."""
+
+    def __init__(self, kubeconfig: Path, log: Path, resync_seconds: float = 1) -> None:
+        self.kubeconfig, self.log, self.resync_seconds = kubeconfig, log, resync_seconds
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "CITYKIT_RESYNC_SECONDS": f"{self.resync_seconds:g}"}
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "citykit", "operator", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def check_alive(self) -> None:
+        """Raises with the operator's last log lines if it has exited."""
+        if self.process is not None and self.process.poll() is not None:
+            raise RunFailure("operator", f"exited with code {self.process.returncode}; last log lines"
+                             f" ({self.log}):\n" + "\n".join(self.last_lines()))
+
+    def last_lines(self, count: int = 15) -> list[str]:
+        if not self.log.is_file():
+            return []
+        with self.log.open(errors="replace") as lines:
+            return [line.rstrip() for line in deque(lines, maxlen=count)]
+
+    def stop(self, grace: float = 10) -> None:
+        """SIGTERM lets kopf finish its current handlers; SIGKILL if it does not within `grace`."""
+        self._signal(signal.SIGTERM, grace)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: what the restart test needs."""
+        self._signal(signal.SIGKILL, 30)
+
+    def _signal(self, signum: int, grace: float) -> None:
+        if not self.alive:
+            return
+        assert self.process is not None
+        self.process.send_signal(signum)
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
