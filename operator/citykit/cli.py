@@ -16,6 +16,7 @@ from kubernetes.config import ConfigException
 from citykit import __version__
 from citykit.commands.blueprint import catalogue, diff, plan, validate
 from citykit.commands.cluster import cluster
+from citykit.commands.demo import demo
 from citykit.commands.operate import apply, approve, install, operator_group, status
 from citykit.errors import CitykitError
 
@@ -42,6 +43,6 @@ def main() -> None:
     """citykit: export a smart city, turnkey."""
 
 
-for _command in (validate, plan, diff, catalogue, install, apply, status, approve, operator_group):
+for _command in (validate, plan, diff, catalogue, install, apply, status, approve, operator_group, demo):
     main.add_command(_command)
 main.add_command(cluster)

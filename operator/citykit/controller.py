@@ -20,6 +20,7 @@ from citykit.catalogue import load_catalogue
 from citykit.errors import CitykitError
 from citykit.render import API_VERSION, initiative_children, initiative_resources, namespace_objects
 from citykit.rollout import (
+    APPROVED_BY,
     InitiativeView,
     blocked_blueprint_status,
     fold_blueprint_status,
@@ -30,7 +31,6 @@ from citykit.validation import validate
 
 GROUP, VERSION = API_VERSION.split("/")
 RESYNC_SECONDS = float(os.environ.get("CITYKIT_RESYNC_SECONDS", "5"))
-APPROVED_BY = "citykit.io/approved-by"
 CITY = "citykit.io/city"
 INITIATIVE = "citykit.io/initiative"
 CHILD_KINDS = (

@@ -80,6 +80,13 @@ def apply(manifest: Mapping[str, Any]) -> None:
     )
 
 
+def read(api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+    client = dynamic_client()
+    resource = client.resources.get(api_version=api_version, kind=kind)
+    found: dict[str, Any] = client.get(resource, name=name, namespace=namespace).to_dict()
+    return found
+
+
 def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
     """Delete an object; one that is already gone is fine."""
     client = dynamic_client()

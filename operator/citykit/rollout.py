@@ -21,6 +21,9 @@ from typing import Any
 from citykit.blueprint import duration_seconds
 from citykit.render import CITYWIDE, PILOT, initial_wave
 
+# The annotation a pilot gate with `approval: manual` waits for; its value names the approver.
+APPROVED_BY = "citykit.io/approved-by"
+
 STARTED_PHASES = frozenset({"Live", "Degraded"})
 AREAS_ORDER = ("mobility", "living", "environment", "government", "people", "economy")
 

@@ -52,9 +52,18 @@ def rows(initiatives: Iterable[Mapping[str, Any]], now: datetime.datetime) -> li
 def summary(table: list[Row]) -> str:
     """`12/30 live — Live 12, Pilot 5, Waiting 13`."""
     counts = Counter(row.phase for row in table)
-    parts = [f"{phase} {counts[phase]}" for phase in PHASE_ORDER if counts[phase]]
-    return f"{counts['Live']}/{len(table)} live" + (f" — {', '.join(parts)}" if parts else "")
+    return f"{counts['Live']}/{len(table)} live" + (f" — {phases_text(counts)}" if counts else "")
 
 
-def all_live(table: list[Row]) -> bool:
-    return bool(table) and all(row.phase == "Live" for row in table)
+def by_area(table: list[Row]) -> list[tuple[str, Counter[str]]]:
+    """Phase counts per area, areas in catalogue order: the demo's one-screen progress view."""
+    counts: dict[str, Counter[str]] = {}
+    for row in table:
+        counts.setdefault(row.area, Counter())[row.phase] += 1
+    area_rank = {area: rank for rank, area in enumerate(AREAS_ORDER)}
+    return sorted(counts.items(), key=lambda item: area_rank.get(item[0], 99))
+
+
+def phases_text(counts: Counter[str]) -> str:
+    """`Live 3, Pilot 2`, phases in rollout order."""
+    return ", ".join(f"{phase} {counts[phase]}" for phase in PHASE_ORDER if counts[phase])

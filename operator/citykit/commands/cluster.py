@@ -50,11 +50,8 @@ def cluster() -> None:
     scheduler) with KWOK's simulated nodes, all built from Go modules."""
 
 
-@cluster.command()
-@_name_option
-@click.option("--api-port", type=int, help="Serve the API on this port instead of a free one.")
-def up(name: str, api_port: int | None) -> None:
-    """Build the binaries if needed, start the cluster and print `export KUBECONFIG=...`."""
+def start_with_progress(name: str, api_port: int | None = None) -> LocalCluster:
+    """Starts (or finds) the named cluster, showing build and start progress on stderr."""
     started = time.monotonic()
     with _stderr.status("starting", spinner="dots") as spinner:
 
@@ -68,7 +65,15 @@ def up(name: str, api_port: int | None) -> None:
         running = control_plane.up(name, state_dir(name), api_port, report, on_package)
     elapsed = time.monotonic() - started
     _stderr.print(f"cluster {name!r} is ready at {running.server} ({elapsed:.1f}s)")
-    click.echo(_exports(running))
+    return running
+
+
+@cluster.command()
+@_name_option
+@click.option("--api-port", type=int, help="Serve the API on this port instead of a free one.")
+def up(name: str, api_port: int | None) -> None:
+    """Build the binaries if needed, start the cluster and print `export KUBECONFIG=...`."""
+    click.echo(_exports(start_with_progress(name, api_port)))
 
 
 @cluster.command()

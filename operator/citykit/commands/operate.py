@@ -16,6 +16,7 @@ from rich.text import Text
 from citykit import kube
 from citykit.crd import crds
 from citykit.render import API_VERSION, object_name
+from citykit.rollout import APPROVED_BY
 from citykit.statusview import Row, rows, summary
 from citykit.validation import validate_file
 
@@ -95,6 +96,11 @@ def status(city: str | None, watch: bool) -> None:
 @click.option("--by", "approver", default="city-programme-office", show_default=True, help="Who approves.")
 def approve(city: str, initiative: str, approver: str) -> None:
     """Approve INITIATIVE (catalogue id) of CITY to go citywide after its pilot."""
-    name = object_name(initiative)
-    kube.patch_annotation(API_VERSION, "Initiative", name, f"city-{city}", "citykit.io/approved-by", approver)
-    click.echo(f"initiative/{name} approved by {approver}")
+    click.echo(f"initiative/{approve_initiative(city, initiative, approver)} approved by {approver}")
+
+
+def approve_initiative(city: str, ref: str, approver: str) -> str:
+    """Records who approved the pilot, which is what the operator's gate waits for."""
+    name = object_name(ref)
+    kube.patch_annotation(API_VERSION, "Initiative", name, f"city-{city}", APPROVED_BY, approver)
+    return name

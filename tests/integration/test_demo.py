@@ -1,0 +1,63 @@
+"""`citykit demo` as a user runs it, on the test session's cluster: it resumes after a
+timeout and exits 0 once the city is Live, having approved its manual pilots itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from citykit.cluster.state import LocalCluster
+from citykit.demo import enabled
+from citykit.localrun import wait_for
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from tests.conftest import read_city
+
+CITY = "hong-kong"  # has manual gates, so the demo's approvals are exercised
+
+
+@pytest.fixture
+def demo_env(kube_cluster: LocalCluster) -> Iterator[dict[str, str]]:
+    """The demo finds the running session cluster through $CITYKIT_STATE; the city is
+    deleted afterwards so later tests see an idle cluster."""
+    yield {**os.environ, "CITYKIT_STATE": str(kube_cluster.state_dir)}
+    api = config.new_client_from_config(str(kube_cluster.kubeconfig))
+    client.CustomObjectsApi(api).delete_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", CITY)
+
+    def namespace_gone() -> bool:
+        try:
+            client.CoreV1Api(api).read_namespace(f"city-{CITY}")
+        except ApiException as error:
+            return error.status == 404
+        return False
+
+    wait_for(namespace_gone, 180, "the demo city's namespace to be collected")
+
+
+def demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "citykit", "demo", "--city", CITY, "--gate", "2s", *args],
+                          check=False, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_demo_rolls_the_city_out_to_live_and_resumes_after_a_timeout(demo_env: dict[str, str], kube_cluster: Any) -> None:
+    cut_short = demo(demo_env, "--timeout", "1")
+    assert cut_short.returncode == 1, cut_short.stderr
+    assert f"citykit:0:0: demo: {CITY} is not Live after 1s" in cut_short.stderr
+    assert "Traceback" not in cut_short.stderr
+
+    finished = demo(demo_env, "--timeout", "600")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    total = len(enabled(read_city(CITY)))
+    assert f"{CITY} is Live: {total} initiatives" in finished.stdout
+
+    api = config.new_client_from_config(str(kube_cluster.kubeconfig))
+    items = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        "citykit.io", "v1alpha1", f"city-{CITY}", "initiatives")["items"]
+    assert len(items) == total and all(item["status"]["phase"] == "Live" for item in items)
+    manual = [item for item in items if item["spec"]["gate"]["approval"] == "manual"]
+    assert manual and all(item["status"].get("approvedBy") == "citykit-demo" for item in manual)
