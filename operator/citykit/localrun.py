@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -58,12 +58,14 @@ def install_crds(api: ApiClient, timeout: float = 60) -> None:
 class OperatorProcess:
     """`citykit operator run` as a child process, its output kept in `log` for diagnosis."""
 
-    def __init__(self, kubeconfig: Path, log: Path, resync_seconds: float = 1) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, resync_seconds: float = 1, env: Mapping[str, str] | None = None) -> None:
         self.kubeconfig, self.log, self.resync_seconds = kubeconfig, log, resync_seconds
+        self.extra_env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "CITYKIT_RESYNC_SECONDS": f"{self.resync_seconds:g}"}
+        env = {**os.environ, **self.extra_env, "KUBECONFIG": str(self.kubeconfig),
+               "CITYKIT_RESYNC_SECONDS": f"{self.resync_seconds:g}"}
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
