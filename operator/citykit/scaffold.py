@@ -1,0 +1,130 @@
+"""`citykit new-city`: a new city's blueprint, Pulumi stack and Ansible inventory.
+
+Everything is built in memory and checked first (the blueprint against its jurisdiction,
+the stack settings against the blueprint); only then are the files written, none of them
+over an existing one. So a refused scaffold leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from citykit import citystack
+from citykit.catalogue import load_catalogue
+from citykit.errors import CitykitError, Problem
+from citykit.output import dump_yaml
+from citykit.platform import platform_services
+from citykit.render import API_VERSION
+from citykit.sizing import CONTAINER_DEFAULTS, footprint
+from citykit.source import Document, load_bytes, load_file
+from citykit.validation import ValidatedBlueprint, validate
+
+STARTER_INITIATIVE = "environment.air-quality-sensing"  # collects no personal data: any profile allows it
+
+
+@dataclass(frozen=True)
+class CityFiles:
+    """Where a city's files go under a project root."""
+
+    root: Path
+    city: str
+
+    @property
+    def blueprint(self) -> Path:
+        return self.root / "blueprints" / "cities" / f"{self.city}.yaml"
+
+    @property
+    def infra(self) -> Path:
+        return self.root / "infra"
+
+    @property
+    def stack(self) -> Path:
+        return citystack.stack_file(self.infra, self.city)
+
+    @property
+    def inventory(self) -> Path:
+        return self.root / "playbooks" / "inventories" / self.city
+
+    def relative_blueprint(self, start: Path) -> str:
+        return os.path.relpath(self.blueprint, start)
+
+
+def starter_blueprint(city: str, jurisdiction: str) -> dict[str, Any]:
+    """A blueprint to edit: placeholder city facts, one district, one initiative."""
+    return {
+        "apiVersion": API_VERSION, "kind": "CityBlueprint", "metadata": {"name": city},
+        "spec": {
+            "city": {"name": city.replace("-", " ").title(), "country": "ZZ", "timezone": "UTC", "population": 100000},
+            "version": "0.1.0",
+            "catalogueVersion": load_catalogue().version,
+            "jurisdiction": jurisdiction,
+            "districts": [{"id": "centre", "name": "City centre"}],
+            "initiatives": [{"ref": STARTER_INITIATIVE, "pilotDistricts": ["centre"],
+                             "gate": {"healthyFor": "1h", "approval": "manual"}}],
+        },
+    }
+
+
+def blueprint_from(example: Document, city: str, jurisdiction: str) -> dict[str, Any]:
+    """An example city's blueprint renamed for `city`, under `jurisdiction`, at 0.1.0."""
+    data = copy.deepcopy(example.data)
+    data["metadata"] = {"name": city}
+    spec = data["spec"]
+    spec["city"]["name"] = city.replace("-", " ").title()
+    spec["jurisdiction"] = jurisdiction
+    spec["version"] = "0.1.0"
+    return dict(data)
+
+
+def stack_settings(validated: ValidatedBlueprint, files: CityFiles) -> dict[str, Any]:
+    """Stack config sized for the blueprint citywide, with headroom for rolling updates."""
+    services = platform_services(validated.blueprint, validated.catalogue)
+    return {"config": {
+        citystack.key("blueprint"): files.relative_blueprint(files.infra),
+        citystack.key("jurisdiction"): validated.blueprint.jurisdiction,
+        citystack.key("sizing"): {
+            "quota": footprint(validated, [need.service for need in services]).quota(),
+            "containerDefaults": copy.deepcopy(dict(CONTAINER_DEFAULTS)),
+        },
+    }}
+
+
+def inventory(files: CityFiles) -> dict[Path, dict[str, Any]]:
+    """The playbooks' inventory stub: empty host groups and the city's variables."""
+    groups = {group: {"hosts": {}} for group in ("servers", "agents", "edge_gateways")}
+    return {
+        files.inventory / "hosts.yml": {"all": {"children": groups}},
+        files.inventory / "group_vars" / "all.yml": {
+            "citykit_city": files.city,
+            "citykit_blueprint": files.relative_blueprint(files.root),
+        },
+    }
+
+
+def new_city(files: CityFiles, jurisdiction: str, example: Path | None) -> list[Path]:
+    """Check, then write the city's files; returns them in the order written."""
+    targets = [files.blueprint, files.stack, files.inventory]
+    existing = [path for path in targets if path.exists()]
+    if existing:
+        raise CitykitError([Problem(str(path), 1, 1, "(document)", "already exists; new-city never overwrites")
+                            for path in existing])
+    data = (blueprint_from(load_file(example), files.city, jurisdiction) if example
+            else starter_blueprint(files.city, jurisdiction))
+    origin = f"the example {example.stem}" if example else "the starter template"
+    blueprint_text = f"# {files.city}: scaffolded by `citykit new-city` from {origin}.\n" + dump_yaml([data])
+    try:
+        validated = validate(load_bytes(str(files.blueprint), blueprint_text.encode()))
+    except CitykitError as error:
+        note = Problem(str(files.blueprint), 1, 1, "(document)",
+                       f"not written: the blueprint from {origin} does not pass under '{jurisdiction}'")
+        raise CitykitError([*error.problems, note]) from None
+    contents = {files.blueprint: blueprint_text, files.stack: dump_yaml([stack_settings(validated, files)])}
+    contents |= {path: dump_yaml([value]) for path, value in inventory(files).items()}
+    for path, text in contents.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return list(contents)

@@ -1,0 +1,109 @@
+"""`citykit new-city`: a blueprint, a stack and an inventory that pass at once, or nothing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from citykit.citystack import load_stack
+from citykit.platform import platform_services
+from citykit.sizing import footprint
+from citykit.validation import validate_file
+
+from tests.conftest import LOCATED_LINE, run_cli
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CITYKIT_PROJECT", str(tmp_path))
+    return tmp_path
+
+
+def files_under(root: Path) -> dict[str, str]:
+    return {str(path.relative_to(root)): path.read_text() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def test_new_city_writes_a_blueprint_a_stack_and_an_inventory(project: Path) -> None:
+    result = run_cli("new-city", "testville", "--jurisdiction", "gdpr")
+    assert result.exit_code == 0, result.output
+    assert sorted(files_under(project)) == [
+        "blueprints/cities/testville.yaml",
+        "infra/Pulumi.testville.yaml",
+        "playbooks/inventories/testville/group_vars/all.yml",
+        "playbooks/inventories/testville/hosts.yml",
+    ]
+    assert run_cli("validate", str(project / "blueprints/cities/testville.yaml")).exit_code == 0
+
+
+def test_scaffolded_stack_names_the_blueprint_and_jurisdiction_and_loads(project: Path) -> None:
+    run_cli("new-city", "testville", "--jurisdiction", "pdpo")
+    config = yaml.safe_load((project / "infra/Pulumi.testville.yaml").read_text())["config"]
+    assert config["citykit:blueprint"] == "../blueprints/cities/testville.yaml"
+    assert config["citykit:jurisdiction"] == "pdpo"
+    stack = load_stack(project / "infra/Pulumi.testville.yaml")
+    assert stack.validated.blueprint.jurisdiction == "pdpo"
+    assert [need.id for need in stack.services] == ["mqtt-broker", "context-broker", "document-db", "timeseries-db"]
+
+
+def test_scaffolded_quota_covers_the_example_city_citywide_with_headroom(project: Path) -> None:
+    run_cli("new-city", "tartu", "--jurisdiction", "gdpr", "--from", "tallinn")
+    stack = load_stack(project / "infra/Pulumi.tartu.yaml")
+    validated = validate_file(project / "blueprints/cities/tartu.yaml")
+    services = [need.service for need in platform_services(validated.blueprint, validated.catalogue)]
+    assert footprint(validated, services).shortfalls(stack.quota) == {}
+    assert int(stack.quota["pods"]) > footprint(validated, services).amounts["pods"]
+
+
+def test_copy_of_an_example_takes_the_new_name_and_jurisdiction(project: Path) -> None:
+    run_cli("new-city", "kowloon", "--jurisdiction", "pdpo", "--from", "hong-kong")
+    blueprint = validate_file(project / "blueprints/cities/kowloon.yaml").blueprint
+    assert (blueprint.name, blueprint.city_name, blueprint.jurisdiction, blueprint.version) == (
+        "kowloon", "Kowloon", "pdpo", "0.1.0")
+
+
+def test_inventory_stub_has_the_playbooks_groups_and_city_variables(project: Path) -> None:
+    run_cli("new-city", "testville", "--jurisdiction", "gdpr")
+    hosts = yaml.safe_load((project / "playbooks/inventories/testville/hosts.yml").read_text())
+    assert sorted(hosts["all"]["children"]) == ["agents", "edge_gateways", "servers"]
+    variables = yaml.safe_load((project / "playbooks/inventories/testville/group_vars/all.yml").read_text())
+    assert variables == {"citykit_city": "testville", "citykit_blueprint": "blueprints/cities/testville.yaml"}
+
+
+def test_new_city_never_overwrites(project: Path) -> None:
+    run_cli("new-city", "testville", "--jurisdiction", "gdpr")
+    (project / "blueprints/cities/testville.yaml").write_text("# edited by the city team\n")
+    before = files_under(project)
+    result = run_cli("new-city", "testville", "--jurisdiction", "pipl")
+    assert result.exit_code == 1
+    assert "testville.yaml:1:1: (document): already exists; new-city never overwrites" in result.output
+    assert files_under(project) == before
+
+
+def test_example_that_breaks_the_new_jurisdiction_is_refused_and_nothing_written(project: Path) -> None:
+    result = run_cli("new-city", "springfield", "--jurisdiction", "gdpr", "--from", "bay-city")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert all(re.match(LOCATED_LINE, line) for line in lines), result.output
+    assert "not written: the blueprint from the example bay-city does not pass under 'gdpr'" in result.output
+    assert "exceeds the 365-day limit for personal data under the gdpr profile" in result.output
+    assert files_under(project) == {}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--jurisdiction", "atlantis"), "unknown jurisdiction profile 'atlantis'"),
+    (("--jurisdiction", "gdpr", "--from", "gotham"), "no example city 'gotham'"),
+])
+def test_unknown_jurisdiction_or_example_is_one_clear_line(project: Path, args: tuple[str, ...], message: str) -> None:
+    result = run_cli("new-city", "testville", *args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert files_under(project) == {}
+
+
+def test_a_name_that_is_no_dns_label_is_refused(project: Path) -> None:
+    result = run_cli("new-city", "Test_Ville", "--jurisdiction", "gdpr")
+    assert result.exit_code == 1
+    assert "metadata.name: 'Test_Ville' does not match" in result.output
+    assert files_under(project) == {}
