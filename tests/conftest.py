@@ -1,4 +1,4 @@
-"""Shared test helpers: run the CLI as users do and write blueprint variants."""
+"""Shared test helpers: run the CLI as users do, write blueprint variants, and the real helm."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from citykit.cli import main
+from citykit.cluster.helm import ensure_helm
 from citykit.paths import cities_dir
 from click.testing import CliRunner, Result
 
@@ -46,3 +47,10 @@ def city_variant(write_yaml: Callable[[str, Any], Path]) -> Callable[..., Path]:
         return write_yaml(f"{city}-variant.yaml", data)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def helm(request: pytest.FixtureRequest) -> Path:
+    """The pinned helm binary, built from its Go module on first use (minutes, once)."""
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    return ensure_helm(lambda message: terminal.write_line(f"helm: {message}") if terminal else None)

@@ -34,14 +34,15 @@ def operator_group() -> None:
 
 
 @operator_group.command("run")
-def operator_run() -> None:
+@click.option("--liveness", metavar="URL", help="Serve kopf's health probe here, e.g. http://0.0.0.0:8080/healthz.")
+def operator_run(liveness: str | None) -> None:
     """Run the operator in the foreground against the current kubeconfig (Ctrl-C stops it)."""
     import kopf
 
     import citykit.controller  # noqa: F401  (registers the handlers)
 
     kopf.configure(verbose=False)
-    asyncio.run(kopf.operator(clusterwide=True, standalone=True))
+    asyncio.run(kopf.operator(clusterwide=True, standalone=True, liveness_endpoint=liveness))
 
 
 @click.command()

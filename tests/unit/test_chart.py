@@ -1,0 +1,162 @@
+"""The operator's Helm chart, rendered by the real helm: lint-clean, valid Kubernetes objects,
+a Pod Security restricted operator, least-privilege RBAC and values checked by the schema."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from citykit import __version__
+from citykit.controller import CHILD_KINDS
+from citykit.crd import crd_dir, crds
+
+from tests.unit.test_plan import KUBERNETES_VERSION, pod_security_restricted_violations
+
+CHART = crd_dir().parent
+SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
+VALUES = [None, *SCENARIOS]
+APPLY = {"list", "watch", "create", "patch", "delete"}
+
+
+def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(helm), *args], check=False, capture_output=True, text=True, timeout=120)
+
+
+def render(helm: Path, *args: str) -> list[dict[str, Any]]:
+    result = run_helm(helm, "template", "citykit", str(CHART), "--namespace", "citykit-system", "--include-crds", *args)
+    assert result.returncode == 0, result.stderr
+    return [document for document in yaml.safe_load_all(result.stdout) if document]
+
+
+def values_args(values: Path | None) -> tuple[str, ...]:
+    return ("--values", str(values)) if values else ()
+
+
+def one(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    [found] = [m for m in manifests if m["kind"] == kind]
+    return found
+
+
+def operator_container(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    [container] = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def test_chart_version_and_app_version_are_the_package_version() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert (chart["version"], chart["appVersion"]) == (__version__, __version__)
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda v: v.stem if v else "defaults")
+def test_chart_passes_strict_lint(helm: Path, values: Path | None) -> None:
+    result = run_helm(helm, "lint", "--strict", str(CHART), *values_args(values))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda v: v.stem if v else "defaults")
+def test_rendered_objects_pass_kubernetes_schema_validation(helm: Path, values: Path | None) -> None:
+    manifests = render(helm, *values_args(values))
+    kinds = sorted(m["kind"] for m in manifests)
+    expected = ["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "CustomResourceDefinition",
+                "Deployment", "ServiceAccount"] + (["Service"] if values else [])
+    assert kinds == sorted(expected)
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
+def test_chart_ships_the_generated_crds(helm: Path) -> None:
+    rendered = {m["metadata"]["name"]: m for m in render(helm) if m["kind"] == "CustomResourceDefinition"}
+    assert rendered == {m["metadata"]["name"]: m for m in crds().values()}
+
+
+@pytest.mark.parametrize("values", VALUES, ids=lambda v: v.stem if v else "defaults")
+def test_operator_pod_meets_pod_security_restricted(helm: Path, values: Path | None) -> None:
+    pod = one(render(helm, *values_args(values)), "Deployment")["spec"]["template"]["spec"]
+    assert pod_security_restricted_violations(pod) == []
+    assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_deployment_runs_one_operator_with_the_values_given(helm: Path) -> None:
+    manifests = render(helm, "--set", "resyncSeconds=12", "--set", "healthPort=9000")
+    deployment = one(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    container = operator_container(manifests)
+    assert container["image"] == f"citykit/operator:{__version__}"
+    assert container["command"] == ["citykit", "operator", "run", "--liveness", "http://0.0.0.0:9000/healthz"]
+    assert {"name": "CITYKIT_RESYNC_SECONDS", "value": "12"} in container["env"]
+    assert container["ports"] == [{"name": "health", "containerPort": 9000, "protocol": "TCP"}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["resources"]["limits"]["memory"] == "512Mi"
+
+
+def test_health_service_is_off_by_default_and_targets_the_probe_port(helm: Path) -> None:
+    assert not [m for m in render(helm) if m["kind"] == "Service"]
+    service = one(render(helm, "--set", "service.enabled=true"), "Service")
+    assert service["spec"]["ports"] == [{"name": "health", "port": 8080, "targetPort": "health", "protocol": "TCP"}]
+    assert service["spec"]["selector"] == one(render(helm), "Deployment")["spec"]["selector"]["matchLabels"]
+
+
+def cluster_role_rules(helm: Path) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = one(render(helm), "ClusterRole")["rules"]
+    return rules
+
+
+def test_cluster_role_has_no_wildcards(helm: Path) -> None:
+    for rule in cluster_role_rules(helm):
+        for field in ("apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs"):
+            assert "*" not in rule.get(field, []), rule
+            assert not any("*" in item for item in rule.get(field, [])), rule
+
+
+def granted(rules: list[dict[str, Any]], group: str, resource: str) -> set[str]:
+    return {verb for rule in rules if group in rule["apiGroups"] and resource in rule["resources"] for verb in rule["verbs"]}
+
+
+def test_cluster_role_grants_the_controller_its_child_kinds(helm: Path) -> None:
+    """A kind added to controller.CHILD_KINDS without a rule in the chart fails here."""
+    rules = cluster_role_rules(helm)
+    for group, _version, plural in (*CHILD_KINDS, ("citykit.io", "v1alpha1", "initiatives")):
+        assert granted(rules, group, plural) == APPLY, plural
+    assert granted(rules, "citykit.io", "cityblueprints") == {"list", "watch", "patch"}
+    assert granted(rules, "citykit.io", "cityblueprints/status") == {"patch"}
+    assert granted(rules, "citykit.io", "initiatives/status") == {"patch"}
+    assert granted(rules, "", "events") == {"create"}
+
+
+def test_cluster_role_grants_nothing_on_secrets_or_rbac(helm: Path) -> None:
+    rules = cluster_role_rules(helm)
+    assert granted(rules, "", "secrets") == set()
+    for resource in ("roles", "rolebindings", "clusterroles", "clusterrolebindings"):
+        assert granted(rules, "rbac.authorization.k8s.io", resource) == set()
+
+
+def test_rbac_and_service_account_can_be_left_to_the_cluster_admin(helm: Path) -> None:
+    manifests = render(helm, "--set", "rbac.create=false", "--set", "serviceAccount.create=false",
+                       "--set", "serviceAccount.name=city-operator")
+    assert not {"ClusterRole", "ClusterRoleBinding", "ServiceAccount"} & {m["kind"] for m in manifests}
+    assert one(manifests, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "city-operator"
+
+
+@pytest.mark.parametrize("command", [("template", "citykit"), ("lint", "--strict")], ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    ("setting", "field"),
+    [
+        ("resyncSeconds=soon", "resyncSeconds"),
+        ("resyncSeconds=0", "resyncSeconds"),
+        ("resyncSecond=5", "resyncSecond"),
+        ("image.pullPolicy=Sometimes", "pullPolicy"),
+        ("healthPort=70000", "healthPort"),
+        ("resources.limits.memory=lots", "memory"),
+        ("serviceAccount.create=false", "name"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_field(helm: Path, command: tuple[str, str], setting: str, field: str) -> None:
+    result = run_helm(helm, *command, str(CHART), "--set", setting)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "schema" in output and field in output, output
