@@ -7,6 +7,7 @@ when it does, no request is made, which is what keeps an idle operator at zero w
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,21 +63,24 @@ def owned(manifest: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str, An
 
 @functools.cache
 def dynamic_client() -> DynamicClient:
-    """One client per process, from in-cluster credentials or the current kubeconfig."""
+    """One client per process, from in-cluster credentials or the current kubeconfig.
+
+    $KUBECONFIG is read now, not when the kubernetes package was imported, so a command
+    that starts the local cluster (`citykit demo`) can point the client at it."""
     try:
         config.load_incluster_config()
     except config.ConfigException:
-        config.load_kube_config()
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
     return DynamicClient(ApiClient())
 
 
-def apply(manifest: Mapping[str, Any]) -> None:
+def apply(manifest: Mapping[str, Any], field_manager: str = FIELD_MANAGER) -> None:
     """Server-side apply `manifest` as citykit, taking over fields someone edited by hand."""
     client = dynamic_client()
     resource = client.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
     client.server_side_apply(
         resource, body=dict(manifest), name=manifest["metadata"]["name"],
-        namespace=manifest["metadata"].get("namespace"), field_manager=FIELD_MANAGER, force_conflicts=True,
+        namespace=manifest["metadata"].get("namespace"), field_manager=field_manager, force_conflicts=True,
     )
 
 

@@ -51,7 +51,7 @@ def install_crds(api: ApiClient, timeout: float = 60) -> None:
         conditions = extensions.read_custom_resource_definition(name).status.conditions or []
         return any(c.type == "Established" and c.status == "True" for c in conditions)
 
-    for name in crds():
+    for name in (manifest["metadata"]["name"] for manifest in crds().values()):
         wait_for(lambda name=name: established(name), timeout, f"CRD {name} to be established")
 
 
