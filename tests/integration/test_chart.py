@@ -1,0 +1,177 @@
+"""The operator chart in the real local cluster: `helm install` runs the operator Pod to Ready
+(KWOK plays its kubelet), the chart's RBAC alone lets the operator roll a city out to Live,
+`helm upgrade` changes the Deployment and `helm uninstall` removes the release.
+
+KWOK runs no containers, so the RBAC proof runs `citykit operator run` here, authenticated
+with a token of the chart's ServiceAccount: every request it makes is authorised exactly as
+the in-cluster operator's would be, and the audit log shows whose requests they were.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from citykit.cluster.kubeconfig import write_kubeconfig
+from citykit.cluster.state import LocalCluster
+from citykit.crd import crd_dir, crds
+from citykit.localrun import OperatorProcess, wait_for
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from tests.integration.test_operator import (
+    all_live,
+    blueprint,
+    create_blueprint,
+    custom,
+    delete_blueprint,
+)
+
+CHART = crd_dir().parent
+NAMESPACE = "citykit-system"
+RELEASE = "citykit-operator"
+OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
+WRITES = ("create", "update", "patch", "delete", "deletecollection")
+
+
+@pytest.fixture(scope="module")
+def api(kube_cluster: LocalCluster) -> client.ApiClient:
+    return config.new_client_from_config(str(kube_cluster.kubeconfig))
+
+
+@pytest.fixture(scope="module")
+def run_helm(helm: Path, kube_cluster: LocalCluster) -> Any:
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [str(helm), *args, "--namespace", NAMESPACE, "--kubeconfig", str(kube_cluster.kubeconfig)],
+            check=False, capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, f"helm {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+        return result.stdout
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def release(api: client.ApiClient, run_helm: Any) -> Iterator[str]:
+    """The chart installed, with defaults, into a namespace that enforces Pod Security restricted."""
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+        name=NAMESPACE, labels={"pod-security.kubernetes.io/enforce": "restricted"})))
+    run_helm("install", RELEASE, str(CHART), "--wait", "--timeout", "180s")
+    yield RELEASE
+    core.delete_namespace(NAMESPACE)
+
+
+def deployment(api: client.ApiClient) -> client.V1Deployment:
+    return client.AppsV1Api(api).read_namespaced_deployment(RELEASE, NAMESPACE)
+
+
+def operator_pods_ready(api: client.ApiClient, generation: int = 0) -> bool:
+    found = deployment(api)
+    if found.status.observed_generation is None or found.status.observed_generation < max(generation, found.metadata.generation):
+        return False
+    selector = ",".join(f"{k}={v}" for k, v in found.spec.selector.match_labels.items())
+    pods = client.CoreV1Api(api).list_namespaced_pod(NAMESPACE, label_selector=selector).items
+    live = [pod for pod in pods if pod.metadata.deletion_timestamp is None]
+    return len(live) == 1 and any(c.type == "Ready" and c.status == "True" for c in live[0].status.conditions or [])
+
+
+def test_helm_install_runs_the_operator_pod_to_ready(api: client.ApiClient, release: str) -> None:
+    wait_for(lambda: operator_pods_ready(api), 120, "the operator Pod to be Ready")
+    found = deployment(api)
+    assert found.status.available_replicas == 1
+    [container] = found.spec.template.spec.containers
+    assert container.command[:3] == ["citykit", "operator", "run"]
+    extensions = client.ApiextensionsV1Api(api)
+    for manifest in crds().values():
+        assert extensions.read_custom_resource_definition(manifest["metadata"]["name"]).spec.group == "citykit.io"
+
+
+def service_account_kubeconfig(api: client.ApiClient, admin_kubeconfig: Path, path: Path) -> Path:
+    """A kubeconfig that authenticates as the chart's ServiceAccount (TokenRequest API), with
+    the release namespace as its default, as in the Pod (kopf posts cluster-scoped objects'
+    Events there)."""
+    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    token = client.CoreV1Api(api).create_namespaced_service_account_token(RELEASE, NAMESPACE, request).status.token
+    kubeconfig = yaml.safe_load(admin_kubeconfig.read_text())
+    kubeconfig["users"] = [{"name": RELEASE, "user": {"token": token}}]
+    kubeconfig["contexts"] = [{"name": RELEASE, "context": {
+        "cluster": kubeconfig["clusters"][0]["name"], "user": RELEASE, "namespace": NAMESPACE}}]
+    kubeconfig["current-context"] = RELEASE
+    return write_kubeconfig(path, kubeconfig)
+
+
+def audited_writes(audit_log: Path) -> list[dict[str, Any]]:
+    events = (json.loads(line) for line in audit_log.read_text().splitlines())
+    return [e for e in events if e.get("stage") == "ResponseComplete" and e.get("verb") in WRITES]
+
+
+def touches_city(event: dict[str, Any], city: str) -> bool:
+    """A write to the city's namespace, to anything in it, or to its blueprint."""
+    ref = event.get("objectRef", {})
+    return ref.get("namespace") == f"city-{city}" or ref.get("name") in (city, f"city-{city}")
+
+
+def test_chart_rbac_is_enough_to_roll_a_city_out(
+    api: client.ApiClient, release: str, kube_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    kubeconfig = service_account_kubeconfig(api, kube_cluster.kubeconfig, tmp_path / "operator.kubeconfig")
+    operator = OperatorProcess(kubeconfig, tmp_path / "operator.log")
+    data = blueprint("tallinn", "chartcity", keep=4)
+    operator.start()
+    try:
+        create_blueprint(api, data)
+        wait_for(lambda: operator.check_alive() or all_live(api, "chartcity", len(data["spec"]["initiatives"])),
+                 240, "every initiative Live with the chart's RBAC")
+        delete_blueprint(api, "chartcity")
+        wait_for(lambda: not any(i["metadata"]["name"] == "chartcity" for i in
+                                 custom(api).list_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints")["items"]),
+                 60, "the blueprint's finalizer to be released")
+    finally:
+        operator.stop()
+    writes = audited_writes(kube_cluster.audit_log)
+    denied = [(e["verb"], e["objectRef"]) for e in writes
+              if e["user"]["username"] == OPERATOR_USER and e.get("responseStatus", {}).get("code") == 403]
+    assert denied == []
+    city = [e for e in writes if touches_city(e, "chartcity")]
+    by_admin = {(e["verb"], e["objectRef"]["resource"]) for e in city if e["user"]["username"] == "citykit-admin"}
+    assert by_admin == {("create", "cityblueprints"), ("delete", "cityblueprints")}
+    assert {e["user"]["username"] for e in city if not e["user"]["username"].startswith("system:")} == {"citykit-admin"}
+    assert any(e["user"]["username"] == OPERATOR_USER and e["objectRef"]["resource"] == "deployments" for e in city)
+    log = operator.log.read_text()
+    for sign in ("Forbidden", "Not enough permissions"):
+        assert sign not in log, f"operator log ({operator.log}) mentions {sign!r}"
+
+
+def test_helm_upgrade_with_a_changed_value_changes_the_deployment(api: client.ApiClient, release: str, run_helm: Any) -> None:
+    before = deployment(api).metadata.generation
+    run_helm("upgrade", RELEASE, str(CHART), "--reuse-values", "--set", "resyncSeconds=17", "--wait", "--timeout", "180s")
+    found = deployment(api)
+    assert found.metadata.generation > before
+    [container] = found.spec.template.spec.containers
+    assert {env.name: env.value for env in container.env}["CITYKIT_RESYNC_SECONDS"] == "17"
+    wait_for(lambda: operator_pods_ready(api, found.metadata.generation), 120, "the upgraded operator Pod to be Ready")
+
+
+def test_helm_uninstall_removes_the_release_and_keeps_the_crds(api: client.ApiClient, release: str, run_helm: Any) -> None:
+    run_helm("uninstall", RELEASE, "--wait", "--timeout", "120s")
+    reads = (
+        lambda: client.AppsV1Api(api).read_namespaced_deployment(RELEASE, NAMESPACE),
+        lambda: client.CoreV1Api(api).read_namespaced_service_account(RELEASE, NAMESPACE),
+        lambda: client.RbacAuthorizationV1Api(api).read_cluster_role(RELEASE),
+        lambda: client.RbacAuthorizationV1Api(api).read_cluster_role_binding(RELEASE),
+    )
+    for read in reads:
+        with pytest.raises(ApiException) as gone:
+            read()
+        assert gone.value.status == 404
+    assert "citykit-operator" not in run_helm("list", "--short")
+    extensions = client.ApiextensionsV1Api(api)
+    for manifest in crds().values():
+        extensions.read_custom_resource_definition(manifest["metadata"]["name"])  # Helm keeps CRDs
