@@ -15,7 +15,7 @@ from kubernetes.config import ConfigException
 
 from citykit import __version__
 from citykit.commands.blueprint import catalogue, diff, plan, validate
-from citykit.commands.city import new_city
+from citykit.commands.city import new_city, up
 from citykit.commands.cluster import cluster
 from citykit.commands.demo import demo
 from citykit.commands.operate import apply, approve, install, operator_group, status
@@ -44,6 +44,6 @@ def main() -> None:
     """citykit: export a smart city, turnkey."""
 
 
-for _command in (validate, plan, diff, catalogue, install, apply, status, approve, operator_group, demo, new_city):
+for _command in (validate, plan, diff, catalogue, install, apply, status, approve, operator_group, demo, new_city, up):
     main.add_command(_command)
 main.add_command(cluster)

@@ -1,13 +1,30 @@
-"""`citykit new-city`: scaffold a city whose platform Pulumi then provisions."""
+"""`citykit new-city | up`: scaffold a city, then provision its platform with Pulumi.
+
+`up` runs the program in infra/ through the Automation API, inline (the engine built here has
+no Python language host), with a local file backend unless PULUMI_BACKEND_URL names another:
+no Pulumi Cloud account. Platform-service passwords are generated once with `secrets` and
+kept as the stack's secret config, so a second `up` changes nothing.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+from collections.abc import Callable
+
 import click
+from pulumi import automation as auto
 
 from citykit import citystack
-from citykit.errors import CitykitError, Problem
+from citykit.cluster.errors import ClusterError
+from citykit.cluster.locations import cache_root
+from citykit.cluster.pulumi_engine import engine_env, ensure_pulumi
+from citykit.errors import CitykitError, Problem, RunFailure
+from citykit.infra.program import program
 from citykit.paths import cities_dir
-from citykit.scaffold import CityFiles, new_city as scaffold_city
+from citykit.scaffold import CityFiles
+from citykit.scaffold import new_city as scaffold_city
 
 
 @click.command("new-city")
@@ -27,3 +44,62 @@ def new_city(name: str, jurisdiction: str, example: str | None) -> None:
         click.echo(f"created {path}")
     click.echo(f"next: edit the blueprint, then `citykit up {name}`")
 
+
+@click.command()
+@click.argument("city")
+@click.option("--preview", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--destroy", is_flag=True, help="Remove everything the city's stack created.")
+def up(city: str, preview: bool, destroy: bool) -> None:
+    """Provision CITY's platform on the current cluster (KUBECONFIG): namespace, operator,
+    shared platform services and the CityBlueprint."""
+    files = CityFiles(citystack.project_root(), city)
+    if not destroy:
+        citystack.load_stack(files.stack)  # every problem located, before anything is touched
+    elif not files.stack.is_file():
+        raise RunFailure("city", f"no stack configuration {files.stack}: nothing to destroy")
+    passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+    if passphrase is None:
+        raise RunFailure("PULUMI_CONFIG_PASSPHRASE", "not set: the stack's secrets are encrypted with it")
+    try:
+        engine = ensure_pulumi(report=click.echo)
+    except ClusterError as error:
+        raise RunFailure("pulumi", f"the Pulumi engine could not be built: {error}") from None
+    state = cache_root() / "pulumi" / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    environment = engine_env(engine, cache_root() / "pulumi" / "home", state, passphrase)
+    environment["PULUMI_BACKEND_URL"] = os.environ.get("PULUMI_BACKEND_URL", environment["PULUMI_BACKEND_URL"])
+    os.environ.update(environment)  # the Automation API finds `pulumi` on this process's PATH
+    stack = auto.create_or_select_stack(
+        stack_name=city, project_name=citystack.PROJECT, program=lambda: program(files.infra),
+        opts=auto.LocalWorkspaceOptions(work_dir=str(files.infra)),
+    )
+    try:
+        if destroy:
+            result: auto.UpResult | auto.PreviewResult | auto.DestroyResult = stack.destroy(on_output=click.echo)
+        else:
+            _generate_passwords(stack, citystack.load_stack(files.stack).credentialed)
+            run: Callable[..., auto.UpResult | auto.PreviewResult] = stack.preview if preview else stack.up
+            result = run(on_output=click.echo)
+    except auto.CommandError as error:
+        last = [line for line in str(error).splitlines() if line.strip()][-1:]
+        raise RunFailure("pulumi", f"{'preview' if preview else 'destroy' if destroy else 'up'} of {city} "
+                         f"failed: {' '.join(last)}") from None
+    _summary(result)
+
+
+def _generate_passwords(stack: auto.Stack, services: tuple[str, ...]) -> None:
+    """A password for each credentialed service that has none yet; existing ones are kept."""
+    stored = stack.get_all_config().get(citystack.key("credentials"))
+    have = set(json.loads(stored.value)) if stored else set()
+    for service in services:
+        if service not in have:
+            value = auto.ConfigValue(secrets.token_urlsafe(24), secret=True)
+            stack.set_config(f"{citystack.key('credentials')}.{service}", value, path=True)
+
+
+def _summary(result: auto.UpResult | auto.PreviewResult | auto.DestroyResult) -> None:
+    changes = result.change_summary if isinstance(result, auto.PreviewResult) else result.summary.resource_changes
+    click.echo("changes: " + (", ".join(f"{count} {op}" for op, count in sorted((changes or {}).items())) or "none"))
+    if isinstance(result, auto.UpResult):
+        for name, output in sorted(result.outputs.items()):
+            click.echo(f"{name}: {json.dumps(output.value) if not isinstance(output.value, str) else output.value}")

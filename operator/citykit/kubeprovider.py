@@ -1,0 +1,100 @@
+"""Kubernetes objects as Pulumi resources, applied by citykit's own dynamic provider.
+
+The pulumi-kubernetes provider plugin cannot be built here (the Go module proxy refuses its
+provider module; see `citykit.cluster.pulumi_engine`), so the city's Pulumi program creates
+every object through this provider instead: server-side apply as its own field manager (so
+it never takes fields from the operator's), replace when an object's identity changes,
+wait for CRDs to be served and Deployments to roll out, and on delete wait until the object
+is gone, so `pulumi destroy` leaves nothing behind. The engine's dynamic-provider plugin
+process imports this module by name, with KUBECONFIG from the engine's environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from kubernetes.client.exceptions import ApiException
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+from citykit import kube
+from citykit.localrun import wait_for
+from citykit.render import Manifest
+
+FIELD_MANAGER = "citykit-pulumi"
+TIMEOUT_SECONDS = 600.0
+
+
+def identity(manifest: Mapping[str, Any]) -> str:
+    """`apps/v1/Deployment/city-x/name`: what an object is, whatever its content."""
+    metadata = manifest["metadata"]
+    return "/".join(
+        part for part in (manifest["apiVersion"], manifest["kind"], metadata.get("namespace"), metadata["name"]) if part
+    )
+
+
+def _read(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    metadata = manifest["metadata"]
+    try:
+        return kube.read(manifest["apiVersion"], manifest["kind"], metadata["name"], metadata.get("namespace"))
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def ready(manifest: Mapping[str, Any], observed: Mapping[str, Any] | None) -> bool:
+    """A CRD is ready when the API serves it; a Deployment when its rollout is complete;
+    everything else once it exists."""
+    if observed is None:
+        return False
+    status = observed.get("status") or {}
+    if manifest["kind"] == "CustomResourceDefinition":
+        return any(c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions") or [])
+    if manifest["kind"] == "Deployment":
+        replicas = observed["spec"].get("replicas", 1)
+        return bool(
+            status.get("observedGeneration", 0) >= observed["metadata"]["generation"]
+            and status.get("updatedReplicas", 0) == replicas == status.get("availableReplicas", 0)
+        )
+    return True
+
+
+class KubernetesObjectProvider(ResourceProvider):
+    """CRUD of one Kubernetes object whose whole desired state is the `manifest` input."""
+
+    serialize_as_secret_always = False  # the provider holds nothing secret; secret inputs stay secret
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._apply(props["manifest"])
+        return CreateResult(identity(props["manifest"]), outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        old, new = olds["manifest"], news["manifest"]
+        if old == new:
+            return DiffResult(changes=False)
+        replaces = ["manifest"] if identity(old) != identity(new) else []
+        return DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._apply(news["manifest"])
+        return UpdateResult(outs=news)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        manifest = props["manifest"]
+        metadata = manifest["metadata"]
+        kube.delete(manifest["apiVersion"], manifest["kind"], metadata["name"], metadata.get("namespace"))
+        wait_for(lambda: _read(manifest) is None, TIMEOUT_SECONDS, f"{identity(manifest)} to be deleted", interval=1)
+
+    @staticmethod
+    def _apply(manifest: Manifest) -> None:
+        kube.apply(manifest, field_manager=FIELD_MANAGER)
+        wait_for(lambda: ready(manifest, _read(manifest)), TIMEOUT_SECONDS, f"{identity(manifest)} to be ready", interval=1)
+
+
+class KubernetesObject(Resource, module="citykit", name="KubernetesObject"):
+    """One Kubernetes object; named `Kind/namespace/name` in the stack."""
+
+    def __init__(self, manifest: pulumi.Input[Manifest], name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(KubernetesObjectProvider(), name, {"manifest": manifest}, opts)
