@@ -11,6 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from citykit import __version__
+from citykit.cluster.helm import HELM_VERSION
 from citykit.controller import CHILD_KINDS
 from citykit.crd import crd_dir, crds
 
@@ -44,6 +45,10 @@ def one(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 def operator_container(manifests: list[dict[str, Any]]) -> dict[str, Any]:
     [container] = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"]
     return container
+
+
+def test_helm_is_the_pinned_release(helm: Path) -> None:
+    assert run_helm(helm, "version", "--template", "{{.Version}}").stdout == HELM_VERSION
 
 
 def test_chart_version_and_app_version_are_the_package_version() -> None:
