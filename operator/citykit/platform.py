@@ -18,7 +18,7 @@ from typing import Any
 
 from citykit.blueprint import Blueprint
 from citykit.catalogue import Catalogue, PlatformService
-from citykit.render import DEFAULT_USER, Manifest, object_name
+from citykit.render import DEFAULT_USER, DNS_EGRESS, Manifest, object_name, restricted_pod_security
 
 SERVICE_LABEL = "citykit.io/platform-service"
 USERNAME = "citykit"
@@ -164,10 +164,7 @@ def _deployment_spec(service: PlatformService, labels: Mapping[str, str]) -> dic
             "metadata": {"labels": dict(labels)},
             "spec": {
                 "automountServiceAccountToken": False,
-                "securityContext": {
-                    "runAsNonRoot": True, "runAsUser": user, "runAsGroup": user, "fsGroup": user,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
+                "securityContext": restricted_pod_security(user),
                 "containers": [container],
                 "volumes": volumes,
             },
@@ -191,9 +188,7 @@ def _network_policy_spec(need: ServiceNeed) -> dict[str, Any]:
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [{"from": peers, "ports": [{"port": need.service.port, "protocol": "TCP"}]}],
         "egress": [
-            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-             "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+            DNS_EGRESS,
             {"to": [platform_peer]},
         ],
     }

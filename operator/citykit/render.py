@@ -28,6 +28,12 @@ PILOT, CITYWIDE = "pilot", "citywide"
 DEFAULT_REPLICAS = {PILOT: 1, CITYWIDE: 2}
 DEFAULT_USER = 65532
 Manifest = dict[str, Any]
+# Every workload may resolve names: egress to the cluster DNS.
+DNS_EGRESS: Manifest = {
+    "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+}
 
 
 def object_name(ref: str) -> str:
@@ -235,14 +241,19 @@ def _deployment_spec(
             "spec": {
                 "serviceAccountName": name,
                 "automountServiceAccountToken": False,
-                "securityContext": {
-                    "runAsNonRoot": True, "runAsUser": user, "runAsGroup": user, "fsGroup": user,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
+                "securityContext": restricted_pod_security(user),
                 "containers": [container],
                 "volumes": volumes,
             },
         },
+    }
+
+
+def restricted_pod_security(user: int) -> dict[str, Any]:
+    """The pod-level settings Pod Security "restricted" asks for, running as `user`."""
+    return {
+        "runAsNonRoot": True, "runAsUser": user, "runAsGroup": user, "fsGroup": user,
+        "seccompProfile": {"type": "RuntimeDefault"},
     }
 
 
@@ -273,11 +284,7 @@ def _network_policy_spec(spec: Mapping[str, Any], entry: Entry, catalogue: Catal
         ingress.append({"ports": public})
     egress: list[dict[str, Any]] = [
         {"to": [own]},
-        {
-            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-        },
+        DNS_EGRESS,
     ]
     for service_id in entry.platform_services:
         service = catalogue.platform_services[service_id]

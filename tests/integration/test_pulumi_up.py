@@ -1,0 +1,193 @@
+"""`citykit new-city testville && citykit up testville` with the real Pulumi engine against
+the real local cluster: the platform appears, the operator rolls the city out, a second `up`
+changes nothing, and `up --destroy` leaves nothing behind.
+
+The commands run as a city team runs them (the console script, in a project folder of the
+test's own), with a file backend and passphrase from the environment. The local cluster has
+no storage provisioner, so the test provides the PersistentVolumes a cluster admin would.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from citykit.citystack import load_stack
+from citykit.cluster.pulumi_engine import ensure_pulumi
+from citykit.cluster.state import LocalCluster
+from citykit.localrun import OperatorProcess, wait_for
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+CITY = "testville"
+NAMESPACE = f"city-{CITY}"
+
+
+@pytest.fixture(scope="module")
+def api(kube_cluster: LocalCluster) -> client.ApiClient:
+    return config.new_client_from_config(str(kube_cluster.kubeconfig))
+
+
+@pytest.fixture(scope="module")
+def citykit(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Runs `citykit ARGS…` in the test's project folder; returns the finished process."""
+    ensure_pulumi(report=lambda _: None)  # the engine build (minutes, once) is not part of a command's output
+    work = tmp_path_factory.mktemp("pulumi-up")
+    (work / "state").mkdir()
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kube_cluster.kubeconfig),
+        "CITYKIT_PROJECT": str(work / "project"),
+        "PULUMI_BACKEND_URL": (work / "state").as_uri(),
+        "PULUMI_HOME": str(work / "pulumi-home"),
+        "PULUMI_CONFIG_PASSPHRASE": "test only",
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "citykit", *args], env=env, capture_output=True,
+                              text=True, timeout=900, check=False)
+
+    run.project = work / "project"  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.fixture(scope="module")
+def volumes(api: client.ApiClient) -> Iterator[None]:
+    """What a cluster admin provides where no storage provisioner runs: one volume per claim."""
+    core = client.CoreV1Api(api)
+    names = [f"testville-volume-{index}" for index in range(4)]
+    for name in names:
+        core.create_persistent_volume({
+            "metadata": {"name": name},
+            "spec": {"capacity": {"storage": "100Gi"}, "accessModes": ["ReadWriteOnce"],
+                     "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": f"/tmp/{name}"}},
+        })
+    yield
+    for name in names:
+        try:
+            core.delete_persistent_volume(name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+
+@dataclass(frozen=True)
+class FirstUp:
+    preview: subprocess.CompletedProcess[str]
+    namespace_after_preview: bool
+    up: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def first_up(citykit: Any, volumes: None, api: client.ApiClient) -> FirstUp:
+    scaffold = citykit("new-city", CITY, "--jurisdiction", "gdpr")
+    assert scaffold.returncode == 0, scaffold.stderr
+    preview = citykit("up", CITY, "--preview")
+    assert preview.returncode == 0, preview.stdout[-4000:] + preview.stderr[-4000:]
+    namespace_after_preview = exists(client.CoreV1Api(api).read_namespace, NAMESPACE)
+    up = citykit("up", CITY)
+    assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
+    return FirstUp(preview, namespace_after_preview, up)
+
+
+def summary(output: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith("changes: "))
+
+
+def exists(read: Any, *args: str) -> bool:
+    try:
+        read(*args)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
+def test_up_creates_the_namespace_operator_and_platform_services(
+    first_up: FirstUp, api: client.ApiClient, citykit: Any
+) -> None:
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    labels = core.read_namespace(NAMESPACE).metadata.labels
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    stack = load_stack(citykit.project / "infra" / f"Pulumi.{CITY}.yaml")
+    assert core.read_namespaced_resource_quota("city-quota", NAMESPACE).spec.hard["pods"] == stack.quota["pods"]
+    (operator,) = apps.list_namespaced_deployment("citykit-system").items
+    assert operator.status.available_replicas == 1
+    for need in stack.services:
+        deployment = apps.read_namespaced_deployment(need.id, NAMESPACE)
+        assert deployment.status.available_replicas == 1, need.id
+        assert core.read_namespaced_service(need.id, NAMESPACE).spec.ports[0].port == need.service.port
+    secret = core.read_namespaced_secret("document-db-credentials", NAMESPACE)
+    assert set(secret.data) == {"username", "password"}
+    assert f"document-db.{NAMESPACE}.svc.cluster.local:27017" in first_up.up.stdout
+
+
+def test_passwords_are_kept_encrypted_in_the_stack_file(first_up: FirstUp, api: client.ApiClient,
+                                                        citykit: Any) -> None:
+    secret = client.CoreV1Api(api).read_namespaced_secret("timeseries-db-credentials", NAMESPACE)
+    password = base64.b64decode(secret.data["password"]).decode()
+    stack_text = (citykit.project / "infra" / f"Pulumi.{CITY}.yaml").read_text()
+    assert "secure: v1:" in stack_text
+    assert password not in stack_text and len(password) >= 24
+
+
+@pytest.fixture(scope="module")
+def operator(first_up: FirstUp, kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """The operator, run as a process: the chart's Deployment is only simulated on KWOK nodes.
+    It keeps running through `--destroy`, as the in-cluster one would: it releases the
+    blueprint's finalizer when Pulumi deletes the blueprint, before the operator goes."""
+    running = OperatorProcess(kube_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    running.start()
+    yield running
+    running.stop()
+
+
+def test_the_operator_rolls_the_city_out(operator: OperatorProcess, api: client.ApiClient) -> None:
+    custom = client.CustomObjectsApi(api)
+
+    def piloting() -> bool:
+        operator.check_alive()
+        try:
+            initiative = custom.get_namespaced_custom_object(
+                "citykit.io", "v1alpha1", NAMESPACE, "initiatives", "environment-air-quality-sensing")
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        status = initiative.get("status") or {}
+        return status.get("phase") == "Pilot" and "healthy" in status.get("message", "")
+
+    wait_for(piloting, 180, "testville's first initiative to pilot healthily")
+    blueprint = custom.get_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", CITY)
+    assert blueprint["status"]["phase"] == "RollingOut"
+
+
+def test_preview_prints_the_plan_and_changes_nothing(first_up: FirstUp) -> None:
+    assert re.fullmatch(r"changes: \d+ create", summary(first_up.preview.stdout)), first_up.preview.stdout[-2000:]
+    assert "citykit:platform:Service" in first_up.preview.stdout
+    assert first_up.namespace_after_preview is False
+
+
+def test_second_up_changes_nothing(first_up: FirstUp, citykit: Any) -> None:
+    again = citykit("up", CITY)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    assert re.fullmatch(r"changes: \d+ same", summary(again.stdout)), again.stdout[-2000:]
+
+
+def test_destroy_leaves_nothing_behind(operator: OperatorProcess, citykit: Any, api: client.ApiClient) -> None:
+    gone = citykit("up", CITY, "--destroy")
+    assert gone.returncode == 0, gone.stdout[-4000:] + gone.stderr[-4000:]
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    extensions = client.ApiextensionsV1Api(api)
+    assert not exists(core.read_namespace, NAMESPACE)
+    assert not exists(core.read_namespace, "citykit-system")
+    assert not exists(extensions.read_custom_resource_definition, "cityblueprints.citykit.io")
+    assert [r.metadata.name for r in rbac.list_cluster_role().items if "citykit" in r.metadata.name] == []
