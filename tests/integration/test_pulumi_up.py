@@ -183,6 +183,10 @@ def test_second_up_changes_nothing(first_up: FirstUp, citykit: Any) -> None:
 
 
 def test_destroy_leaves_nothing_behind(operator: OperatorProcess, citykit: Any, api: client.ApiClient) -> None:
+    plan = citykit("up", CITY, "--destroy", "--preview")
+    assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-4000:]
+    assert re.fullmatch(r"changes: \d+ delete", summary(plan.stdout)), plan.stdout[-2000:]
+    assert exists(client.CoreV1Api(api).read_namespace, NAMESPACE)
     gone = citykit("up", CITY, "--destroy")
     assert gone.returncode == 0, gone.stdout[-4000:] + gone.stderr[-4000:]
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)

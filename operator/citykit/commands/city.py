@@ -47,19 +47,41 @@ def new_city(name: str, jurisdiction: str, example: str | None) -> None:
 
 @click.command()
 @click.argument("city")
-@click.option("--preview", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--preview", is_flag=True, help="Print the plan (with --destroy: what it would remove); change nothing.")
 @click.option("--destroy", is_flag=True, help="Remove everything the city's stack created.")
 def up(city: str, preview: bool, destroy: bool) -> None:
     """Provision CITY's platform on the current cluster (KUBECONFIG): namespace, operator,
     shared platform services and the CityBlueprint."""
     files = CityFiles(citystack.project_root(), city)
-    if not destroy:
-        citystack.load_stack(files.stack)  # every problem located, before anything is touched
-    elif not files.stack.is_file():
+    if destroy and not files.stack.is_file():
         raise RunFailure("city", f"no stack configuration {files.stack}: nothing to destroy")
+    settings = None if destroy else citystack.load_stack(files.stack)  # every problem, before anything is touched
     passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
     if passphrase is None:
         raise RunFailure("PULUMI_CONFIG_PASSPHRASE", "not set: the stack's secrets are encrypted with it")
+    _use_engine(passphrase)
+    action = ("preview of " if preview else "") + ("destroy" if destroy else "up")
+    try:
+        stack = auto.create_or_select_stack(
+            stack_name=city, project_name=citystack.PROJECT, program=lambda: program(files.infra),
+            opts=auto.LocalWorkspaceOptions(work_dir=str(files.infra)),
+        )
+        if settings is not None:
+            _generate_passwords(stack, settings.credentialed)
+        run: Callable[..., auto.UpResult | auto.PreviewResult | auto.DestroyResult] = {
+            (False, False): stack.up, (True, False): stack.preview,
+            (False, True): stack.destroy, (True, True): stack.preview_destroy,
+        }[(preview, destroy)]
+        result = run(on_output=click.echo)
+    except auto.CommandError as error:
+        last = [line.strip() for line in str(error).splitlines() if line.strip()][-1:]
+        raise RunFailure("pulumi", f"{action} of {city} failed: {' '.join(last)}") from None
+    _summary(result)
+
+
+def _use_engine(passphrase: str) -> None:
+    """Build the engine on first use and point the Automation API at it; a local file
+    backend and Pulumi home under citykit's cache unless the environment names others."""
     try:
         engine = ensure_pulumi(report=click.echo)
     except ClusterError as error:
@@ -67,24 +89,9 @@ def up(city: str, preview: bool, destroy: bool) -> None:
     state = cache_root() / "pulumi" / "state"
     state.mkdir(parents=True, exist_ok=True)
     environment = engine_env(engine, cache_root() / "pulumi" / "home", state, passphrase)
-    environment["PULUMI_BACKEND_URL"] = os.environ.get("PULUMI_BACKEND_URL", environment["PULUMI_BACKEND_URL"])
+    for kept in ("PULUMI_BACKEND_URL", "PULUMI_HOME"):
+        environment[kept] = os.environ.get(kept, environment[kept])
     os.environ.update(environment)  # the Automation API finds `pulumi` on this process's PATH
-    stack = auto.create_or_select_stack(
-        stack_name=city, project_name=citystack.PROJECT, program=lambda: program(files.infra),
-        opts=auto.LocalWorkspaceOptions(work_dir=str(files.infra)),
-    )
-    try:
-        if destroy:
-            result: auto.UpResult | auto.PreviewResult | auto.DestroyResult = stack.destroy(on_output=click.echo)
-        else:
-            _generate_passwords(stack, citystack.load_stack(files.stack).credentialed)
-            run: Callable[..., auto.UpResult | auto.PreviewResult] = stack.preview if preview else stack.up
-            result = run(on_output=click.echo)
-    except auto.CommandError as error:
-        last = [line for line in str(error).splitlines() if line.strip()][-1:]
-        raise RunFailure("pulumi", f"{'preview' if preview else 'destroy' if destroy else 'up'} of {city} "
-                         f"failed: {' '.join(last)}") from None
-    _summary(result)
 
 
 def _generate_passwords(stack: auto.Stack, services: tuple[str, ...]) -> None:
