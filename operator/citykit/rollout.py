@@ -139,6 +139,8 @@ def next_initiative_status(view: InitiativeView, components: int, now: datetime.
             status["phase"], status["message"] = "Citywide", f"rolling out to all {len(spec['districts'])} districts"
     status["readyReplicas"], status["replicas"] = workloads.ready, workloads.desired
     status["ready"] = f"{workloads.ready}/{workloads.desired}"
+    if view.approved_by:  # who let it go citywide stays on record, not just at the transition
+        status["approvedBy"] = view.approved_by
     condition("Ready", status["phase"] == "Live", status["phase"], status["message"])
     return Decision(_finish(status, view, conditions, wave), wave, recheck)
 
@@ -161,8 +163,6 @@ def _pilot(
     if spec["gate"]["approval"] == "manual" and not view.approved_by:
         status.update(phase="AwaitingApproval", message=f"pilot healthy for {spec['gate']['healthyFor']}; run `citykit approve`")
         return status, PILOT, None
-    if view.approved_by:
-        status["approvedBy"] = view.approved_by
     status["wave"] = CITYWIDE
     return status, CITYWIDE, None
 

@@ -86,6 +86,9 @@ def test_manual_gate_waits_for_approval() -> None:
     approved = next_initiative_status(
         view(earlier, [deployment("pilot", 1)], approved_by="mayor", gate={"healthyFor": "10m", "approval": "manual"}), 1, later)
     assert (approved.wave, approved.status["approvedBy"]) == ("citywide", "mayor")
+    live = next_initiative_status(view(approved.status, [deployment("citywide", 2, 2)], approved_by="mayor",
+                                       gate={"healthyFor": "10m", "approval": "manual"}), 1, later)
+    assert (live.status["phase"], live.status["approvedBy"]) == ("Live", "mayor")
 
 
 def test_citywide_ready_is_live_and_losing_readiness_is_degraded() -> None:
