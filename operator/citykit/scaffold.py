@@ -95,7 +95,7 @@ def stack_settings(validated: ValidatedBlueprint, files: CityFiles) -> dict[str,
 
 def inventory(files: CityFiles) -> dict[Path, dict[str, Any]]:
     """The playbooks' inventory stub: empty host groups and the city's variables."""
-    groups = {group: {"hosts": {}} for group in ("servers", "agents", "edge_gateways")}
+    groups: dict[str, dict[str, Any]] = {group: {"hosts": {}} for group in ("servers", "agents", "edge_gateways")}
     return {
         files.inventory / "hosts.yml": {"all": {"children": groups}},
         files.inventory / "group_vars" / "all.yml": {

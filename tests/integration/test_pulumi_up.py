@@ -55,6 +55,7 @@ def citykit(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
                               text=True, timeout=900, check=False)
 
     run.project = work / "project"  # type: ignore[attr-defined]
+    run.state = work / "state"  # type: ignore[attr-defined]
     return run
 
 
@@ -130,13 +131,15 @@ def test_up_creates_the_namespace_operator_and_platform_services(
     assert f"document-db.{NAMESPACE}.svc.cluster.local:27017" in first_up.up.stdout
 
 
-def test_passwords_are_kept_encrypted_in_the_stack_file(first_up: FirstUp, api: client.ApiClient,
+def test_passwords_are_kept_encrypted_in_the_stack_file_and_state(first_up: FirstUp, api: client.ApiClient,
                                                         citykit: Any) -> None:
     secret = client.CoreV1Api(api).read_namespaced_secret("timeseries-db-credentials", NAMESPACE)
     password = base64.b64decode(secret.data["password"]).decode()
     stack_text = (citykit.project / "infra" / f"Pulumi.{CITY}.yaml").read_text()
     assert "secure: v1:" in stack_text
     assert password not in stack_text and len(password) >= 24
+    state_files = [path for path in citykit.state.rglob("*") if path.is_file()]
+    assert state_files and not [path for path in state_files if password in path.read_text(errors="replace")]
 
 
 @pytest.fixture(scope="module")

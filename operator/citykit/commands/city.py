@@ -68,10 +68,11 @@ def up(city: str, preview: bool, destroy: bool) -> None:
         )
         if settings is not None:
             _generate_passwords(stack, settings.credentialed)
-        run: Callable[..., auto.UpResult | auto.PreviewResult | auto.DestroyResult] = {
+        operations: dict[tuple[bool, bool], Callable[..., auto.UpResult | auto.PreviewResult | auto.DestroyResult]] = {
             (False, False): stack.up, (True, False): stack.preview,
             (False, True): stack.destroy, (True, True): stack.preview_destroy,
-        }[(preview, destroy)]
+        }
+        run = operations[(preview, destroy)]
         result = run(on_output=click.echo)
     except auto.CommandError as error:
         last = [line.strip() for line in str(error).splitlines() if line.strip()][-1:]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,11 @@ def read_stack(base: Path | None = None) -> tuple[CityStack, dict[str, pulumi.Ou
             f"`citykit up {city}` generates them (or: pulumi config set --secret --path "
             f"'{key('credentials')}.{missing[0]}' …)")
     secrets = config.require_secret_object("credentials")
-    return stack, {service: secrets.apply(lambda values, s=service: str(values[s])) for service in stack.credentialed}
+    return stack, {service: secrets.apply(_password(service)) for service in stack.credentialed}
+
+
+def _password(service: str) -> Callable[[Any], str]:
+    return lambda values: str(values[service])
 
 
 def program(base: Path | None = None) -> None:
