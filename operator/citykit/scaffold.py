@@ -123,7 +123,7 @@ def new_city(files: CityFiles, jurisdiction: str, example: Path | None) -> list[
                        f"not written: the blueprint from {origin} does not pass under '{jurisdiction}'")
         raise CitykitError([*error.problems, note]) from None
     contents = {files.blueprint: blueprint_text, files.stack: dump_yaml([stack_settings(validated, files)])}
-    contents |= {path: dump_yaml([value]) for path, value in inventory(files).items()}
+    contents |= {path: "---\n" + dump_yaml([value]) for path, value in inventory(files).items()}
     for path, text in contents.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

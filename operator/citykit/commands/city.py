@@ -106,8 +106,6 @@ def _generate_passwords(stack: auto.Stack, services: tuple[str, ...]) -> None:
 
 
 def _summary(result: auto.UpResult | auto.PreviewResult | auto.DestroyResult) -> None:
+    """One closing line the tests and scripts can read; the engine has shown the outputs."""
     changes = result.change_summary if isinstance(result, auto.PreviewResult) else result.summary.resource_changes
     click.echo("changes: " + (", ".join(f"{count} {op}" for op, count in sorted((changes or {}).items())) or "none"))
-    if isinstance(result, auto.UpResult):
-        for name, output in sorted(result.outputs.items()):
-            click.echo(f"{name}: {json.dumps(output.value) if not isinstance(output.value, str) else output.value}")
