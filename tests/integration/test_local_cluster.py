@@ -10,12 +10,15 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from citykit.cluster.state import LocalCluster
+from citykit.cluster.processes import is_alive
+from citykit.cluster.state import LocalCluster, load
 from citykit.localrun import wait_for
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -236,3 +239,21 @@ def test_kubectl_with_the_written_kubeconfig_sees_ready_nodes(kube_cluster: Loca
 
     statuses = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()}
     assert statuses == {f"citykit-node-{i}": "Ready" for i in range(3)}
+
+
+def test_cluster_up_env_and_down_from_the_command_line_leave_no_process(tmp_path: Path) -> None:
+    """What a developer types: `eval "$(citykit cluster up)"`, kubectl, `citykit cluster down`."""
+    env = {**os.environ, "CITYKIT_STATE": str(tmp_path / "state")}
+    script = 'set -e; eval "$(citykit cluster up --name cli)"; kubectl get nodes --no-headers'
+    shown = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300, check=False)
+    started = load(tmp_path / "state")
+    assert started is not None and started.processes, shown.stderr
+
+    down = subprocess.run([sys.executable, "-m", "citykit", "cluster", "down", "--name", "cli"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+    assert shown.returncode == 0, shown.stderr
+    assert [line.split()[1] for line in shown.stdout.splitlines()] == ["Ready"] * 3
+    assert down.returncode == 0, down.stderr
+    assert [p.name for p in started.processes if is_alive(p)] == []
+    assert not (tmp_path / "state").exists()
