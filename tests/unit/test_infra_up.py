@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from citykit.commands.city import first_error
 
 from tests.conftest import LOCATED_LINE, run_cli
 
@@ -52,3 +56,33 @@ def test_without_a_passphrase_nothing_starts(project: Path, monkeypatch: pytest.
 
 def test_destroying_a_city_that_has_no_stack_says_so(project: Path) -> None:
     assert "nothing to destroy" in refused("atlantis", "--destroy")
+
+
+def test_an_unreachable_cluster_is_one_line_before_the_engine_starts(project: Path) -> None:
+    env = {**os.environ, "KUBECONFIG": str(project / "no-such-kubeconfig")}
+    completed = subprocess.run([sys.executable, "-m", "citykit", "up", "testville"], env=env,
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == [
+        "citykit: the Kubernetes API refused or could not be reached: Invalid kube-config file. No configuration found."]
+    assert not (project / "cache").exists()
+
+
+ENGINE_OUTPUT = """\
+ +  pulumi:pulumi:Stack citykit-testville **creating failed (1s)** 1 error
+Diagnostics:
+  pulumi:pulumi:Stack (citykit-testville):
+    error: update failed
+
+  pulumi-python:dynamic/citykit:KubernetesObject (Deployment/city-testville/document-db):
+    error: Exception calling application: timed out after 600s waiting for apps/v1/Deployment/city-testville/document-db to be ready
+
+Outputs:
+"""
+
+
+def test_a_failed_run_is_summed_up_by_its_first_resource_error() -> None:
+    assert first_error(ENGINE_OUTPUT) == (
+        "Deployment/city-testville/document-db: timed out after 600s waiting for "
+        "apps/v1/Deployment/city-testville/document-db to be ready")
+    assert first_error("Diagnostics:\n  pulumi:pulumi:Stack (x):\n    error: update failed\n") is None

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 
 import click
+from kubernetes.client import VersionApi
 from pulumi import automation as auto
 
-from citykit import citystack
+from citykit import citystack, kube
 from citykit.cluster.errors import ClusterError
 from citykit.cluster.locations import cache_root
 from citykit.cluster.pulumi_engine import engine_env, ensure_pulumi
@@ -59,8 +61,15 @@ def up(city: str, preview: bool, destroy: bool) -> None:
     passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
     if passphrase is None:
         raise RunFailure("PULUMI_CONFIG_PASSPHRASE", "not set: the stack's secrets are encrypted with it")
+    if not preview:
+        VersionApi(kube.dynamic_client().client).get_code()  # an unreachable cluster: one line, nothing started
     _use_engine(passphrase)
     action = ("preview of " if preview else "") + ("destroy" if destroy else "up")
+    output: list[str] = []
+
+    def show(line: str) -> None:
+        output.append(line)
+        click.echo(line)
     try:
         stack = auto.create_or_select_stack(
             stack_name=city, project_name=citystack.PROJECT, program=lambda: program(files.infra),
@@ -73,11 +82,24 @@ def up(city: str, preview: bool, destroy: bool) -> None:
             (False, True): stack.destroy, (True, True): stack.preview_destroy,
         }
         run = operations[(preview, destroy)]
-        result = run(on_output=click.echo)
+        result = run(on_output=show)
     except auto.CommandError as error:
-        last = [line.strip() for line in str(error).splitlines() if line.strip()][-1:]
-        raise RunFailure("pulumi", f"{action} of {city} failed: {' '.join(last)}") from None
+        reason = first_error("\n".join(output)) or str(error).strip().splitlines()[-1]
+        raise RunFailure("pulumi", f"{action} of {city} failed: {reason}") from None
     _summary(result)
+
+
+def first_error(output: str) -> str | None:
+    """`Kind/namespace/name: message` of the first resource error in the engine's Diagnostics."""
+    resource = None
+    for line in output.split("Diagnostics:", 1)[-1].splitlines():
+        header = re.fullmatch(r"  \S+ \((.+)\):", line)
+        if header:
+            resource = header.group(1)
+        error = re.fullmatch(r"    error: (?:Exception calling application: )?(.+)", line)
+        if error and resource and not error.group(1).endswith(("update failed", "preview failed", "destroy failed")):
+            return f"{resource}: {error.group(1)}"
+    return None
 
 
 def _use_engine(passphrase: str) -> None:
