@@ -1,6 +1,7 @@
 """The operator chart in the real local cluster: `helm install` runs the operator Pod to Ready
 (KWOK plays its kubelet), the chart's RBAC alone lets the operator roll a city out to Live,
-`helm upgrade` changes the Deployment and `helm uninstall` removes the release.
+`helm upgrade` to the chart's every-option scenario changes the Deployment, and
+`helm uninstall` removes the release.
 
 KWOK runs no containers, so the RBAC proof runs `citykit operator run` here, authenticated
 with a token of the chart's ServiceAccount: every request it makes is authorised exactly as
@@ -33,6 +34,7 @@ from tests.integration.test_operator import (
 )
 
 CHART = crd_dir().parent
+SCENARIO = CHART / "ci" / "all-options-values.yaml"
 NAMESPACE = "citykit-system"
 RELEASE = "citykit-operator"
 OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
@@ -149,13 +151,17 @@ def test_chart_rbac_is_enough_to_roll_a_city_out(
         assert sign not in log, f"operator log ({operator.log}) mentions {sign!r}"
 
 
-def test_helm_upgrade_with_a_changed_value_changes_the_deployment(api: client.ApiClient, release: str, run_helm: Any) -> None:
+def test_helm_upgrade_to_every_option_changes_the_deployment(api: client.ApiClient, release: str, run_helm: Any) -> None:
+    """The chart's ci/ scenario (every value away from its default) as an upgrade."""
     before = deployment(api).metadata.generation
-    run_helm("upgrade", RELEASE, str(CHART), "--reuse-values", "--set", "resyncSeconds=17", "--wait", "--timeout", "180s")
+    run_helm("upgrade", RELEASE, str(CHART), "--values", str(SCENARIO), "--wait", "--timeout", "180s")
     found = deployment(api)
     assert found.metadata.generation > before
     [container] = found.spec.template.spec.containers
-    assert {env.name: env.value for env in container.env}["CITYKIT_RESYNC_SECONDS"] == "17"
+    assert {env.name: env.value for env in container.env}["CITYKIT_RESYNC_SECONDS"] == "30"
+    assert found.spec.template.spec.service_account_name == "citykit-operator-ci"
+    service = client.CoreV1Api(api).read_namespaced_service(RELEASE, NAMESPACE)
+    assert [(p.port, p.target_port) for p in service.spec.ports] == [(80, "health")]
     wait_for(lambda: operator_pods_ready(api, found.metadata.generation), 120, "the upgraded operator Pod to be Ready")
 
 
@@ -164,6 +170,8 @@ def test_helm_uninstall_removes_the_release_and_keeps_the_crds(api: client.ApiCl
     reads = (
         lambda: client.AppsV1Api(api).read_namespaced_deployment(RELEASE, NAMESPACE),
         lambda: client.CoreV1Api(api).read_namespaced_service_account(RELEASE, NAMESPACE),
+        lambda: client.CoreV1Api(api).read_namespaced_service_account("citykit-operator-ci", NAMESPACE),
+        lambda: client.CoreV1Api(api).read_namespaced_service(RELEASE, NAMESPACE),
         lambda: client.RbacAuthorizationV1Api(api).read_cluster_role(RELEASE),
         lambda: client.RbacAuthorizationV1Api(api).read_cluster_role_binding(RELEASE),
     )
