@@ -11,6 +11,7 @@ process imports this module by name, with KUBECONFIG from the engine's environme
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,8 @@ from citykit.localrun import wait_for
 from citykit.render import Manifest
 
 FIELD_MANAGER = "citykit-pulumi"
-TIMEOUT_SECONDS = 600.0
+# How long an object may take to be ready or gone; the plugin inherits the engine's environment.
+TIMEOUT_SECONDS = float(os.environ.get("CITYKIT_READY_TIMEOUT", "600"))
 
 
 def identity(manifest: Mapping[str, Any]) -> str:
@@ -90,7 +92,28 @@ class KubernetesObjectProvider(ResourceProvider):
     @staticmethod
     def _apply(manifest: Manifest) -> None:
         kube.apply(manifest, field_manager=FIELD_MANAGER)
-        wait_for(lambda: ready(manifest, _read(manifest)), TIMEOUT_SECONDS, f"{identity(manifest)} to be ready", interval=1)
+        try:
+            wait_for(lambda: ready(manifest, _read(manifest)), TIMEOUT_SECONDS, f"{identity(manifest)} to be ready", interval=1)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}{_why_pods_wait(manifest)}") from None
+
+
+def _why_pods_wait(manifest: Mapping[str, Any]) -> str:
+    """For a Deployment: what keeps its first waiting pod from running (an unbound claim, a
+    full quota, an image that cannot be pulled), as the scheduler or kubelet said it."""
+    if manifest["kind"] != "Deployment":
+        return ""
+    selector = ",".join(f"{k}={v}" for k, v in manifest["spec"]["selector"]["matchLabels"].items())
+    client = kube.dynamic_client()
+    pods = client.resources.get(api_version="v1", kind="Pod")
+    for pod in client.get(pods, namespace=manifest["metadata"]["namespace"], label_selector=selector).to_dict()["items"]:
+        status = pod.get("status") or {}
+        reasons = [c.get("message") for c in status.get("conditions") or [] if c.get("status") == "False" and c.get("message")]
+        reasons += [s["state"]["waiting"].get("message") or s["state"]["waiting"]["reason"]
+                    for s in status.get("containerStatuses") or [] if (s.get("state") or {}).get("waiting")]
+        if reasons:
+            return f": pod {pod['metadata']['name']}: {reasons[0]}"
+    return ": no pod created (see the ReplicaSet's events: a full quota, a refused security context)"
 
 
 class KubernetesObject(Resource, module="citykit", name="KubernetesObject"):
