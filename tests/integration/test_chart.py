@@ -1,7 +1,7 @@
 """The operator chart in the real local cluster: `helm install` runs the operator Pod to Ready
-(KWOK plays its kubelet), the chart's RBAC alone lets the operator roll a city out to Live,
-`helm upgrade` to the chart's every-option scenario changes the Deployment, and
-`helm uninstall` removes the release.
+(KWOK plays its kubelet), the chart's RBAC lets the operator roll a city out to Live while
+its admission policy keeps the operator out of other namespaces, `helm upgrade` to the
+chart's every-option scenario changes the Deployment, and `helm uninstall` removes it all.
 
 KWOK runs no containers, so the RBAC proof runs `citykit operator run` here, authenticated
 with a token of the chart's ServiceAccount: every request it makes is authorised exactly as
@@ -151,6 +151,19 @@ def test_chart_rbac_is_enough_to_roll_a_city_out(
         assert sign not in log, f"operator log ({operator.log}) mentions {sign!r}"
 
 
+def test_operator_may_not_write_outside_city_namespaces(api: client.ApiClient, release: str, tmp_path: Path, kube_cluster: LocalCluster) -> None:
+    """What RBAC alone would allow, the chart's admission policy refuses."""
+    kubeconfig = service_account_kubeconfig(api, kube_cluster.kubeconfig, tmp_path / "operator.kubeconfig")
+    as_operator = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
+    for namespace in ("default", "kube-system"):
+        with pytest.raises(ApiException) as refused:
+            as_operator.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="sneaky")))
+        assert refused.value.status == 403 and "only write in city-* namespaces" in str(refused.value.body)
+    with pytest.raises(ApiException) as refused:
+        as_operator.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="not-a-city")))
+    assert refused.value.status == 403
+
+
 def test_helm_upgrade_to_every_option_changes_the_deployment(api: client.ApiClient, release: str, run_helm: Any) -> None:
     """The chart's ci/ scenario (every value away from its default) as an upgrade."""
     before = deployment(api).metadata.generation
@@ -174,6 +187,7 @@ def test_helm_uninstall_removes_the_release_and_keeps_the_crds(api: client.ApiCl
         lambda: client.CoreV1Api(api).read_namespaced_service(RELEASE, NAMESPACE),
         lambda: client.RbacAuthorizationV1Api(api).read_cluster_role(RELEASE),
         lambda: client.RbacAuthorizationV1Api(api).read_cluster_role_binding(RELEASE),
+        lambda: client.AdmissionregistrationV1Api(api).read_validating_admission_policy(f"{RELEASE}-city-namespaces"),
     )
     for read in reads:
         with pytest.raises(ApiException) as gone:

@@ -67,7 +67,8 @@ def test_rendered_objects_pass_kubernetes_schema_validation(helm: Path, values: 
     manifests = render(helm, *values_args(values))
     kinds = sorted(m["kind"] for m in manifests)
     expected = ["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "CustomResourceDefinition",
-                "Deployment", "ServiceAccount"] + (["Service"] if values else [])
+                "Deployment", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+                ] + (["Service"] if values else [])
     assert kinds == sorted(expected)
     for manifest in manifests:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
@@ -140,10 +141,24 @@ def test_cluster_role_grants_nothing_on_secrets_or_rbac(helm: Path) -> None:
         assert granted(rules, "rbac.authorization.k8s.io", resource) == set()
 
 
+def test_admission_policy_confines_the_operator_to_city_namespaces(helm: Path) -> None:
+    """The policy covers exactly the child kinds, for the chart's ServiceAccount only."""
+    manifests = render(helm, "--set", "serviceAccount.name=city-operator")
+    policy = one(manifests, "ValidatingAdmissionPolicy")["spec"]
+    covered = {(group, resource) for rule in policy["matchConstraints"]["resourceRules"]
+               for group in rule["apiGroups"] for resource in rule["resources"]}
+    assert covered == {(group, plural) for group, _version, plural in CHILD_KINDS}
+    [condition] = policy["matchConditions"]
+    assert condition["expression"] == 'request.userInfo.username == "system:serviceaccount:citykit-system:city-operator"'
+    assert 'request.namespace.startsWith("city-")' in policy["validations"][0]["expression"]
+    binding = one(manifests, "ValidatingAdmissionPolicyBinding")["spec"]
+    assert binding == {"policyName": one(manifests, "ValidatingAdmissionPolicy")["metadata"]["name"], "validationActions": ["Deny"]}
+
+
 def test_rbac_and_service_account_can_be_left_to_the_cluster_admin(helm: Path) -> None:
-    manifests = render(helm, "--set", "rbac.create=false", "--set", "serviceAccount.create=false",
-                       "--set", "serviceAccount.name=city-operator")
-    assert not {"ClusterRole", "ClusterRoleBinding", "ServiceAccount"} & {m["kind"] for m in manifests}
+    manifests = render(helm, "--set", "rbac.create=false", "--set", "rbac.cityNamespacesOnly=false",
+                       "--set", "serviceAccount.create=false", "--set", "serviceAccount.name=city-operator")
+    assert not {"ClusterRole", "ClusterRoleBinding", "ServiceAccount", "ValidatingAdmissionPolicy"} & {m["kind"] for m in manifests}
     assert one(manifests, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "city-operator"
 
 
