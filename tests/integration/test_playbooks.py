@@ -1,0 +1,398 @@
+"""The playbooks, run for real by `ansible-playbook`.
+
+Host roles run against throwaway roots: every host of a copied example inventory gets its own
+directory as `citykit_root`, with `connection: local` and `citykit_live=false`, so they write
+their files there and leave the machine's packages, kernel, firewall and services alone (what
+`citykit_live` guards is not exercised here). The `citykit` role runs against the session's
+local cluster, and the operator, run as a process, rolls the applied city out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from citykit.cluster.helm import ensure_helm
+from citykit.cluster.locations import bin_dir
+from citykit.cluster.state import LocalCluster
+from citykit.localrun import OperatorProcess, wait_for
+from kubernetes import client, config
+
+from tests.integration.test_operator import blueprint
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOKS = ROOT / "playbooks"
+CITY = "tallinn"
+SERVER, SECOND_SERVER, AGENT = "tln-k8s-1", "tln-k8s-2", "tln-node-1"
+GATEWAY, NORTH_GATEWAY = "tln-gw-kesklinn", "tln-gw-north"
+RECAP_LINE = re.compile(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", re.MULTILINE)
+
+
+def ansible(*args: str, tool: str = "ansible-playbook") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run([tool, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+
+
+def recap(run: subprocess.CompletedProcess[str]) -> dict[str, dict[str, int]]:
+    """PLAY RECAP as {host: {"ok": n, "changed": n, "failed": n, ...}}, summed over the plays."""
+    assert "PLAY RECAP" in run.stdout, run.stdout + run.stderr
+    totals: dict[str, dict[str, int]] = {}
+    for host, counts in RECAP_LINE.findall(run.stdout.split("PLAY RECAP", 1)[1]):
+        for key, value in (pair.split("=") for pair in counts.split()):
+            totals.setdefault(host, {}).setdefault(key, 0)
+            totals[host][key] += int(value)
+    return totals
+
+
+def assert_succeeded(run: subprocess.CompletedProcess[str], hosts: list[str]) -> dict[str, dict[str, int]]:
+    counts = recap(run)
+    assert run.returncode == 0 and sorted(counts) == sorted(hosts), run.stdout[-4000:] + run.stderr
+    assert all(counts[host]["failed"] == 0 and counts[host]["unreachable"] == 0 for host in hosts)
+    return counts
+
+
+@dataclass(frozen=True)
+class Throwaway:
+    """A copy of an example inventory whose hosts are directories under `roots`."""
+
+    inventory: Path
+    roots: Path
+
+    def root(self, host: str) -> Path:
+        return self.roots / host
+
+    def run(self, playbook: str, hosts: list[str], *extra: str) -> subprocess.CompletedProcess[str]:
+        return ansible(
+            "-i", str(self.inventory / "hosts.yml"), str(PLAYBOOKS / playbook), "--limit", ",".join(hosts),
+            "-e", f"citykit_root={self.roots}/{{{{ inventory_hostname }}}}", "-e", "citykit_live=false",
+            "-e", "ansible_connection=local", "-e", "ansible_become=false",
+            "-e", f"ansible_python_interpreter={sys.executable}", *extra,
+        )
+
+    def twice(self, playbook: str, hosts: list[str], *extra: str) -> tuple[dict[str, dict[str, int]], ...]:
+        return tuple(assert_succeeded(self.run(playbook, hosts, *extra), hosts) for _ in range(2))
+
+
+def bare_root(path: Path) -> None:
+    """What a freshly bootstrapped Debian root has that the roles rely on: the account files."""
+    etc = path / "etc"
+    etc.mkdir(parents=True)
+    for name, text in {"passwd": "root:x:0:0:root:/root:/bin/bash\n", "group": "root:x:0:\n",
+                       "shadow": "root:*:19000:0:99999:7:::\n", "gshadow": "root:*::\n"}.items():
+        (etc / name).write_text(text)
+
+
+@pytest.fixture(scope="module")
+def throwaway(tmp_path_factory: pytest.TempPathFactory) -> Throwaway:
+    base = tmp_path_factory.mktemp("playbooks")
+    inventory = base / "inventory"
+    shutil.copytree(PLAYBOOKS / "inventories" / CITY, inventory)
+    for host in (SERVER, SECOND_SERVER, AGENT, GATEWAY, NORTH_GATEWAY):
+        bare_root(base / "roots" / host)
+    return Throwaway(inventory, base / "roots")
+
+
+# --- static checks -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("city", sorted(path.name for path in (PLAYBOOKS / "inventories").iterdir()))
+def test_site_playbook_passes_syntax_check_with_each_example_inventory(city: str) -> None:
+    run = ansible("--syntax-check", "-i", str(PLAYBOOKS / "inventories" / city / "hosts.yml"), str(PLAYBOOKS / "site.yml"))
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_playbooks_pass_ansible_lint_production_profile() -> None:
+    run = ansible("playbooks", tool="ansible-lint")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Profile 'production' was required, and it passed" in run.stderr + run.stdout
+
+
+# --- host_prep -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def host_prep_runs(throwaway: Throwaway) -> tuple[dict[str, dict[str, int]], ...]:
+    return throwaway.twice("hosts.yml", [SERVER, AGENT, GATEWAY])
+
+
+def test_host_prep_second_run_changes_nothing(host_prep_runs: tuple[dict[str, dict[str, int]], ...]) -> None:
+    first, second = host_prep_runs
+    assert all(counts["changed"] > 0 for counts in first.values())
+    assert {host: counts["changed"] for host, counts in second.items()} == dict.fromkeys(second, 0)
+
+
+def test_host_prep_writes_kernel_settings_time_servers_and_a_service_user(
+    host_prep_runs: Any, throwaway: Throwaway
+) -> None:
+    etc = throwaway.root(AGENT) / "etc"
+    assert "net.ipv4.ip_forward = 1" in (etc / "sysctl.d" / "90-citykit.conf").read_text().splitlines()
+    assert (etc / "modules-load.d" / "citykit.conf").read_text().splitlines()[1:] == ["overlay", "br_netfilter"]
+    assert "server ntp1.tallinn.citykit.internal iburst" in (etc / "chrony" / "chrony.conf").read_text()
+    assert "citykit:x:990:990::/var/lib/citykit:/usr/sbin/nologin" in (etc / "passwd").read_text().splitlines()
+    assert "citykit:x:990:" in (etc / "group").read_text()
+    home = throwaway.root(AGENT) / "var" / "lib" / "citykit"
+    assert (home.stat().st_uid, home.stat().st_gid, oct(home.stat().st_mode & 0o777)) == (990, 990, "0o750")
+
+
+def test_firewall_baseline_is_valid_nftables_and_opens_ports_by_host_group(host_prep_runs: Any, throwaway: Throwaway) -> None:
+    rulesets = {host: throwaway.root(host) / "etc" / "nftables.conf" for host in (SERVER, AGENT, GATEWAY)}
+    for path in rulesets.values():
+        check = subprocess.run(["nft", "--check", "--file", str(path)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+    server, agent, gateway = (path.read_text() for path in rulesets.values())
+    assert "policy drop;" in server and "tcp dport 6443 ip saddr @admin_networks accept" in server
+    assert "tcp dport 2379-2380" in server and "tcp dport 2379-2380" not in agent
+    assert "tcp dport 10250 ip saddr @cluster_networks accept" in agent and "6443" not in agent
+    assert "tcp dport 1883 ip saddr { 10.61.64.0/18 } accept" in gateway
+    assert "10250" not in gateway and "6443" not in gateway
+
+
+def test_host_prep_refuses_live_actions_against_a_prefix_root(throwaway: Throwaway) -> None:
+    run = throwaway.run("hosts.yml", [AGENT], "-e", "citykit_live=true")
+    assert run.returncode != 0 and recap(run)[AGENT]["failed"] == 1
+    assert "set citykit_live=false to only write files there" in run.stdout
+
+
+# --- edge_gateway --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gateway_credentials(throwaway: Throwaway) -> Path:
+    """Stand-in files where the inventory expects the CA and each gateway's certificate."""
+    folder = throwaway.inventory / "credentials" / "mqtt"
+    folder.mkdir(parents=True)
+    (folder / "ca.crt").write_text("city CA\n")
+    for gateway in (GATEWAY, NORTH_GATEWAY):
+        (folder / f"{gateway}.crt").write_text(f"{gateway} certificate\n")
+        (folder / f"{gateway}.key").write_text(f"{gateway} key\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def edge_runs(throwaway: Throwaway, gateway_credentials: Path) -> tuple[dict[str, dict[str, int]], ...]:
+    return throwaway.twice("edge.yml", [GATEWAY, NORTH_GATEWAY])
+
+
+def bridge_conf(throwaway: Throwaway, gateway: str) -> str:
+    return (throwaway.root(gateway) / "etc" / "citykit" / "mqtt-bridge" / "bridge.conf").read_text()
+
+
+def test_edge_gateway_second_run_changes_nothing(edge_runs: tuple[dict[str, dict[str, int]], ...]) -> None:
+    first, second = edge_runs
+    assert all(counts["changed"] > 0 for counts in first.values())
+    assert {host: counts["changed"] for host, counts in second.items()} == dict.fromkeys(second, 0)
+
+
+def test_edge_gateway_bridges_its_blueprint_districts_to_the_city_broker(edge_runs: Any, throwaway: Throwaway) -> None:
+    conf = bridge_conf(throwaway, NORTH_GATEWAY)
+    assert "address mqtt.tallinn.citykit.internal:8883" in conf
+    assert "# Tallinn: gateway tln-gw-north bridges the sensors of\n# Haabersti, Põhja-Tallinn" in conf
+    topics = [line for line in conf.splitlines() if line.startswith("topic ")]
+    assert topics == [
+        "topic # out 1 sensors/haabersti/ citykit/tallinn/haabersti/sensors/",
+        "topic # in 1 commands/haabersti/ citykit/tallinn/haabersti/commands/",
+        "topic # out 1 sensors/pohja-tallinn/ citykit/tallinn/pohja-tallinn/sensors/",
+        "topic # in 1 commands/pohja-tallinn/ citykit/tallinn/pohja-tallinn/commands/",
+    ]
+    assert "sensors/kesklinn/" in bridge_conf(throwaway, GATEWAY) and "kesklinn" not in conf
+
+
+def test_edge_gateway_runs_the_bridge_as_the_service_user_with_its_key_private(edge_runs: Any, throwaway: Throwaway) -> None:
+    root = throwaway.root(GATEWAY)
+    unit = (root / "etc" / "systemd" / "system" / "citykit-mqtt-bridge.service").read_text()
+    assert "User=citykit" in unit and "ExecStart=/usr/sbin/mosquitto -c /etc/citykit/mqtt-bridge/bridge.conf" in unit
+    key = (root / "etc" / "citykit" / "mqtt-bridge" / "tls" / "gateway.key").stat()
+    assert (key.st_uid, key.st_gid, oct(key.st_mode & 0o777)) == (0, 990, "0o640")
+    assert (root / "etc/citykit/mqtt-bridge/tls/gateway.key").read_text() == f"{GATEWAY} key\n"
+
+
+def test_edge_gateway_with_a_district_missing_from_the_blueprint_fails_naming_it(
+    throwaway: Throwaway, gateway_credentials: Path
+) -> None:
+    run = throwaway.run("edge.yml", [GATEWAY], "-e", '{"edge_gateway_districts": ["kesklinn", "old-town"]}')
+    assert run.returncode != 0 and recap(run)[GATEWAY]["failed"] == 1
+    assert "edge_gateway_districts of tln-gw-kesklinn: old-town not among the districts of" in run.stdout
+    assert "blueprints/cities/tallinn.yaml (haabersti, kesklinn," in run.stdout
+
+
+# --- k8s_airgap ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bundle:
+    folder: Path
+    binary: bytes
+
+    def args(self) -> tuple[str, ...]:
+        return ("-e", f"k8s_airgap_bundle={self.folder}", "-e", "k8s_airgap_images=k3s-airgap-images-amd64.tar.gz")
+
+
+def make_bundle(folder: Path, binary: Path) -> Bundle:
+    """An air-gapped bundle laid out as a k3s release: a real binary, a real images tarball
+    and the release's sha256 list (which names other files too, as k3s's does)."""
+    folder.mkdir()
+    shutil.copy(binary, folder / "k3s")
+    image = folder.parent / "image-manifest.json"
+    image.write_text('{"images": []}\n')
+    with tarfile.open(folder / "k3s-airgap-images-amd64.tar.gz", "w:gz") as tar:
+        tar.add(image, arcname="manifest.json")
+    sums = [f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}" for path in sorted(folder.iterdir())]
+    (folder / "sha256sum-amd64.txt").write_text("\n".join([*sums, f"{'0' * 64}  k3s-arm64"]) + "\n")
+    return Bundle(folder, binary.read_bytes())
+
+
+# A real executable standing in for k3s: this test run's Python interpreter.
+EXECUTABLE = Path(sys.executable).resolve()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
+    return make_bundle(tmp_path_factory.mktemp("bundle") / "k3s-v1", EXECUTABLE)
+
+
+@pytest.fixture(scope="module")
+def cluster_runs(throwaway: Throwaway, bundle: Bundle) -> tuple[dict[str, dict[str, int]], ...]:
+    # What k3s writes on the first server when it starts (starting it is citykit_live's part).
+    written = throwaway.root(SERVER) / "etc" / "rancher" / "k3s" / "k3s.yaml"
+    written.parent.mkdir(parents=True)
+    written.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [
+        {"name": "default", "cluster": {"server": "https://127.0.0.1:6443"}}]}))
+    return throwaway.twice("cluster.yml", [SERVER, SECOND_SERVER, AGENT], *bundle.args())
+
+
+def test_k8s_airgap_second_run_changes_nothing(cluster_runs: tuple[dict[str, dict[str, int]], ...]) -> None:
+    first, second = cluster_runs
+    assert all(counts["changed"] > 0 for counts in first.values())
+    assert {host: counts["changed"] for host, counts in second.items()} == dict.fromkeys(second, 0)
+
+
+def test_k8s_airgap_installs_the_bundle_in_the_k3s_layout(cluster_runs: Any, throwaway: Throwaway, bundle: Bundle) -> None:
+    for host in (SERVER, AGENT):
+        root = throwaway.root(host)
+        binary = root / "usr" / "local" / "bin" / "k3s"
+        assert binary.read_bytes() == bundle.binary and os.access(binary, os.X_OK)
+        assert all(os.readlink(root / "usr" / "local" / "bin" / tool) == "k3s" for tool in ("kubectl", "crictl", "ctr"))
+        images = root / "var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.gz"
+        assert images.read_bytes() == (bundle.folder / images.name).read_bytes()
+    assert (throwaway.root(SERVER) / "etc/systemd/system/k3s.service").is_file()
+    assert "ExecStart=/usr/local/bin/k3s agent" in (throwaway.root(AGENT) / "etc/systemd/system/k3s-agent.service").read_text()
+
+
+def test_k8s_airgap_joins_servers_and_agents_to_the_first_server_with_one_token(cluster_runs: Any, throwaway: Throwaway) -> None:
+    def k3s(host: str, name: str) -> Path:
+        return throwaway.root(host) / "etc" / "rancher" / "k3s" / name
+
+    configs = {host: yaml.safe_load(k3s(host, "config.yaml").read_text()) for host in (SERVER, SECOND_SERVER, AGENT)}
+    assert configs[SERVER]["cluster-init"] is True and "server" not in configs[SERVER]
+    assert configs[SECOND_SERVER]["server"] == configs[AGENT]["server"] == "https://10.61.0.11:6443"
+    assert configs[SERVER]["tls-san"] == ["10.61.0.11"] and "tls-san" not in configs[AGENT]
+    assert {config["token-file"] for config in configs.values()} == {"/etc/rancher/k3s/cluster-token"}
+    tokens = {k3s(host, "cluster-token").read_text() for host in configs}
+    assert len(tokens) == 1 and re.fullmatch(r"[A-Za-z0-9]{48}\n", tokens.pop())
+    assert oct(k3s(AGENT, "cluster-token").stat().st_mode & 0o777) == "0o600"
+    assert yaml.safe_load(k3s(AGENT, "registries.yaml").read_text()) == {
+        "mirrors": {"*": {"endpoint": ["https://registry.tallinn.citykit.internal"]}}}
+
+
+def test_k8s_airgap_fetches_the_kubeconfig_with_the_api_address(cluster_runs: Any, throwaway: Throwaway) -> None:
+    kubeconfig = throwaway.inventory / "credentials" / "kubeconfig"
+    assert yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"] == "https://10.61.0.11:6443"
+    assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
+
+
+def test_k8s_airgap_refuses_a_bundle_whose_checksum_does_not_match_and_installs_nothing(
+    tmp_path: Path, throwaway: Throwaway
+) -> None:
+    bad = make_bundle(tmp_path / "k3s-tampered", EXECUTABLE)
+    with (bad.folder / "k3s").open("ab") as binary:
+        binary.write(b"\0")
+    fresh = tmp_path / "roots"
+    bare_root(fresh / AGENT)
+    run = Throwaway(throwaway.inventory, fresh).run("cluster.yml", [AGENT], *bad.args())
+    assert run.returncode != 0 and recap(run)[AGENT]["failed"] == 1
+    expected = hashlib.sha256(EXECUTABLE.read_bytes()).hexdigest()
+    assert f"{bad.folder}/k3s: sha256 is {hashlib.sha256((bad.folder / 'k3s').read_bytes()).hexdigest()}," in run.stdout
+    assert f"sha256sum-amd64.txt says {expected}; nothing was installed" in run.stdout
+    assert sorted(path.name for path in (fresh / AGENT).iterdir()) == ["etc"]
+    assert not (fresh / AGENT / "etc" / "rancher").exists()
+
+
+def test_k8s_airgap_refuses_a_bundle_missing_its_images(tmp_path: Path, throwaway: Throwaway) -> None:
+    bad = make_bundle(tmp_path / "k3s-incomplete", EXECUTABLE)
+    (bad.folder / "k3s-airgap-images-amd64.tar.gz").unlink()
+    run = Throwaway(throwaway.inventory, tmp_path / "roots").run("cluster.yml", [AGENT], *bad.args())
+    assert run.returncode != 0
+    assert f"{bad.folder}/k3s-airgap-images-amd64.tar.gz: missing from the bundle; nothing was installed" in run.stdout
+
+
+# --- citykit, against the local cluster ----------------------------------------------------
+
+RELEASE = "citykit-ansible"  # its own release and namespace: the chart's tests use the default ones
+CITY_NAME = "ansible-tallinn"
+
+
+@pytest.fixture(scope="module")
+def city_runs(kube_cluster: LocalCluster, throwaway: Throwaway, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ...]]:
+    city = tmp_path_factory.mktemp("city") / f"{CITY_NAME}.yaml"
+    city.write_text(yaml.safe_dump(blueprint(CITY, CITY_NAME, gate="1s", approval="auto", keep=6), sort_keys=False))
+    helm = ensure_helm(lambda _: None)
+    args = [
+        "-i", str(throwaway.inventory / "hosts.yml"), str(PLAYBOOKS / "city.yml"),
+        "-e", f"citykit_kubeconfig={kube_cluster.kubeconfig}", "-e", f"citykit_blueprint={city}",
+        "-e", f"citykit_helm={helm}", "-e", f"citykit_kubectl={bin_dir(kube_cluster.kubernetes_version) / 'kubectl'}",
+        "-e", f"citykit_release={RELEASE}", "-e", f"citykit_namespace={RELEASE}",
+        "-e", f"citykit_cli={Path(sys.executable).parent / 'citykit'}",
+    ]
+    runs = tuple(assert_succeeded(ansible(*args), [SERVER]) for _ in range(2))
+    changed_values = assert_succeeded(ansible(*args, "-e", '{"citykit_chart_values": {"resyncSeconds": 7}}'), [SERVER])
+    yield (*runs, changed_values, helm)
+    subprocess.run([str(helm), "uninstall", RELEASE, "--namespace", RELEASE, "--wait"], env={
+        **os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)}, capture_output=True, check=True)
+
+
+def test_citykit_role_second_run_changes_nothing_and_a_new_value_upgrades(city_runs: tuple[Any, ...]) -> None:
+    first, second, changed_values, _ = city_runs
+    assert first[SERVER]["changed"] == 2  # chart installed, blueprint applied
+    assert second[SERVER]["changed"] == 0
+    assert changed_values[SERVER]["changed"] == 1  # helm upgrade, blueprint unchanged
+
+
+def test_citykit_role_installs_the_chart_and_the_city_rolls_out(
+    city_runs: tuple[Any, ...], kube_cluster: LocalCluster, tmp_path: Path
+) -> None:
+    helm = city_runs[-1]
+    env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)}
+    listed = subprocess.run([str(helm), "list", "--namespace", RELEASE, "--output", "yaml"], env=env,
+                            capture_output=True, text=True, check=True)
+    release = yaml.safe_load(listed.stdout)[0]
+    assert (release["name"], release["status"], release["revision"]) == (RELEASE, "deployed", "2")
+    api = config.new_client_from_config(str(kube_cluster.kubeconfig))
+    ready = client.AppsV1Api(api).list_namespaced_deployment(RELEASE).items
+    assert [d.status.ready_replicas for d in ready] == [1]
+    objects = client.CustomObjectsApi(api)
+    applied = objects.get_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", CITY_NAME)
+    assert applied["metadata"]["managedFields"][0]["manager"] == "citykit"
+
+    operator = OperatorProcess(kube_cluster.kubeconfig, tmp_path / "operator.log")
+    operator.start()
+    try:
+        def live() -> bool:
+            operator.check_alive()
+            status = objects.get_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", CITY_NAME).get("status")
+            return (status or {}).get("phase") == "Live"
+
+        wait_for(live, 300, f"{CITY_NAME} to be Live")
+        objects.delete_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", CITY_NAME)
+    finally:
+        operator.stop()
