@@ -86,6 +86,14 @@ def test_operator_pod_meets_pod_security_restricted(helm: Path, values: Path | N
     assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
 
 
+def test_operator_image_runs_as_the_user_the_chart_asks_for(helm: Path) -> None:
+    """runAsNonRoot needs a numeric USER in the image; the chart pins the same one."""
+    dockerfile = (CHART.parents[1] / "operator" / "Dockerfile").read_text()
+    [user] = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    pod = one(render(helm), "Deployment")["spec"]["template"]["spec"]["securityContext"]
+    assert user == f"{pod['runAsUser']}:{pod['runAsGroup']}"
+
+
 def test_deployment_runs_one_operator_with_the_values_given(helm: Path) -> None:
     manifests = render(helm, "--set", "resyncSeconds=12", "--set", "healthPort=9000")
     deployment = one(manifests, "Deployment")
