@@ -96,15 +96,12 @@ def test_helm_install_runs_the_operator_pod_to_ready(api: client.ApiClient, rele
 
 
 def service_account_kubeconfig(api: client.ApiClient, admin_kubeconfig: Path, path: Path) -> Path:
-    """A kubeconfig that authenticates as the chart's ServiceAccount (TokenRequest API), with
-    the release namespace as its default, as in the Pod (kopf posts cluster-scoped objects'
-    Events there)."""
+    """A kubeconfig that authenticates as the chart's ServiceAccount (TokenRequest API)."""
     request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
     token = client.CoreV1Api(api).create_namespaced_service_account_token(RELEASE, NAMESPACE, request).status.token
     kubeconfig = yaml.safe_load(admin_kubeconfig.read_text())
     kubeconfig["users"] = [{"name": RELEASE, "user": {"token": token}}]
-    kubeconfig["contexts"] = [{"name": RELEASE, "context": {
-        "cluster": kubeconfig["clusters"][0]["name"], "user": RELEASE, "namespace": NAMESPACE}}]
+    kubeconfig["contexts"] = [{"name": RELEASE, "context": {"cluster": kubeconfig["clusters"][0]["name"], "user": RELEASE}}]
     kubeconfig["current-context"] = RELEASE
     return write_kubeconfig(path, kubeconfig)
 
@@ -146,6 +143,9 @@ def test_chart_rbac_is_enough_to_roll_a_city_out(
     assert by_admin == {("create", "cityblueprints"), ("delete", "cityblueprints")}
     assert {e["user"]["username"] for e in city if not e["user"]["username"].startswith("system:")} == {"citykit-admin"}
     assert any(e["user"]["username"] == OPERATOR_USER and e["objectRef"]["resource"] == "deployments" for e in city)
+    events = {e["objectRef"].get("namespace") for e in writes if e["user"]["username"] == OPERATOR_USER
+              and e["objectRef"]["resource"] == "events"}
+    assert {"city-chartcity", "default"} <= events  # initiatives' Events, and the blueprint's
     log = operator.log.read_text()
     for sign in ("Forbidden", "Not enough permissions"):
         assert sign not in log, f"operator log ({operator.log}) mentions {sign!r}"
