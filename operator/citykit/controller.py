@@ -7,6 +7,7 @@ fed by watches; a resync that finds nothing to change makes no API request at al
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import os
@@ -53,6 +54,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     settings.watching.server_timeout = 300
+    # Every timer tick would log "succeeded": hundreds of lines a second for a large city.
+    # Failures still show (WARNING and up); phase changes are logged by _patch_status.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:
@@ -110,16 +114,30 @@ def _patch_status(patch: kopf.Patch, body: kopf.Body, current: Mapping[str, Any]
     for key, value in changes.items():
         patch.status[key] = value
     if current.get("phase") != new.get("phase"):
+        metadata = body["metadata"]
+        log.info("%s %s: %s -> %s %s", body["kind"], "/".join(filter(None, (metadata.get("namespace"), metadata["name"]))),
+                 current.get("phase", "-"), new["phase"], new.get("message") or new.get("live", ""))
         kopf.event(body, type="Warning" if new["phase"] in ("Blocked", "Degraded") else "Normal",
                    reason=new["phase"], message=new.get("message") or new.get("live", ""))
 
 
 @kopf.timer(GROUP, VERSION, "cityblueprints", interval=RESYNC_SECONDS, initial_delay=0)
-def reconcile_blueprint(
+async def reconcile_blueprint(
     body: kopf.Body, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
     patch: kopf.Patch, **indices: Any,
 ) -> None:
     """Blueprint -> namespace and Initiatives; status folded from the Initiatives."""
+    namespace = f"city-{name}"
+    # Indices are copied here, on the event loop that updates them; the work runs in a thread.
+    city_objects = _children(indices, (namespace, ""))
+    initiatives = list(indices["citykit_initiatives"].get(namespace, []))
+    await asyncio.to_thread(_reconcile_blueprint, body, name, meta, spec, status, patch, city_objects, initiatives)
+
+
+def _reconcile_blueprint(
+    body: kopf.Body, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
+    city_objects: list[dict[str, Any]], initiatives: list[dict[str, Any]],
+) -> None:
     plain = {"apiVersion": API_VERSION, "kind": "CityBlueprint", "metadata": {"name": name}, "spec": dict(spec)}
     try:
         validated = validate(from_data(f"cityblueprint/{name}", plain))
@@ -128,30 +146,35 @@ def reconcile_blueprint(
         _patch_status(patch, body, status, blocked_blueprint_status(meta.get("generation", 0), status, problems, now()))
         return
     owner = {**plain, "metadata": {"name": name, "uid": meta["uid"]}}
-    namespace = validated.blueprint.namespace
     desired = [kube.owned(m, owner) for m in namespace_objects(validated.blueprint)]
-    _converge(desired, _children(indices, (namespace, "")))
+    _converge(desired, city_objects)
     resources = [kube.owned(m, owner) for m in initiative_resources(validated)]
-    observed = list(indices["citykit_initiatives"].get(namespace, []))
-    _converge(resources, observed)
-    phases = {item["spec"]["ref"]: (item.get("status") or {}).get("phase", "Pending") for item in observed}
+    _converge(resources, initiatives)
+    phases = {item["spec"]["ref"]: (item.get("status") or {}).get("phase", "Pending") for item in initiatives}
     _patch_status(patch, body, status, fold_blueprint_status(plain["spec"], meta.get("generation", 0), status, phases, now()))
 
 
 @kopf.timer(GROUP, VERSION, "initiatives", interval=RESYNC_SECONDS, initial_delay=0)
-def reconcile_initiative(
+async def reconcile_initiative(
     body: kopf.Body, name: str, namespace: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
     patch: kopf.Patch, **indices: Any,
 ) -> None:
     """Initiative -> its workloads in the wave the rollout has reached; status from readiness."""
+    siblings = list(indices["citykit_initiatives"].get(namespace, []))
+    children = _children(indices, (namespace, name))
+    await asyncio.to_thread(_reconcile_initiative, body, name, namespace, meta, spec, status, patch, siblings, children)
+
+
+def _reconcile_initiative(
+    body: kopf.Body, name: str, namespace: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
+    patch: kopf.Patch, siblings: list[dict[str, Any]], children: list[dict[str, Any]],
+) -> None:
     catalogue = load_catalogue()
     entry = catalogue.entries.get(spec["ref"])
     if entry is None:
         log.warning("initiative %s/%s names unknown catalogue id %s", namespace, name, spec["ref"])
         _patch_status(patch, body, status, {"phase": "Blocked", "message": f"unknown catalogue initiative {spec['ref']}"})
         return
-    siblings = indices["citykit_initiatives"].get(namespace, [])
-    children = _children(indices, (namespace, name))
     view = InitiativeView(
         spec=dict(spec), generation=meta.get("generation", 0), status=dict(status),
         dependency_phases={s["spec"]["ref"]: (s.get("status") or {}).get("phase", "Pending") for s in siblings},

@@ -20,7 +20,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 _VALIDITY = timedelta(days=365)
 # The first address of the service range: in-cluster clients reach the API server there.
 API_SERVICE_IP = "10.0.0.1"
-SERVICE_CIDR = "10.0.0.0/24"
+# A /16: a 200-initiative city alone has some 600 Services; a /24 ran out of addresses.
+SERVICE_CIDR = "10.0.0.0/16"
 _API_DNS_NAMES = (
     "localhost",
     "kubernetes",

@@ -12,7 +12,10 @@ from typing import Any
 from citykit.cluster.components import FAKE_NODE_ANNOTATION
 
 NODE_COUNT = 3
-_ALLOCATABLE = {"cpu": "16", "memory": "64Gi", "pods": "110"}
+# Simulated capacity costs nothing, and a whole city must fit: a 200-initiative blueprint
+# runs about 900 Pods citywide, past three kubelet-default nodes (110 Pods each).
+# Each node's /20 podCIDR holds its 1000 Pods.
+_ALLOCATABLE = {"cpu": "256", "memory": "1Ti", "pods": "1000"}
 
 
 def fake_node(index: int) -> dict[str, Any]:
@@ -33,7 +36,7 @@ def fake_node(index: int) -> dict[str, Any]:
                 "type": "kwok",
             },
         },
-        "spec": {"podCIDR": f"10.244.{index}.0/24", "podCIDRs": [f"10.244.{index}.0/24"]},
+        "spec": {"podCIDR": f"10.244.{16 * index}.0/20", "podCIDRs": [f"10.244.{16 * index}.0/20"]},
         "status": {
             "allocatable": _ALLOCATABLE,
             "capacity": _ALLOCATABLE,

@@ -1,0 +1,111 @@
+"""A 200-initiative blueprint on the real cluster.
+
+The catalogue has fewer entries than that, so the test writes a catalogue of its own:
+the project's, plus numbered copies of the entries Hangzhou uses, and a blueprint that
+enables all of them with Hangzhou's settings. What must hold at that size: every Initiative
+exists once, the blueprint's status folds all of them, kopf keeps no copy of the large spec
+in an annotation (the operator has no change handlers, only timers and indices), and once
+the city is Live the operator makes no writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from citykit.cluster.state import LocalCluster
+from citykit.localrun import OperatorProcess, install_crds, wait_for
+from citykit.paths import blueprints_root
+from kubernetes import client, config
+
+from tests.conftest import read_city
+from tests.integration.test_operator import audit_writes
+
+SIZE = 200
+NAME = "metropolis"
+
+
+def enlarged(root: Path) -> dict[str, Any]:
+    """Copies the project's blueprints folder to `root` and returns a city of SIZE enabled
+    initiatives (Hangzhou's disabled ones are left out: nothing may refer to them)."""
+    shutil.copytree(blueprints_root(), root, dirs_exist_ok=True)
+    city = read_city("hangzhou")
+    city["metadata"]["name"] = NAME
+    originals = [item for item in city["spec"]["initiatives"] if item.get("enabled", True)]
+    clones: list[dict[str, Any]] = []
+    while len(originals) + len(clones) < SIZE:
+        item = originals[len(clones) % len(originals)]
+        area, stem = item["ref"].split(".")
+        entry = yaml.safe_load((root / "catalogue" / area / f"{stem}.yaml").read_text())
+        entry["id"] = f"{area}.c{len(clones):03d}"
+        (root / "catalogue" / area / f"c{len(clones):03d}.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+        clones.append({**copy.deepcopy(item), "ref": entry["id"]})
+    city["spec"]["initiatives"] = [
+        {**item, "gate": {"healthyFor": "1s", "approval": "auto"}} for item in originals + clones
+    ]
+    return city
+
+
+@pytest.fixture(scope="module")
+def big_city(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    root = tmp_path_factory.mktemp("blueprints")
+    return root, enlarged(root)
+
+
+@pytest.fixture(scope="module")
+def operator(kube_cluster: LocalCluster, big_city: tuple[Path, dict[str, Any]],
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    install_crds(config.new_client_from_config(str(kube_cluster.kubeconfig)))
+    running = OperatorProcess(kube_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log",
+                              env={"CITYKIT_BLUEPRINTS": str(big_city[0])})
+    running.start()
+    yield running
+    running.stop()
+
+
+def test_the_enlarged_city_is_valid(big_city: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    root, city = big_city
+    path = tmp_path / f"{NAME}.yaml"
+    path.write_text(yaml.safe_dump(city, sort_keys=False))
+
+    result = subprocess.run([sys.executable, "-m", "citykit", "validate", str(path)], capture_output=True, text=True,
+                            check=False, env={**os.environ, "CITYKIT_BLUEPRINTS": str(root)})
+
+    assert result.returncode == 0, result.stderr
+    assert len(city["spec"]["initiatives"]) == SIZE
+
+
+def test_two_hundred_initiatives_roll_out_and_the_operator_then_idles(
+    kube_cluster: LocalCluster, big_city: tuple[Path, dict[str, Any]], operator: OperatorProcess
+) -> None:
+    api = config.new_client_from_config(str(kube_cluster.kubeconfig))
+    objects = client.CustomObjectsApi(api)
+    objects.create_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", big_city[1])
+
+    def blueprint() -> dict[str, Any]:
+        operator.check_alive()
+        found: dict[str, Any] = objects.get_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", NAME)
+        return found
+
+    wait_for(lambda: (blueprint().get("status") or {}).get("phase") == "Live", 1500, f"all {SIZE} initiatives Live")
+    items = objects.list_namespaced_custom_object("citykit.io", "v1alpha1", f"city-{NAME}", "initiatives")["items"]
+    assert sorted(i["spec"]["ref"] for i in items) == sorted(i["ref"] for i in big_city[1]["spec"]["initiatives"])
+    assert blueprint()["status"]["initiatives"]["total"] == SIZE
+    annotations = blueprint()["metadata"].get("annotations") or {}
+    assert len(json.dumps(annotations)) < 4096, f"kopf keeps large state in annotations: {list(annotations)}"
+
+    time.sleep(3)  # in-flight watch events settle
+    before = audit_writes(kube_cluster.audit_log)
+    time.sleep(10)
+    assert audit_writes(kube_cluster.audit_log) - before == 0
+    objects.delete_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", NAME)
