@@ -32,7 +32,7 @@ KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-schedu
 _GO_ENV = {"CGO_ENABLED": "0"}
 # -v lists each package as it is compiled: the progress `cluster up` shows. No VCS stamping:
 # the binaries do not come from this repository, and git may refuse a CI checkout's owner.
-_COMMON_FLAGS = ("-v", "-trimpath", "-buildvcs=false")
+COMMON_FLAGS = ("-v", "-trimpath", "-buildvcs=false")
 _ETCD_REQUIRE = re.compile(r"^\s*(?:require\s+)?go\.etcd\.io/etcd/server/v3\s+(v\S+)", re.MULTILINE)
 
 Report = Callable[[str], None]
@@ -76,7 +76,7 @@ def version_ldflags(version: str, build_date: str) -> str:
     return " ".join(f"-X {pkg}.{key}={value}" for pkg in packages for key, value in values.items())
 
 
-def _digest(*paths: Path) -> str:
+def digest(*paths: Path) -> str:
     """Pins what a build depends on besides its version: the wrapper's module files."""
     sha = hashlib.sha256()
     for path in paths:
@@ -92,17 +92,17 @@ def build_steps(infra: Path, out: Path, build_date: str) -> tuple[GoBuild, ...]:
     return (
         GoBuild(
             binaries=("etcd",),
-            stamp=f"etcd {etcd_version(infra)} {_digest(etcd_dir / 'go.mod', etcd_dir / 'go.sum')}",
-            argv=("go", "build", *_COMMON_FLAGS, "-ldflags=-s -w", "-o", str(out / "etcd"), "."),
+            stamp=f"etcd {etcd_version(infra)} {digest(etcd_dir / 'go.mod', etcd_dir / 'go.sum')}",
+            argv=("go", "build", *COMMON_FLAGS, "-ldflags=-s -w", "-o", str(out / "etcd"), "."),
             cwd=etcd_dir,
         ),
         GoBuild(
             binaries=KUBERNETES_COMMANDS,
-            stamp=f"kubernetes {k8s} {_digest(infra / 'go.mod', infra / 'go.sum')}",
+            stamp=f"kubernetes {k8s} {digest(infra / 'go.mod', infra / 'go.sum')}",
             argv=(
                 "go",
                 "build",
-                *_COMMON_FLAGS,
+                *COMMON_FLAGS,
                 f"-ldflags={k8s_ldflags}",
                 "-o",
                 f"{out}{os.sep}",
@@ -116,7 +116,7 @@ def build_steps(infra: Path, out: Path, build_date: str) -> tuple[GoBuild, ...]:
             argv=(
                 "go",
                 "install",
-                *_COMMON_FLAGS,
+                *COMMON_FLAGS,
                 "-ldflags=-s -w",
                 f"{KWOK_MODULE}/cmd/kwok@{KWOK_VERSION}",
             ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from citykit.cluster.build import _COMMON_FLAGS, GoBuild, Report, ensure_built
+from citykit.cluster.build import COMMON_FLAGS, GoBuild, Report, ensure_built
 
 HELM_MODULE = "helm.sh/helm/v4"
 HELM_VERSION = "v4.3.1"
@@ -24,7 +24,7 @@ def helm_steps(out: Path) -> tuple[GoBuild, ...]:
         GoBuild(
             binaries=("helm",),
             stamp=f"helm {HELM_VERSION}",
-            argv=("go", "install", *_COMMON_FLAGS, f"-ldflags={ldflags}", f"{HELM_MODULE}/cmd/helm@{HELM_VERSION}"),
+            argv=("go", "install", *COMMON_FLAGS, f"-ldflags={ldflags}", f"{HELM_MODULE}/cmd/helm@{HELM_VERSION}"),
             cwd=out,
             env={"GOBIN": str(out)},
         ),

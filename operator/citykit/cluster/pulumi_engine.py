@@ -29,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from citykit.cluster.build import _COMMON_FLAGS, GoBuild, Report, _digest, ensure_built
+from citykit.cluster.build import COMMON_FLAGS, GoBuild, Report, digest, ensure_built
 from citykit.cluster.errors import ClusterError
 from citykit.cluster.locations import infra_dir
 
@@ -62,11 +62,11 @@ def pulumi_steps(module: Path, out: Path) -> tuple[GoBuild, ...]:
     return (
         GoBuild(
             binaries=("pulumi",),
-            stamp=f"pulumi {version} {_digest(module / 'go.mod', module / 'go.sum')}",
+            stamp=f"pulumi {version} {digest(module / 'go.mod', module / 'go.sum')}",
             argv=(
                 "go",
                 "build",
-                *_COMMON_FLAGS,
+                *COMMON_FLAGS,
                 f"-ldflags={ldflags}",
                 "-o",
                 str(out / "pulumi"),
