@@ -23,8 +23,10 @@ from typing import Any
 
 import pytest
 import yaml
+from citykit.cluster.certs import CertificateAuthority, ClientIdentity
 from citykit.cluster.helm import ensure_helm
 from citykit.cluster.locations import bin_dir
+from citykit.cluster.ports import free_ports
 from citykit.cluster.state import LocalCluster
 from citykit.localrun import OperatorProcess, wait_for
 from kubernetes import client, config
@@ -36,6 +38,7 @@ PLAYBOOKS = ROOT / "playbooks"
 CITY = "tallinn"
 SERVER, SECOND_SERVER, AGENT = "tln-k8s-1", "tln-k8s-2", "tln-node-1"
 GATEWAY, NORTH_GATEWAY = "tln-gw-kesklinn", "tln-gw-north"
+HOST_PLAYBOOKS = ["hosts.yml", "cluster.yml", "edge.yml"]  # site.yml but the city play
 RECAP_LINE = re.compile(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", re.MULTILINE)
 
 
@@ -72,16 +75,15 @@ class Throwaway:
     def root(self, host: str) -> Path:
         return self.roots / host
 
-    def run(self, playbook: str, hosts: list[str], *extra: str) -> subprocess.CompletedProcess[str]:
+    def run(self, playbooks: list[str], hosts: list[str], *extra: str) -> subprocess.CompletedProcess[str]:
         return ansible(
-            "-i", str(self.inventory / "hosts.yml"), str(PLAYBOOKS / playbook), "--limit", ",".join(hosts),
+            "-i", str(self.inventory / "hosts.yml"), *(str(PLAYBOOKS / name) for name in playbooks),
+            "--limit", ",".join(hosts),
             "-e", f"citykit_root={self.roots}/{{{{ inventory_hostname }}}}", "-e", "citykit_live=false",
             "-e", "ansible_connection=local", "-e", "ansible_become=false",
             "-e", f"ansible_python_interpreter={sys.executable}", *extra,
         )
 
-    def twice(self, playbook: str, hosts: list[str], *extra: str) -> tuple[dict[str, dict[str, int]], ...]:
-        return tuple(assert_succeeded(self.run(playbook, hosts, *extra), hosts) for _ in range(2))
 
 
 def bare_root(path: Path) -> None:
@@ -98,7 +100,7 @@ def throwaway(tmp_path_factory: pytest.TempPathFactory) -> Throwaway:
     base = tmp_path_factory.mktemp("playbooks")
     inventory = base / "inventory"
     shutil.copytree(PLAYBOOKS / "inventories" / CITY, inventory)
-    for host in (SERVER, SECOND_SERVER, AGENT, GATEWAY, NORTH_GATEWAY):
+    for host in (*HOSTS, GATEWAY):
         bare_root(base / "roots" / host)
     return Throwaway(inventory, base / "roots")
 
@@ -118,22 +120,32 @@ def test_playbooks_pass_ansible_lint_production_profile() -> None:
     assert "Profile 'production' was required, and it passed" in run.stderr + run.stdout
 
 
-# --- host_prep -----------------------------------------------------------------------------
+# --- the host roles, in one run of their three playbooks, twice -----------------------------
+
+HOSTS = [SERVER, SECOND_SERVER, AGENT, NORTH_GATEWAY]
 
 
 @pytest.fixture(scope="module")
-def host_prep_runs(throwaway: Throwaway) -> tuple[dict[str, dict[str, int]], ...]:
-    return throwaway.twice("hosts.yml", [SERVER, AGENT, GATEWAY])
+def host_runs(throwaway: Throwaway, bundle: Bundle, city_ca: CertificateAuthority) -> tuple[dict[str, dict[str, int]], ...]:
+    # What k3s writes on the first server when it starts (starting it is citykit_live's part).
+    written = throwaway.root(SERVER) / "etc" / "rancher" / "k3s" / "k3s.yaml"
+    written.parent.mkdir(parents=True)
+    written.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [
+        {"name": "default", "cluster": {"server": "https://127.0.0.1:6443"}}]}))
+    return tuple(assert_succeeded(throwaway.run(HOST_PLAYBOOKS, HOSTS, *bundle.args()), HOSTS) for _ in range(2))
 
 
-def test_host_prep_second_run_changes_nothing(host_prep_runs: tuple[dict[str, dict[str, int]], ...]) -> None:
-    first, second = host_prep_runs
+def test_host_roles_second_run_changes_nothing(host_runs: tuple[dict[str, dict[str, int]], ...]) -> None:
+    first, second = host_runs
     assert all(counts["changed"] > 0 for counts in first.values())
-    assert {host: counts["changed"] for host, counts in second.items()} == dict.fromkeys(second, 0)
+    assert {host: counts["changed"] for host, counts in second.items()} == dict.fromkeys(HOSTS, 0)
+
+
+# --- host_prep -----------------------------------------------------------------------------
 
 
 def test_host_prep_writes_kernel_settings_time_servers_and_a_service_user(
-    host_prep_runs: Any, throwaway: Throwaway
+    host_runs: Any, throwaway: Throwaway
 ) -> None:
     etc = throwaway.root(AGENT) / "etc"
     assert "net.ipv4.ip_forward = 1" in (etc / "sysctl.d" / "90-citykit.conf").read_text().splitlines()
@@ -145,8 +157,8 @@ def test_host_prep_writes_kernel_settings_time_servers_and_a_service_user(
     assert (home.stat().st_uid, home.stat().st_gid, oct(home.stat().st_mode & 0o777)) == (990, 990, "0o750")
 
 
-def test_firewall_baseline_is_valid_nftables_and_opens_ports_by_host_group(host_prep_runs: Any, throwaway: Throwaway) -> None:
-    rulesets = {host: throwaway.root(host) / "etc" / "nftables.conf" for host in (SERVER, AGENT, GATEWAY)}
+def test_firewall_baseline_is_valid_nftables_and_opens_ports_by_host_group(host_runs: Any, throwaway: Throwaway) -> None:
+    rulesets = {host: throwaway.root(host) / "etc" / "nftables.conf" for host in (SERVER, AGENT, NORTH_GATEWAY)}
     for path in rulesets.values():
         check = subprocess.run(["nft", "--check", "--file", str(path)], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
@@ -159,7 +171,7 @@ def test_firewall_baseline_is_valid_nftables_and_opens_ports_by_host_group(host_
 
 
 def test_host_prep_refuses_live_actions_against_a_prefix_root(throwaway: Throwaway) -> None:
-    run = throwaway.run("hosts.yml", [AGENT], "-e", "citykit_live=true")
+    run = throwaway.run(["hosts.yml"], [AGENT], "-e", "citykit_live=true")
     assert run.returncode != 0 and recap(run)[AGENT]["failed"] == 1
     assert "set citykit_live=false to only write files there" in run.stdout
 
@@ -168,34 +180,19 @@ def test_host_prep_refuses_live_actions_against_a_prefix_root(throwaway: Throwaw
 
 
 @pytest.fixture(scope="module")
-def gateway_credentials(throwaway: Throwaway) -> Path:
-    """Stand-in files where the inventory expects the CA and each gateway's certificate."""
+def city_ca(throwaway: Throwaway) -> CertificateAuthority:
+    """The city's MQTT PKI where the inventory expects it: the CA, each gateway's client
+    certificate, and the city broker's serving certificate (for 127.0.0.1)."""
     folder = throwaway.inventory / "credentials" / "mqtt"
     folder.mkdir(parents=True)
-    (folder / "ca.crt").write_text("city CA\n")
-    for gateway in (GATEWAY, NORTH_GATEWAY):
-        (folder / f"{gateway}.crt").write_text(f"{gateway} certificate\n")
-        (folder / f"{gateway}.key").write_text(f"{gateway} key\n")
-    return folder
+    ca = CertificateAuthority(folder)
+    for name in (GATEWAY, NORTH_GATEWAY, "subscriber"):
+        ca.issue_client(name, ClientIdentity(name))
+    return ca
 
 
-@pytest.fixture(scope="module")
-def edge_runs(throwaway: Throwaway, gateway_credentials: Path) -> tuple[dict[str, dict[str, int]], ...]:
-    return throwaway.twice("edge.yml", [GATEWAY, NORTH_GATEWAY])
-
-
-def bridge_conf(throwaway: Throwaway, gateway: str) -> str:
-    return (throwaway.root(gateway) / "etc" / "citykit" / "mqtt-bridge" / "bridge.conf").read_text()
-
-
-def test_edge_gateway_second_run_changes_nothing(edge_runs: tuple[dict[str, dict[str, int]], ...]) -> None:
-    first, second = edge_runs
-    assert all(counts["changed"] > 0 for counts in first.values())
-    assert {host: counts["changed"] for host, counts in second.items()} == dict.fromkeys(second, 0)
-
-
-def test_edge_gateway_bridges_its_blueprint_districts_to_the_city_broker(edge_runs: Any, throwaway: Throwaway) -> None:
-    conf = bridge_conf(throwaway, NORTH_GATEWAY)
+def test_edge_gateway_bridges_its_blueprint_districts_to_the_city_broker(host_runs: Any, throwaway: Throwaway) -> None:
+    conf = (throwaway.root(NORTH_GATEWAY) / "etc" / "citykit" / "mqtt-bridge" / "bridge.conf").read_text()
     assert "address mqtt.tallinn.citykit.internal:8883" in conf
     assert "# Tallinn: gateway tln-gw-north bridges the sensors of\n# Haabersti, Põhja-Tallinn" in conf
     topics = [line for line in conf.splitlines() if line.startswith("topic ")]
@@ -205,22 +202,74 @@ def test_edge_gateway_bridges_its_blueprint_districts_to_the_city_broker(edge_ru
         "topic # out 1 sensors/pohja-tallinn/ citykit/tallinn/pohja-tallinn/sensors/",
         "topic # in 1 commands/pohja-tallinn/ citykit/tallinn/pohja-tallinn/commands/",
     ]
-    assert "sensors/kesklinn/" in bridge_conf(throwaway, GATEWAY) and "kesklinn" not in conf
 
 
-def test_edge_gateway_runs_the_bridge_as_the_service_user_with_its_key_private(edge_runs: Any, throwaway: Throwaway) -> None:
-    root = throwaway.root(GATEWAY)
+def test_edge_gateway_runs_the_bridge_as_the_service_user_with_its_key_private(host_runs: Any, throwaway: Throwaway) -> None:
+    root = throwaway.root(NORTH_GATEWAY)
     unit = (root / "etc" / "systemd" / "system" / "citykit-mqtt-bridge.service").read_text()
     assert "User=citykit" in unit and "ExecStart=/usr/sbin/mosquitto -c /etc/citykit/mqtt-bridge/bridge.conf" in unit
     key = (root / "etc" / "citykit" / "mqtt-bridge" / "tls" / "gateway.key").stat()
     assert (key.st_uid, key.st_gid, oct(key.st_mode & 0o777)) == (0, 990, "0o640")
-    assert (root / "etc/citykit/mqtt-bridge/tls/gateway.key").read_text() == f"{GATEWAY} key\n"
+    assert (root / "etc/citykit/mqtt-bridge/tls/gateway.key").read_bytes() == (
+        throwaway.inventory / "credentials" / "mqtt" / f"{NORTH_GATEWAY}.key").read_bytes()
+
+
+def mosquitto(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen(["mosquitto", "-c", str(config)], stdout=output, stderr=subprocess.STDOUT)
+
+
+def test_edge_gateway_bridge_carries_a_district_sensor_reading_to_the_city_broker_over_mutual_tls(
+    tmp_path: Path, throwaway: Throwaway, city_ca: CertificateAuthority
+) -> None:
+    """Two real Mosquitto brokers on 127.0.0.1: the city's (TLS, client certificates required)
+    and the gateway's, started from the bridge.conf the role wrote, its absolute paths pointed
+    into the throwaway root. A reading published locally arrives on the city broker, renamed."""
+    broker_port, sensor_port = free_ports(2)
+    roots = tmp_path / "roots"
+    bare_root(roots / GATEWAY)
+    run = Throwaway(throwaway.inventory, roots).run(
+        ["edge.yml"], [GATEWAY], "-e", "edge_gateway_broker=127.0.0.1", "-e", f"edge_gateway_broker_port={broker_port}",
+        "-e", f"citykit_mqtt_port={sensor_port}", "-e", "edge_gateway_listen_address=127.0.0.1")
+    assert_succeeded(run, [GATEWAY])
+    root = roots / GATEWAY
+    conf = (root / "etc/citykit/mqtt-bridge/bridge.conf").read_text()
+    # Run as root here (the service runs as the citykit user), with the paths inside the root.
+    (tmp_path / "gateway.conf").write_text("user root\n" + conf.replace(" /etc/citykit/", f" {root}/etc/citykit/")
+                                           .replace(" /var/lib/citykit/", f" {root}/var/lib/citykit/"))
+    server = city_ca.issue_api_serving()
+    (tmp_path / "city.conf").write_text(
+        f"user root\nlistener {broker_port} 127.0.0.1\ncafile {city_ca.pair.cert}\ncertfile {server.cert}\n"
+        f"keyfile {server.key}\nrequire_certificate true\nallow_anonymous true\n")
+    folder = throwaway.inventory / "credentials" / "mqtt"
+    brokers = [mosquitto(tmp_path / "city.conf", tmp_path / "city.log"),
+               mosquitto(tmp_path / "gateway.conf", tmp_path / "gateway.log")]
+    try:
+        subscriber = subprocess.Popen(
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "--cafile", str(city_ca.pair.cert),
+             "--cert", str(folder / "subscriber.crt"), "--key", str(folder / "subscriber.key"),
+             "-t", "citykit/tallinn/+/sensors/#", "-v", "-C", "1", "-W", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def delivered() -> bool:
+            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(sensor_port), "-q", "1",
+                            "-t", "sensors/kesklinn/air/pm25", "-m", "12.5"], capture_output=True, timeout=10)
+            return subscriber.poll() is not None
+
+        wait_for(delivered, 60, "the reading to cross the bridge", interval=1)
+        out, err = subscriber.communicate()
+        assert subscriber.returncode == 0, err + (tmp_path / "gateway.log").read_text()
+        assert out == "citykit/tallinn/kesklinn/sensors/air/pm25 12.5\n"
+    finally:
+        for broker in brokers:
+            broker.terminate()
+            broker.wait(timeout=10)
 
 
 def test_edge_gateway_with_a_district_missing_from_the_blueprint_fails_naming_it(
-    throwaway: Throwaway, gateway_credentials: Path
+    throwaway: Throwaway, city_ca: CertificateAuthority
 ) -> None:
-    run = throwaway.run("edge.yml", [GATEWAY], "-e", '{"edge_gateway_districts": ["kesklinn", "old-town"]}')
+    run = throwaway.run(["edge.yml"], [GATEWAY], "-e", '{"edge_gateway_districts": ["kesklinn", "old-town"]}')
     assert run.returncode != 0 and recap(run)[GATEWAY]["failed"] == 1
     assert "edge_gateway_districts of tln-gw-kesklinn: old-town not among the districts of" in run.stdout
     assert "blueprints/cities/tallinn.yaml (haabersti, kesklinn," in run.stdout
@@ -261,23 +310,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     return make_bundle(tmp_path_factory.mktemp("bundle") / "k3s-v1", EXECUTABLE)
 
 
-@pytest.fixture(scope="module")
-def cluster_runs(throwaway: Throwaway, bundle: Bundle) -> tuple[dict[str, dict[str, int]], ...]:
-    # What k3s writes on the first server when it starts (starting it is citykit_live's part).
-    written = throwaway.root(SERVER) / "etc" / "rancher" / "k3s" / "k3s.yaml"
-    written.parent.mkdir(parents=True)
-    written.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [
-        {"name": "default", "cluster": {"server": "https://127.0.0.1:6443"}}]}))
-    return throwaway.twice("cluster.yml", [SERVER, SECOND_SERVER, AGENT], *bundle.args())
-
-
-def test_k8s_airgap_second_run_changes_nothing(cluster_runs: tuple[dict[str, dict[str, int]], ...]) -> None:
-    first, second = cluster_runs
-    assert all(counts["changed"] > 0 for counts in first.values())
-    assert {host: counts["changed"] for host, counts in second.items()} == dict.fromkeys(second, 0)
-
-
-def test_k8s_airgap_installs_the_bundle_in_the_k3s_layout(cluster_runs: Any, throwaway: Throwaway, bundle: Bundle) -> None:
+def test_k8s_airgap_installs_the_bundle_in_the_k3s_layout(host_runs: Any, throwaway: Throwaway, bundle: Bundle) -> None:
     for host in (SERVER, AGENT):
         root = throwaway.root(host)
         binary = root / "usr" / "local" / "bin" / "k3s"
@@ -289,7 +322,7 @@ def test_k8s_airgap_installs_the_bundle_in_the_k3s_layout(cluster_runs: Any, thr
     assert "ExecStart=/usr/local/bin/k3s agent" in (throwaway.root(AGENT) / "etc/systemd/system/k3s-agent.service").read_text()
 
 
-def test_k8s_airgap_joins_servers_and_agents_to_the_first_server_with_one_token(cluster_runs: Any, throwaway: Throwaway) -> None:
+def test_k8s_airgap_joins_servers_and_agents_to_the_first_server_with_one_token(host_runs: Any, throwaway: Throwaway) -> None:
     def k3s(host: str, name: str) -> Path:
         return throwaway.root(host) / "etc" / "rancher" / "k3s" / name
 
@@ -305,7 +338,7 @@ def test_k8s_airgap_joins_servers_and_agents_to_the_first_server_with_one_token(
         "mirrors": {"*": {"endpoint": ["https://registry.tallinn.citykit.internal"]}}}
 
 
-def test_k8s_airgap_fetches_the_kubeconfig_with_the_api_address(cluster_runs: Any, throwaway: Throwaway) -> None:
+def test_k8s_airgap_fetches_the_kubeconfig_with_the_api_address(host_runs: Any, throwaway: Throwaway) -> None:
     kubeconfig = throwaway.inventory / "credentials" / "kubeconfig"
     assert yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"] == "https://10.61.0.11:6443"
     assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
@@ -319,7 +352,7 @@ def test_k8s_airgap_refuses_a_bundle_whose_checksum_does_not_match_and_installs_
         binary.write(b"\0")
     fresh = tmp_path / "roots"
     bare_root(fresh / AGENT)
-    run = Throwaway(throwaway.inventory, fresh).run("cluster.yml", [AGENT], *bad.args())
+    run = Throwaway(throwaway.inventory, fresh).run(["cluster.yml"], [AGENT], *bad.args())
     assert run.returncode != 0 and recap(run)[AGENT]["failed"] == 1
     expected = hashlib.sha256(EXECUTABLE.read_bytes()).hexdigest()
     assert f"{bad.folder}/k3s: sha256 is {hashlib.sha256((bad.folder / 'k3s').read_bytes()).hexdigest()}," in run.stdout
@@ -331,7 +364,7 @@ def test_k8s_airgap_refuses_a_bundle_whose_checksum_does_not_match_and_installs_
 def test_k8s_airgap_refuses_a_bundle_missing_its_images(tmp_path: Path, throwaway: Throwaway) -> None:
     bad = make_bundle(tmp_path / "k3s-incomplete", EXECUTABLE)
     (bad.folder / "k3s-airgap-images-amd64.tar.gz").unlink()
-    run = Throwaway(throwaway.inventory, tmp_path / "roots").run("cluster.yml", [AGENT], *bad.args())
+    run = Throwaway(throwaway.inventory, tmp_path / "roots").run(["cluster.yml"], [AGENT], *bad.args())
     assert run.returncode != 0
     assert f"{bad.folder}/k3s-airgap-images-amd64.tar.gz: missing from the bundle; nothing was installed" in run.stdout
 
