@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -214,6 +215,14 @@ def test_edge_gateway_runs_the_bridge_as_the_service_user_with_its_key_private(h
         throwaway.inventory / "credentials" / "mqtt" / f"{NORTH_GATEWAY}.key").read_bytes()
 
 
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 def mosquitto(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
         return subprocess.Popen(["mosquitto", "-c", str(config)], stdout=output, stderr=subprocess.STDOUT)
@@ -245,6 +254,7 @@ def test_edge_gateway_bridge_carries_a_district_sensor_reading_to_the_city_broke
     brokers = [mosquitto(tmp_path / "city.conf", tmp_path / "city.log"),
                mosquitto(tmp_path / "gateway.conf", tmp_path / "gateway.log")]
     try:
+        wait_for(lambda: listening(broker_port), 30, "the city broker to listen")
         subscriber = subprocess.Popen(
             ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "--cafile", str(city_ca.pair.cert),
              "--cert", str(folder / "subscriber.crt"), "--key", str(folder / "subscriber.key"),
