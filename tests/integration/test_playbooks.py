@@ -2,9 +2,12 @@
 
 Host roles run against throwaway roots: every host of a copied example inventory gets its own
 directory as `citykit_root`, with `connection: local` and `citykit_live=false`, so they write
-their files there and leave the machine's packages, kernel, firewall and services alone (what
-`citykit_live` guards is not exercised here). The `citykit` role runs against the session's
-local cluster, and the operator, run as a process, rolls the applied city out.
+their files there and leave the machine's packages, kernel, firewall and services alone: the
+tasks `citykit_live` guards (apt, systemd, sysctl, nft loading) do not run here. What they would
+act on is checked directly where this machine allows: the firewall ruleset is loaded into a
+network namespace of its own, and the gateway's bridge configuration runs in a real Mosquitto.
+The `citykit` role runs against the session's local cluster, and the operator, run as a
+process, rolls the applied city out.
 """
 
 from __future__ import annotations
@@ -169,6 +172,18 @@ def test_firewall_baseline_is_valid_nftables_and_opens_ports_by_host_group(host_
     assert "tcp dport 10250 ip saddr @cluster_networks accept" in agent and "6443" not in agent
     assert "tcp dport 1883 ip saddr { 10.61.64.0/18 } accept" in gateway
     assert "10250" not in gateway and "6443" not in gateway
+
+
+def test_firewall_baseline_reloads_in_a_kernel_and_leaves_kubernetes_tables_alone(host_runs: Any, throwaway: Throwaway) -> None:
+    """Loaded for real, in a network namespace of its own, next to a table as kube-proxy keeps:
+    loading it twice (as the handler does on every change) replaces only `inet citykit`."""
+    ruleset = throwaway.root(SERVER) / "etc" / "nftables.conf"
+    script = (f"nft add table ip kube-proxy && nft add chain ip kube-proxy services && nft --file {ruleset} && "
+              f"nft --file {ruleset} && nft list tables && nft list chain inet citykit input")
+    loaded = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True, check=False)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.splitlines()[:2] == ["table ip kube-proxy", "table inet citykit"]
+    assert loaded.stdout.count("tcp dport 6443 ip saddr @admin_networks accept") == 1
 
 
 def test_host_prep_refuses_live_actions_against_a_prefix_root(throwaway: Throwaway) -> None:
