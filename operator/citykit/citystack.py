@@ -23,7 +23,7 @@ from citykit.validation import ValidatedBlueprint, validate_file
 
 STACK_SCHEMA = "city-stack"
 PROJECT = "citykit"
-SETTINGS = ("blueprint", "jurisdiction", "sizing", "extraPlatformServices", "operatorChart")
+SETTINGS = ("blueprint", "jurisdiction", "sizing", "extraPlatformServices", "operatorChart", "kubeconfig", "context")
 OPERATOR_NAMESPACE = "citykit-system"
 
 
@@ -57,6 +57,7 @@ class CityStack:
     container_defaults: Mapping[str, Mapping[str, str]]
     services: tuple[ServiceNeed, ...]
     operator_chart: Path
+    cluster: Mapping[str, str]  # kubeconfig file and context; empty: the environment's
 
     @property
     def namespace(self) -> str:
@@ -121,10 +122,14 @@ def check_stack(document: Document, city: str, base: Path) -> CityStack:
         for quota_key, least in needed.shortfalls(sizing["quota"]).items()
     ]
     chart = config.get(key("operatorChart"))
+    kubeconfig = (base / config[key("kubeconfig")]).resolve() if key("kubeconfig") in config else None
+    if kubeconfig and not kubeconfig.is_file():
+        problems.append(document.problem(at("kubeconfig"), f"no kubeconfig file at {kubeconfig}"))
     if problems:
         raise CitykitError(problems)
     return CityStack(
         city=city, validated=validated, quota=sizing["quota"], container_defaults=defaults,
         services=tuple(services),
         operator_chart=(base / chart).resolve() if chart else source_root() / "charts" / "citykit-operator",
+        cluster={"kubeconfig": str(kubeconfig or ""), "context": config.get(key("context"), "")},
     )

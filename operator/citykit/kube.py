@@ -74,9 +74,11 @@ def dynamic_client() -> DynamicClient:
     return DynamicClient(ApiClient())
 
 
-def apply(manifest: Mapping[str, Any], field_manager: str = FIELD_MANAGER) -> None:
+def apply(
+    manifest: Mapping[str, Any], field_manager: str = FIELD_MANAGER, client: DynamicClient | None = None
+) -> None:
     """Server-side apply `manifest` as citykit, taking over fields someone edited by hand."""
-    client = dynamic_client()
+    client = client or dynamic_client()
     resource = client.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
     client.server_side_apply(
         resource, body=dict(manifest), name=manifest["metadata"]["name"],
@@ -84,19 +86,26 @@ def apply(manifest: Mapping[str, Any], field_manager: str = FIELD_MANAGER) -> No
     )
 
 
-def read(api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
-    client = dynamic_client()
+def read(
+    api_version: str, kind: str, name: str, namespace: str | None = None, client: DynamicClient | None = None
+) -> dict[str, Any]:
+    client = client or dynamic_client()
     resource = client.resources.get(api_version=api_version, kind=kind)
     found: dict[str, Any] = client.get(resource, name=name, namespace=namespace).to_dict()
     return found
 
 
-def delete(api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
-    """Delete an object; one that is already gone is fine."""
-    client = dynamic_client()
+def delete(
+    api_version: str, kind: str, name: str, namespace: str | None = None, client: DynamicClient | None = None,
+    propagation: str | None = None,
+) -> None:
+    """Delete an object; one that is already gone is fine. `propagation="Foreground"` keeps
+    it until everything it owns is gone."""
+    client = client or dynamic_client()
     resource = client.resources.get(api_version=api_version, kind=kind)
     try:
-        client.delete(resource, name=name, namespace=namespace)
+        client.delete(resource, name=name, namespace=namespace,
+                      body={"propagationPolicy": propagation} if propagation else None)
     except ApiException as error:
         if error.status != 404:
             raise

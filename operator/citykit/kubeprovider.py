@@ -6,17 +6,22 @@ every object through this provider instead: server-side apply as its own field m
 it never takes fields from the operator's), replace when an object's identity changes,
 wait for CRDs to be served and Deployments to roll out, and on delete wait until the object
 is gone, so `pulumi destroy` leaves nothing behind. The engine's dynamic-provider plugin
-process imports this module by name, with KUBECONFIG from the engine's environment.
+process imports this module by name. Each object names its cluster (`Cluster`): a kubeconfig
+file and context, or, where both are empty, KUBECONFIG from the engine's environment.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+from kubernetes import config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from citykit import kube
@@ -28,6 +33,22 @@ FIELD_MANAGER = "citykit-pulumi"
 TIMEOUT_SECONDS = float(os.environ.get("CITYKIT_READY_TIMEOUT", "600"))
 
 
+Cluster = Mapping[str, str]  # {"kubeconfig": path or "", "context": name or ""}
+ENVIRONMENT: Cluster = {"kubeconfig": "", "context": ""}
+
+
+def client_for(cluster: Cluster) -> DynamicClient:
+    """The API client for `cluster`; the environment's when it names neither file nor context."""
+    if not (cluster["kubeconfig"] or cluster["context"]):
+        return kube.dynamic_client()
+    return _named_client(cluster["kubeconfig"] or None, cluster["context"] or None)
+
+
+@functools.cache
+def _named_client(kubeconfig: str | None, context: str | None) -> DynamicClient:
+    return DynamicClient(config.new_client_from_config(config_file=kubeconfig, context=context))
+
+
 def identity(manifest: Mapping[str, Any]) -> str:
     """`apps/v1/Deployment/city-x/name`: what an object is, whatever its content."""
     metadata = manifest["metadata"]
@@ -36,10 +57,10 @@ def identity(manifest: Mapping[str, Any]) -> str:
     )
 
 
-def _read(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+def _read(manifest: Mapping[str, Any], client: DynamicClient) -> dict[str, Any] | None:
     metadata = manifest["metadata"]
     try:
-        return kube.read(manifest["apiVersion"], manifest["kind"], metadata["name"], metadata.get("namespace"))
+        return kube.read(manifest["apiVersion"], manifest["kind"], metadata["name"], metadata.get("namespace"), client)
     except ApiException as error:
         if error.status == 404:
             return None
@@ -69,42 +90,60 @@ class KubernetesObjectProvider(ResourceProvider):
     serialize_as_secret_always = False  # the provider holds nothing secret; secret inputs stay secret
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        self._apply(props["manifest"])
+        self._apply(props["manifest"], client_for(props["cluster"]))
         return CreateResult(identity(props["manifest"]), outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         old, new = olds["manifest"], news["manifest"]
-        if old == new:
+        moved = identity(old) != identity(new) or olds["cluster"] != news["cluster"]
+        if old == new and not moved:
             return DiffResult(changes=False)
-        replaces = ["manifest"] if identity(old) != identity(new) else []
-        return DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
+        return DiffResult(changes=True, replaces=["manifest"] if moved else [], delete_before_replace=True)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._apply(news["manifest"])
+        self._apply(news["manifest"], client_for(news["cluster"]))
         return UpdateResult(outs=news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        manifest = props["manifest"]
+        """Foreground: an object is gone only when everything it owns is (a blueprint's
+        namespace and Initiatives). A CRD that other cities' objects still use is left, as
+        Helm leaves CRDs: deleting it would delete their blueprints."""
+        manifest, client = props["manifest"], client_for(props["cluster"])
+        if manifest["kind"] == "CustomResourceDefinition" and _live_instances(manifest, client):
+            return
         metadata = manifest["metadata"]
-        kube.delete(manifest["apiVersion"], manifest["kind"], metadata["name"], metadata.get("namespace"))
-        wait_for(lambda: _read(manifest) is None, TIMEOUT_SECONDS, f"{identity(manifest)} to be deleted", interval=1)
+        kube.delete(manifest["apiVersion"], manifest["kind"], metadata["name"], metadata.get("namespace"), client,
+                    propagation="Foreground")
+        wait_for(lambda: _read(manifest, client) is None, TIMEOUT_SECONDS, f"{identity(manifest)} to be deleted", interval=1)
 
     @staticmethod
-    def _apply(manifest: Manifest) -> None:
-        kube.apply(manifest, field_manager=FIELD_MANAGER)
+    def _apply(manifest: Manifest, client: DynamicClient) -> None:
+        kube.apply(manifest, field_manager=FIELD_MANAGER, client=client)
         try:
-            wait_for(lambda: ready(manifest, _read(manifest)), TIMEOUT_SECONDS, f"{identity(manifest)} to be ready", interval=1)
+            wait_for(lambda: ready(manifest, _read(manifest, client)), TIMEOUT_SECONDS,
+                     f"{identity(manifest)} to be ready", interval=1)
         except TimeoutError as error:
-            raise TimeoutError(f"{error}{_why_pods_wait(manifest)}") from None
+            raise TimeoutError(f"{error}{_why_pods_wait(manifest, client)}") from None
 
 
-def _why_pods_wait(manifest: Mapping[str, Any]) -> str:
+def _live_instances(crd: Mapping[str, Any], client: DynamicClient) -> list[str]:
+    """Names of the CRD's objects, in any namespace, that nobody is deleting."""
+    spec = crd["spec"]
+    version = next(v["name"] for v in spec["versions"] if v.get("storage"))
+    try:
+        resource = client.resources.get(api_version=f"{spec['group']}/{version}", kind=spec["names"]["kind"])
+    except ResourceNotFoundError:
+        return []
+    items = client.get(resource).to_dict()["items"]
+    return [item["metadata"]["name"] for item in items if not item["metadata"].get("deletionTimestamp")]
+
+
+def _why_pods_wait(manifest: Mapping[str, Any], client: DynamicClient) -> str:
     """For a Deployment: what keeps its first waiting pod from running (an unbound claim, a
     full quota, an image that cannot be pulled), as the scheduler or kubelet said it."""
     if manifest["kind"] != "Deployment":
         return ""
     selector = ",".join(f"{k}={v}" for k, v in manifest["spec"]["selector"]["matchLabels"].items())
-    client = kube.dynamic_client()
     pods = client.resources.get(api_version="v1", kind="Pod")
     for pod in client.get(pods, namespace=manifest["metadata"]["namespace"], label_selector=selector).to_dict()["items"]:
         status = pod.get("status") or {}
@@ -117,7 +156,10 @@ def _why_pods_wait(manifest: Mapping[str, Any]) -> str:
 
 
 class KubernetesObject(Resource, module="citykit", name="KubernetesObject"):
-    """One Kubernetes object; named `Kind/namespace/name` in the stack."""
+    """One Kubernetes object in `cluster`; named `Kind/namespace/name` in the stack."""
 
-    def __init__(self, manifest: pulumi.Input[Manifest], name: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(KubernetesObjectProvider(), name, {"manifest": manifest}, opts)
+    def __init__(
+        self, manifest: pulumi.Input[Manifest], name: str, cluster: Cluster = ENVIRONMENT,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(KubernetesObjectProvider(), name, {"manifest": manifest, "cluster": dict(cluster)}, opts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -190,7 +191,16 @@ def test_the_city_blueprint_object_is_the_validated_blueprint(program: Recorder,
     assert blueprint == tallinn.validated.document.data
 
 
-def test_components_parent_every_kubernetes_object(program: Recorder) -> None:
+def test_every_object_goes_to_the_stacks_cluster(tallinn: CityStack, chart: list[dict[str, Any]]) -> None:
+    cluster = {"kubeconfig": "/etc/citykit/tallinn.kubeconfig", "context": "tallinn-prod"}
+    elsewhere = dataclasses.replace(tallinn, cluster=cluster)
+    passwords = {service: pulumi.Output.secret(PASSWORD) for service in tallinn.credentialed}
+    recorder = run("tallinn", lambda: provision(elsewhere, passwords, chart))
+    objects = [r for r in recorder.resources if r.typ == OBJECT]
+    assert objects and all(r.inputs["cluster"] == cluster for r in objects)
+
+
+def test_the_program_is_built_of_citykit_components(program: Recorder) -> None:
     components = {r.typ for r in program.resources if r.typ.startswith("citykit:")}
     assert components == {"citykit:city:Namespace", "citykit:operator:Operator", "citykit:platform:Service",
                           "citykit:city:Blueprint"}

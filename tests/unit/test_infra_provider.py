@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from citykit.kubeprovider import KubernetesObjectProvider, identity, ready
+from citykit.kubeprovider import ENVIRONMENT, KubernetesObjectProvider, identity, ready
 
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1", "kind": "Deployment",
@@ -22,21 +22,31 @@ def changed(edit: Any) -> dict[str, Any]:
     return new
 
 
+def props(manifest: dict[str, Any], cluster: Any = ENVIRONMENT) -> dict[str, Any]:
+    return {"manifest": manifest, "cluster": dict(cluster)}
+
+
 def test_an_unchanged_manifest_is_no_change() -> None:
-    diff = KubernetesObjectProvider().diff("id", {"manifest": DEPLOYMENT}, {"manifest": copy.deepcopy(DEPLOYMENT)})
+    diff = KubernetesObjectProvider().diff("id", props(DEPLOYMENT), props(copy.deepcopy(DEPLOYMENT)))
     assert diff.changes is False
 
 
 def test_a_changed_spec_is_updated_in_place() -> None:
     new = changed(lambda m: m["spec"].update(replicas=2))
-    diff = KubernetesObjectProvider().diff("id", {"manifest": DEPLOYMENT}, {"manifest": new})
+    diff = KubernetesObjectProvider().diff("id", props(DEPLOYMENT), props(new))
     assert (diff.changes, diff.replaces) == (True, [])
 
 
 def test_a_new_name_or_namespace_replaces_the_object() -> None:
     for edit in (lambda m: m["metadata"].update(name="mongo"), lambda m: m["metadata"].update(namespace="city-b")):
-        diff = KubernetesObjectProvider().diff("id", {"manifest": DEPLOYMENT}, {"manifest": changed(edit)})
+        diff = KubernetesObjectProvider().diff("id", props(DEPLOYMENT), props(changed(edit)))
         assert (diff.changes, diff.replaces, diff.delete_before_replace) == (True, ["manifest"], True)
+
+
+def test_another_cluster_replaces_the_object() -> None:
+    moved = props(DEPLOYMENT, {"kubeconfig": "/etc/city/kubeconfig", "context": "city-cluster"})
+    diff = KubernetesObjectProvider().diff("id", props(DEPLOYMENT), moved)
+    assert (diff.changes, diff.replaces) == (True, ["manifest"])
 
 
 def test_identity_names_cluster_scoped_objects_without_namespace() -> None:

@@ -101,3 +101,19 @@ def test_keys_of_other_packages_are_left_alone(stack_variant: Any) -> None:
 def test_no_stack_file_points_to_new_city(tmp_path: Path) -> None:
     message = refusal(tmp_path / "Pulumi.atlantis.yaml")
     assert "no stack configuration for city 'atlantis' (create it with `citykit new-city atlantis`)" in message
+
+
+def test_kubeconfig_and_context_from_the_stack_name_the_cluster(stack_variant: Any, tmp_path: Path) -> None:
+    (tmp_path / "city.kubeconfig").write_text("apiVersion: v1\nkind: Config\n")
+    stack = load_stack(stack_variant(lambda c: c.update({"citykit:kubeconfig": "city.kubeconfig",
+                                                         "citykit:context": "tallinn-prod"})))
+    assert stack.cluster == {"kubeconfig": str(tmp_path / "city.kubeconfig"), "context": "tallinn-prod"}
+
+
+def test_without_kubeconfig_or_context_the_environment_decides() -> None:
+    assert load_stack(INFRA / "Pulumi.tallinn.yaml").cluster == {"kubeconfig": "", "context": ""}
+
+
+def test_a_missing_kubeconfig_file_is_named(stack_variant: Any) -> None:
+    message = refusal(stack_variant(lambda c: c.update({"citykit:kubeconfig": "nowhere.kubeconfig"})))
+    assert "config.citykit:kubeconfig: no kubeconfig file at" in message and "nowhere.kubeconfig" in message

@@ -18,12 +18,13 @@ import click
 from kubernetes.client import VersionApi
 from pulumi import automation as auto
 
-from citykit import citystack, kube
+from citykit import citystack
 from citykit.cluster.errors import ClusterError
 from citykit.cluster.locations import cache_root
 from citykit.cluster.pulumi_engine import engine_env, ensure_pulumi
 from citykit.errors import CitykitError, Problem, RunFailure
 from citykit.infra.program import program
+from citykit.kubeprovider import client_for
 from citykit.paths import cities_dir
 from citykit.scaffold import CityFiles
 from citykit.scaffold import new_city as scaffold_city
@@ -61,8 +62,8 @@ def up(city: str, preview: bool, destroy: bool) -> None:
     passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
     if passphrase is None:
         raise RunFailure("PULUMI_CONFIG_PASSPHRASE", "not set: the stack's secrets are encrypted with it")
-    if not preview:
-        VersionApi(kube.dynamic_client().client).get_code()  # an unreachable cluster: one line, nothing started
+    if settings is not None and not preview:
+        VersionApi(client_for(settings.cluster).client).get_code()  # unreachable: one line, nothing started
     _use_engine(passphrase)
     action = ("preview of " if preview else "") + ("destroy" if destroy else "up")
     output: list[str] = []

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 
 from citykit.blueprint import Blueprint
-from citykit.kubeprovider import KubernetesObject
+from citykit.kubeprovider import Cluster, KubernetesObject
 from citykit.platform import (
     USERNAME,
     ServiceNeed,
@@ -28,15 +28,16 @@ from citykit.sizing import namespace_sizing
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 
 
-def _create(manifest: Manifest, opts: pulumi.ResourceOptions) -> KubernetesObject:
+def _create(manifest: Manifest, cluster: Cluster, opts: pulumi.ResourceOptions) -> KubernetesObject:
     """One Kubernetes object, named in the stack `Kind/namespace/name`."""
     metadata = manifest["metadata"]
     name = "/".join(part for part in (manifest["kind"], metadata.get("namespace"), metadata["name"]) if part)
-    return KubernetesObject(manifest, name, opts)
+    return KubernetesObject(manifest, name, cluster, opts)
 
 
 @dataclass(frozen=True)
 class CityNamespaceArgs:
+    cluster: Cluster
     blueprint: Blueprint
     quota: Mapping[str, str | int]
     container_defaults: Mapping[str, Mapping[str, str]]
@@ -49,16 +50,17 @@ class CityNamespace(pulumi.ComponentResource):
     def __init__(self, name: str, args: CityNamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("citykit:city:Namespace", name, None, opts)
         namespace, *policies = namespace_objects(args.blueprint)
-        inside = pulumi.ResourceOptions(parent=self, depends_on=[_create(namespace, pulumi.ResourceOptions(parent=self))])
+        inside = pulumi.ResourceOptions(parent=self, depends_on=[_create(namespace, args.cluster, pulumi.ResourceOptions(parent=self))])
         sizing = namespace_sizing(args.blueprint.namespace, {"app.kubernetes.io/managed-by": "pulumi"},
                                   args.quota, args.container_defaults)
         for manifest in [*policies, *sizing]:
-            _create(manifest, inside)
+            _create(manifest, args.cluster, inside)
         self.register_outputs({"name": args.blueprint.namespace})
 
 
 @dataclass(frozen=True)
 class OperatorArgs:
+    cluster: Cluster
     namespace: str
     manifests: Sequence[Manifest]  # the operator chart rendered by helm, CRDs included
 
@@ -70,14 +72,15 @@ class CitykitOperator(pulumi.ComponentResource):
     def __init__(self, name: str, args: OperatorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("citykit:operator:Operator", name, None, opts)
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": args.namespace, "labels": RESTRICTED}}
-        inside = pulumi.ResourceOptions(parent=self, depends_on=[_create(namespace, pulumi.ResourceOptions(parent=self))])
+        inside = pulumi.ResourceOptions(parent=self, depends_on=[_create(namespace, args.cluster, pulumi.ResourceOptions(parent=self))])
         for manifest in args.manifests:
-            _create(manifest, inside)
+            _create(manifest, args.cluster, inside)
         self.register_outputs({"namespace": args.namespace})
 
 
 @dataclass(frozen=True)
 class PlatformServiceArgs:
+    cluster: Cluster
     need: ServiceNeed
     namespace: str
     password: pulumi.Output[str] | None
@@ -100,15 +103,16 @@ class PlatformService(pulumi.ComponentResource):
                              "labels": platform_labels(service_id)},
                 "stringData": {"username": USERNAME, "password": args.password},
             }
-            secrets.append(_create(secret, pulumi.ResourceOptions(parent=self)))
+            secrets.append(_create(secret, args.cluster, pulumi.ResourceOptions(parent=self)))
         after_secret = pulumi.ResourceOptions(parent=self, depends_on=secrets)
         for manifest in service_objects(args.need, args.namespace):
-            _create(manifest, after_secret)
+            _create(manifest, args.cluster, after_secret)
         self.register_outputs({"service": service_id})
 
 
 @dataclass(frozen=True)
 class CityBlueprintArgs:
+    cluster: Cluster
     document: Mapping[str, Any]
 
 
@@ -117,5 +121,5 @@ class CityBlueprint(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CityBlueprintArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("citykit:city:Blueprint", name, None, opts)
-        _create(dict(args.document), pulumi.ResourceOptions(parent=self))
+        _create(dict(args.document), args.cluster, pulumi.ResourceOptions(parent=self))
         self.register_outputs({"name": args.document["metadata"]["name"]})

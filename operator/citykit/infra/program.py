@@ -100,14 +100,14 @@ def render_chart(chart: Path, namespace: str = OPERATOR_NAMESPACE) -> list[Manif
 def provision(stack: CityStack, passwords: Mapping[str, pulumi.Output[str]], operator_manifests: Sequence[Manifest]) -> None:
     """Namespace, operator, platform services, then the CityBlueprint that sets the operator off."""
     blueprint = stack.validated.blueprint
-    namespace = CityNamespace("city", CityNamespaceArgs(blueprint, stack.quota, stack.container_defaults))
-    operator = CitykitOperator("operator", OperatorArgs(OPERATOR_NAMESPACE, operator_manifests))
+    namespace = CityNamespace("city", CityNamespaceArgs(stack.cluster, blueprint, stack.quota, stack.container_defaults))
+    operator = CitykitOperator("operator", OperatorArgs(stack.cluster, OPERATOR_NAMESPACE, operator_manifests))
     services = [
-        PlatformService(need.id, PlatformServiceArgs(need, stack.namespace, passwords.get(need.id)),
+        PlatformService(need.id, PlatformServiceArgs(stack.cluster, need, stack.namespace, passwords.get(need.id)),
                         opts=pulumi.ResourceOptions(depends_on=[namespace]))
         for need in stack.services
     ]
-    CityBlueprint("blueprint", CityBlueprintArgs(stack.validated.document.data),
+    CityBlueprint("blueprint", CityBlueprintArgs(stack.cluster, stack.validated.document.data),
                   opts=pulumi.ResourceOptions(depends_on=[namespace, operator, *services]))
     pulumi.export("namespace", stack.namespace)
     pulumi.export("operatorNamespace", OPERATOR_NAMESPACE)
