@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -396,8 +396,24 @@ def test_k8s_airgap_refuses_a_bundle_missing_its_images(tmp_path: Path, throwawa
 
 # --- citykit, against the local cluster ----------------------------------------------------
 
+CITYKIT_CLI = Path(sys.executable).parent / "citykit"  # the console script of this install
 RELEASE = "citykit-ansible"  # its own release and namespace: the chart's tests use the default ones
 CITY_NAME = "ansible-tallinn"
+
+
+def test_citykit_role_refuses_an_invalid_blueprint_before_touching_the_cluster(
+    throwaway: Throwaway, city_variant: Callable[..., Path], tmp_path: Path
+) -> None:
+    def unknown_initiative(data: dict[str, Any]) -> None:
+        data["spec"]["initiatives"][0]["ref"] = "government.no-such-thing"
+
+    run = ansible("-i", str(throwaway.inventory / "hosts.yml"), str(PLAYBOOKS / "city.yml"),
+                  "-e", f"citykit_blueprint={city_variant(CITY, unknown_initiative)}",
+                  "-e", f"citykit_kubeconfig={tmp_path / 'no-cluster'}",
+                  "-e", f"citykit_cli={CITYKIT_CLI}")
+    assert run.returncode != 0 and recap(run)[SERVER]["failed"] == 1
+    assert "spec.initiatives[0].ref: unknown catalogue initiative 'government.no-such-thing'" in run.stdout
+    assert "Look up the operator's release" not in run.stdout
 
 
 @pytest.fixture(scope="module")
@@ -410,7 +426,7 @@ def city_runs(kube_cluster: LocalCluster, throwaway: Throwaway, tmp_path_factory
         "-e", f"citykit_kubeconfig={kube_cluster.kubeconfig}", "-e", f"citykit_blueprint={city}",
         "-e", f"citykit_helm={helm}", "-e", f"citykit_kubectl={bin_dir(kube_cluster.kubernetes_version) / 'kubectl'}",
         "-e", f"citykit_release={RELEASE}", "-e", f"citykit_namespace={RELEASE}",
-        "-e", f"citykit_cli={Path(sys.executable).parent / 'citykit'}",
+        "-e", f"citykit_cli={CITYKIT_CLI}",
     ]
     runs = tuple(assert_succeeded(ansible(*args), [SERVER]) for _ in range(2))
     changed_values = assert_succeeded(ansible(*args, "-e", '{"citykit_chart_values": {"resyncSeconds": 7}}'), [SERVER])
