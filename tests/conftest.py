@@ -14,12 +14,22 @@ from citykit.cluster.helm import ensure_helm
 from citykit.paths import cities_dir
 from click.testing import CliRunner, Result
 
+PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
 LOCATED_LINE = r"^[^:\n]+:\d+:\d+: \S+: .+$"
 
 
 def run_cli(*args: str) -> Result:
     """Invoke `citykit` in-process, the way the console script does."""
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def role_requirements() -> dict[str, set[str]]:
+    """{role: its required inputs}, read straight from each role's argument specs."""
+    requirements = {}
+    for spec in sorted(PLAYBOOKS.glob("roles/*/meta/argument_specs.yml")):
+        options = yaml.safe_load(spec.read_text())["argument_specs"]["main"].get("options", {})
+        requirements[spec.parents[1].name] = {name for name, option in options.items() if option.get("required")}
+    return requirements
 
 
 def read_city(name: str) -> dict[str, Any]:

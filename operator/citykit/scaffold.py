@@ -19,6 +19,7 @@ from citykit.errors import CitykitError, Problem
 from citykit.output import dump_yaml
 from citykit.platform import platform_services
 from citykit.render import API_VERSION
+from citykit.roleinputs import required_inputs
 from citykit.sizing import CONTAINER_DEFAULTS, footprint
 from citykit.source import Document, load_bytes, load_file
 from citykit.validation import ValidatedBlueprint, validate
@@ -48,6 +49,10 @@ class CityFiles:
     @property
     def inventory(self) -> Path:
         return self.root / "playbooks" / "inventories" / self.city
+
+    @property
+    def group_vars(self) -> Path:
+        return self.inventory / "group_vars" / "all.yml"
 
     def relative_blueprint(self, start: Path) -> str:
         return os.path.relpath(self.blueprint, start)
@@ -98,11 +103,21 @@ def inventory(files: CityFiles) -> dict[Path, dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {group: {"hosts": {}} for group in ("servers", "agents", "edge_gateways")}
     return {
         files.inventory / "hosts.yml": {"all": {"children": groups}},
-        files.inventory / "group_vars" / "all.yml": {
+        files.group_vars: {
             "citykit_city": files.city,
             "citykit_blueprint": files.relative_blueprint(files.root),
         },
     }
+
+
+def inventory_checklist(provided: set[str]) -> str:
+    """Commented placeholders for the role inputs a city must still give, so the first
+    `ansible-playbook` run is not where a new city learns of them."""
+    missing = [item for item in required_inputs(citystack.source_root() / "playbooks") if item.name not in provided]
+    if not missing:
+        return ""
+    header = "\n# Still to fill in (or pass with -e): the roles refuse to run without these.\n"
+    return header + "".join(item.placeholder() + "\n" for item in missing)
 
 
 def new_city(files: CityFiles, jurisdiction: str, example: Path | None) -> list[Path]:
@@ -123,7 +138,9 @@ def new_city(files: CityFiles, jurisdiction: str, example: Path | None) -> list[
                        f"not written: the blueprint from {origin} does not pass under '{jurisdiction}'")
         raise CitykitError([*error.problems, note]) from None
     contents = {files.blueprint: blueprint_text, files.stack: dump_yaml([stack_settings(validated, files)])}
-    contents |= {path: "---\n" + dump_yaml([value]) for path, value in inventory(files).items()}
+    stub = inventory(files)
+    contents |= {path: "---\n" + dump_yaml([value]) for path, value in stub.items()}
+    contents[files.group_vars] += inventory_checklist(set(stub[files.group_vars]))
     for path, text in contents.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

@@ -12,7 +12,7 @@ from citykit.platform import platform_services
 from citykit.sizing import footprint
 from citykit.validation import validate_file
 
-from tests.conftest import LOCATED_LINE, run_cli
+from tests.conftest import LOCATED_LINE, PLAYBOOKS, role_requirements, run_cli
 
 
 @pytest.fixture
@@ -107,3 +107,13 @@ def test_a_name_that_is_no_dns_label_is_refused(project: Path) -> None:
     assert result.exit_code == 1
     assert "metadata.name: 'Test_Ville' does not match" in result.output
     assert files_under(project) == {}
+
+
+def test_scaffolded_inventory_lists_every_role_input_still_to_give(project: Path) -> None:
+    run_cli("new-city", "testville", "--jurisdiction", "gdpr")
+    text = (project / "playbooks/inventories/testville/group_vars/all.yml").read_text()
+    placeholders = re.findall(r"^# (\w+):", text, flags=re.MULTILINE)
+    given = set(yaml.safe_load(text)) | set(yaml.safe_load((PLAYBOOKS / "group_vars/all.yml").read_text()))
+    assert placeholders and not set(placeholders) & given
+    for role, required in role_requirements().items():
+        assert required <= given | set(placeholders), f"{role}: {sorted(required - given - set(placeholders))}"

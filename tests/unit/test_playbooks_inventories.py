@@ -11,7 +11,7 @@ import yaml
 from citykit.paths import cities_dir
 from citykit.scaffold import CityFiles, inventory
 
-from tests.conftest import read_city
+from tests.conftest import read_city, role_requirements
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = ROOT / "playbooks"
@@ -51,16 +51,11 @@ def test_example_inventory_has_servers_and_gateways_of_its_blueprint_districts(c
         assert set(variables["edge_gateway_districts"]) <= districts, gateway
 
 
-def required_inputs(role: Path) -> set[str]:
-    options = load(role / "meta" / "argument_specs.yml")["argument_specs"]["main"].get("options", {})
-    return {name for name, spec in options.items() if spec.get("required")}
-
-
 @pytest.mark.parametrize("city", CITIES)
 def test_example_inventory_gives_every_role_its_required_inputs(city: str) -> None:
     defined = set(city_vars(city)) | GIVEN_AT_RUN_TIME
-    for role in sorted((PLAYBOOKS / "roles").iterdir()):
-        assert required_inputs(role) <= defined, f"{role.name}: {sorted(required_inputs(role) - defined)}"
+    for role, required in role_requirements().items():
+        assert required <= defined, f"{role}: {sorted(required - defined)}"
 
 
 def test_host_roles_target_the_real_root_and_act_on_the_running_system_by_default() -> None:
