@@ -1,7 +1,7 @@
 """What `citykit demo` rolls out, and when it is done (pure).
 
 A real city's pilot gates last days; the demo keeps each gate's approval mode but shortens
-its duration, and plays the programme office by approving pilots that wait for approval.
+its duration, and plays the programme office by approving every initiative whose manual gate waits.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def demo_blueprint(blueprint: Mapping[str, Any], gate: str) -> dict[str, Any]:
 
 
 def awaiting_approval(initiatives: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Catalogue ids of the pilots that are healthy and wait for someone to approve them."""
+    """Catalogue ids of the initiatives whose manual gate waits for someone to approve them."""
     return [item["spec"]["ref"] for item in initiatives
             if (item.get("status") or {}).get("phase") == "AwaitingApproval"]
 

@@ -8,6 +8,8 @@ operator computes the same status again and writes nothing.
 Initiative phases: Pending -> Waiting (for dependsOn) -> Pilot (pilot districts) ->
 AwaitingApproval (gate passed, manual approval needed) -> Citywide (rolling out everywhere) ->
 Live; Degraded when a live initiative loses readiness; Blocked when it cannot be deployed.
+An initiative without pilot districts whose gate asks for manual approval waits in
+AwaitingApproval before anything is deployed: a manual gate is never skipped.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from citykit.blueprint import duration_seconds
 from citykit.render import CITYWIDE, PILOT, initial_wave
 
-# The annotation a pilot gate with `approval: manual` waits for; its value names the approver.
+# The annotation a gate with `approval: manual` waits for; its value names the approver.
 APPROVED_BY = "citykit.io/approved-by"
 
 STARTED_PHASES = frozenset({"Live", "Degraded"})
@@ -123,6 +125,10 @@ def next_initiative_status(view: InitiativeView, components: int, now: datetime.
     condition("DependenciesReady", True, "Live", "all dependencies are live" if spec["dependsOn"] else "no dependencies")
 
     wave = previous.get("wave") or initial_wave(spec)
+    if wave == CITYWIDE and not previous.get("wave") and _awaits_approval(view):
+        message = "no pilot districts: deploys citywide once approved; run `citykit approve`"
+        condition("Ready", False, "AwaitingApproval", message)
+        return Decision(_finish({"phase": "AwaitingApproval", "message": message}, view, conditions, None), None, None)
     workloads = fold_workloads(view.deployments, components, wave)
     status: dict[str, Any] = {"wave": wave}
     recheck: float | None = None
@@ -160,11 +166,15 @@ def _pilot(
     if remaining > 0:
         status.update(phase="Pilot", message=f"piloting in {districts}: healthy, gate opens in {int(remaining) + 1}s")
         return status, PILOT, remaining
-    if spec["gate"]["approval"] == "manual" and not view.approved_by:
+    if _awaits_approval(view):
         status.update(phase="AwaitingApproval", message=f"pilot healthy for {spec['gate']['healthyFor']}; run `citykit approve`")
         return status, PILOT, None
     status["wave"] = CITYWIDE
     return status, CITYWIDE, None
+
+
+def _awaits_approval(view: InitiativeView) -> bool:
+    return view.spec["gate"]["approval"] == "manual" and not view.approved_by
 
 
 def _finish(

@@ -56,6 +56,22 @@ def test_initiative_without_pilot_districts_goes_straight_citywide() -> None:
     assert decision.status["phase"] == "Citywide"
 
 
+def test_manual_gate_without_pilot_districts_deploys_nothing_until_approved() -> None:
+    manual = {"pilotDistricts": [], "gate": {"healthyFor": "10m", "approval": "manual"}}
+    waiting = next_initiative_status(view(**manual), 1, T0)
+    assert (waiting.wave, waiting.status["phase"]) == (None, "AwaitingApproval")
+    assert "citykit approve" in waiting.status["message"]
+    approved = next_initiative_status(view(waiting.status, approved_by="council", **manual), 1, T0)
+    assert (approved.wave, approved.status["phase"], approved.status["approvedBy"]) == ("citywide", "Citywide", "council")
+
+
+def test_manual_gate_does_not_hold_back_an_initiative_already_deployed_citywide() -> None:
+    """A gate changed to manual after the rollout must not take a running service down."""
+    decision = next_initiative_status(view({"wave": "citywide"}, [deployment("citywide", 1)], pilotDistricts=[],
+                                           gate={"healthyFor": "10m", "approval": "manual"}), 1, T0)
+    assert (decision.wave, decision.status["phase"]) == ("citywide", "Live")
+
+
 def test_healthy_pilot_waits_for_its_gate() -> None:
     decision = next_initiative_status(view(deployments=[deployment("pilot", 1)]), 1, T0)
     assert decision.status["phase"] == "Pilot"

@@ -75,7 +75,7 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
 def demo(city: str | None, timeout: float, gate: str) -> None:
     """Start the local cluster if needed, run the operator, and roll an example city out to Live.
 
-    Pilot gates are shortened to --gate; pilots that need manual approval are approved as
+    Pilot gates are shortened to --gate; initiatives that need manual approval are approved as
     `citykit-demo`. Exits 0 when every initiative is Live, 1 with the reason otherwise.
     """
     path = choose_city(city)
