@@ -68,3 +68,5 @@ def test_demo_rolls_the_city_out_to_live_and_resumes_after_a_timeout(demo_env: d
     assert len(items) == total and all(item["status"]["phase"] == "Live" for item in items)
     manual = [item for item in items if item["spec"]["gate"]["approval"] == "manual"]
     assert manual and all(item["status"].get("approvedBy") == "citykit-demo" for item in manual)
+    said = cut_short.stdout + finished.stdout
+    assert all(said.count(f"approved {item['spec']['ref']} as citykit-demo") == 1 for item in manual), said

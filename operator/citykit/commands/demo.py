@@ -37,15 +37,19 @@ def progress_view(city: str, table: list[Row], elapsed: float) -> Group:
 
 
 def follow(city: str, generation: int, operator: OperatorProcess, timeout: float, console: Console) -> list[Row]:
-    """Shows progress until the blueprint is Live, approving pilots that wait for approval."""
+    """Shows progress until the blueprint is Live, approving (and saying so) every
+    initiative whose manual gate waits."""
     started = time.monotonic()
     table: list[Row] = []
+    approved: set[str] = set()  # the phase shows it only once the operator has seen the approval
     with Live(progress_view(city, table, 0), console=console, refresh_per_second=2) as live:
         while True:
             operator.check_alive()
             initiatives = list_initiatives(city)
-            for ref in awaiting_approval(initiatives):
+            for ref in [ref for ref in awaiting_approval(initiatives) if ref not in approved]:
                 approve_initiative(city, ref, APPROVER)
+                approved.add(ref)
+                live.console.print(f"approved {ref} as {APPROVER}")
             table = rows(initiatives, datetime.datetime.now(datetime.UTC))
             elapsed = time.monotonic() - started
             live.update(progress_view(city, table, elapsed))
@@ -95,6 +99,7 @@ def demo(city: str | None, timeout: float, gate: str) -> None:
         table = follow(name, generation, operator, timeout, console)
     finally:
         operator.stop()
+    console.print()  # a Live display on a pipe ends without a newline
     console.print(status_table(table))
     console.print(f"\n{name} is Live: {len(table)} initiatives in {time.monotonic() - started:.0f}s.")
     console.print('The cluster keeps running (the operator has stopped): eval "$(citykit cluster env)",'
