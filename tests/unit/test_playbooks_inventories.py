@@ -11,10 +11,9 @@ import yaml
 from citykit.paths import cities_dir
 from citykit.scaffold import CityFiles, inventory
 
-from tests.conftest import read_city, role_requirements
+from tests.conftest import PLAYBOOKS, read_city, role_requirements
 
-ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOKS = ROOT / "playbooks"
+ROOT = PLAYBOOKS.parent
 CITIES = sorted(path.stem for path in cities_dir().glob("*.yaml"))
 GIVEN_AT_RUN_TIME = {"k8s_airgap_bundle"}  # the bundle's folder: `-e k8s_airgap_bundle=...`
 
