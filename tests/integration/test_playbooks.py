@@ -35,14 +35,15 @@ from citykit.cluster.state import LocalCluster
 from citykit.localrun import OperatorProcess, wait_for
 from kubernetes import client, config
 
+from tests.conftest import PLAYBOOKS
 from tests.integration.test_operator import blueprint
 
-ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOKS = ROOT / "playbooks"
+ROOT = PLAYBOOKS.parent
 CITY = "tallinn"
 SERVER, SECOND_SERVER, AGENT = "tln-k8s-1", "tln-k8s-2", "tln-node-1"
 GATEWAY, NORTH_GATEWAY = "tln-gw-kesklinn", "tln-gw-north"
 HOST_PLAYBOOKS = ["hosts.yml", "cluster.yml", "edge.yml"]  # site.yml but the city play
+HOSTS = [SERVER, SECOND_SERVER, AGENT, NORTH_GATEWAY]  # what they run on, twice
 RECAP_LINE = re.compile(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", re.MULTILINE)
 
 
@@ -89,7 +90,6 @@ class Throwaway:
         )
 
 
-
 def bare_root(path: Path) -> None:
     """What a freshly bootstrapped Debian root has that the roles rely on: the account files."""
     etc = path / "etc"
@@ -125,8 +125,6 @@ def test_playbooks_pass_ansible_lint_production_profile() -> None:
 
 
 # --- the host roles, in one run of their three playbooks, twice -----------------------------
-
-HOSTS = [SERVER, SECOND_SERVER, AGENT, NORTH_GATEWAY]
 
 
 @pytest.fixture(scope="module")
