@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from citykit.cluster import control_plane
-from citykit.localrun import OperatorProcess, install_crds, wait_for
-from citykit.paths import cities_dir
-from citykit.render import plan
-from citykit.source import load_file
-from citykit.validation import validate
+from citykit.core.render import plan
+from citykit.core.source import load_file
+from citykit.core.validation import validate
+from citykit.kube.crds import install_crds
+from citykit.kube.wait import wait_for
+from citykit.localcluster import control_plane
+from citykit.localcluster.operator_process import OperatorProcess
+from citykit.resources import example_cities_dir
 from kubernetes import client, config
 
 WRITES = ("create", "update", "patch", "delete")
@@ -41,7 +43,7 @@ def operator_writes(audit_log: Path) -> int:
 
 
 def main() -> None:
-    largest = max(cities_dir().glob("*.yaml"), key=lambda path: len(load_file(path).data["spec"]["initiatives"]))
+    largest = max(example_cities_dir().glob("*.yaml"), key=lambda path: len(load_file(path).data["spec"]["initiatives"]))
     data: dict[str, Any] = yaml.safe_load(largest.read_text())
     for item in data["spec"]["initiatives"]:
         item["gate"] = {"healthyFor": "1s", "approval": "auto"}

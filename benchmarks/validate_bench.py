@@ -12,12 +12,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from citykit.catalogue import load_catalogue
-from citykit.paths import cities_dir
-from citykit.profiles import load_profile
-from citykit.render import plan
-from citykit.source import load_file
-from citykit.validation import validate, validate_file
+from citykit.core.catalogue import load_catalogue
+from citykit.core.profiles import load_profile
+from citykit.core.render import plan
+from citykit.core.source import load_file
+from citykit.core.validation import validate, validate_file
+from citykit.resources import example_cities_dir
 
 RUNS = 20
 
@@ -32,7 +32,7 @@ def median_ms(action: Callable[[], object], runs: int = RUNS) -> float:
 
 
 def main() -> None:
-    largest = max(cities_dir().glob("*.yaml"), key=lambda path: len(load_file(path).data["spec"]["initiatives"]))
+    largest = max(example_cities_dir().glob("*.yaml"), key=lambda path: len(load_file(path).data["spec"]["initiatives"]))
     start = time.perf_counter()
     validated = validate_file(largest)
     cold = (time.perf_counter() - start) * 1000

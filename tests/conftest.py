@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
-from citykit.cli import main
-from citykit.cluster.helm import ensure_helm
-from citykit.paths import cities_dir
+from citykit.cli.main import main
+from citykit.resources import example_cities_dir
+from citykit.toolchain.helm import ensure_helm
 from click.testing import CliRunner, Result
 
-PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks"
+REPOSITORY = Path(__file__).resolve().parents[1]
+PLAYBOOKS = REPOSITORY / "playbooks"
 LOCATED_LINE = r"^[^:\n]+:\d+:\d+: \S+: .+$"
 
 
@@ -33,7 +34,7 @@ def role_requirements() -> dict[str, set[str]]:
 
 
 def read_city(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((cities_dir() / f"{name}.yaml").read_text())
+    data: dict[str, Any] = yaml.safe_load((example_cities_dir() / f"{name}.yaml").read_text())
     return data
 
 

@@ -1,5 +1,5 @@
 """`python -m citykit` runs the CLI, for environments without the console script on PATH."""
 
-from citykit.cli import main
+from citykit.cli.main import main
 
 main()

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from citykit.cluster import control_plane
-from citykit.cluster.processes import stop
-from citykit.cluster.state import LocalCluster
+from citykit.localcluster import control_plane
+from citykit.localcluster.processes import stop
+from citykit.localcluster.state import LocalCluster
 
 _kept_logs: list[Path] = []
 

@@ -18,13 +18,15 @@ from typing import Any
 
 import pytest
 import yaml
-from citykit.cluster.kubeconfig import write_kubeconfig
-from citykit.cluster.state import LocalCluster
-from citykit.crd import crd_dir, crds
-from citykit.localrun import OperatorProcess, wait_for
+from citykit.api.crd import crds
+from citykit.kube.wait import wait_for
+from citykit.localcluster.kubeconfig import write_kubeconfig
+from citykit.localcluster.operator_process import OperatorProcess
+from citykit.localcluster.state import LocalCluster
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from tests.conftest import REPOSITORY
 from tests.integration.test_operator import (
     all_live,
     blueprint,
@@ -33,12 +35,13 @@ from tests.integration.test_operator import (
     delete_blueprint,
 )
 
-CHART = crd_dir().parent
+CHART = REPOSITORY / "charts" / "citykit-operator"
 SCENARIO = CHART / "ci" / "all-options-values.yaml"
 NAMESPACE = "citykit-system"
 RELEASE = "citykit-operator"
 OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
 WRITES = ("create", "update", "patch", "delete", "deletecollection")
+
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from citykit.cluster.state import LocalCluster
-from citykit.demo import enabled
-from citykit.localrun import OperatorProcess, wait_for
+from citykit.core.demo_rollout import enabled
+from citykit.kube.wait import wait_for
+from citykit.localcluster.operator_process import OperatorProcess
+from citykit.localcluster.state import LocalCluster
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from citykit.cluster.processes import is_alive
-from citykit.cluster.state import LocalCluster, load
-from citykit.localrun import wait_for
+from citykit.kube.wait import wait_for
+from citykit.localcluster.processes import is_alive
+from citykit.localcluster.state import LocalCluster, load
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from citykit.localrun import OperatorProcess, install_crds, wait_for
+from citykit.kube.crds import install_crds
+from citykit.kube.wait import wait_for
+from citykit.localcluster.operator_process import OperatorProcess
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 

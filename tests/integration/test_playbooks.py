@@ -27,12 +27,13 @@ from typing import Any
 
 import pytest
 import yaml
-from citykit.cluster.certs import CertificateAuthority, ClientIdentity
-from citykit.cluster.helm import ensure_helm
-from citykit.cluster.locations import bin_dir
-from citykit.cluster.ports import free_ports
-from citykit.cluster.state import LocalCluster
-from citykit.localrun import OperatorProcess, wait_for
+from citykit.kube.wait import wait_for
+from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
+from citykit.localcluster.operator_process import OperatorProcess
+from citykit.localcluster.ports import free_ports
+from citykit.localcluster.state import LocalCluster
+from citykit.toolchain.helm import ensure_helm
+from citykit.toolchain.locations import bin_dir
 from kubernetes import client, config
 
 from tests.conftest import PLAYBOOKS

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from citykit.citystack import load_stack
-from citykit.cluster.pulumi_engine import ensure_pulumi
-from citykit.cluster.state import LocalCluster
-from citykit.localrun import OperatorProcess, wait_for
+from citykit.core.citystack import load_stack
+from citykit.kube.wait import wait_for
+from citykit.localcluster.operator_process import OperatorProcess
+from citykit.localcluster.state import LocalCluster
+from citykit.toolchain.pulumi_engine import ensure_pulumi
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -44,14 +45,15 @@ def citykit(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
     env = {
         **os.environ,
         "KUBECONFIG": str(kube_cluster.kubeconfig),
-        "CITYKIT_PROJECT": str(work / "project"),
         "PULUMI_BACKEND_URL": (work / "state").as_uri(),
         "PULUMI_HOME": str(work / "pulumi-home"),
         "PULUMI_CONFIG_PASSPHRASE": "test only",
     }
 
+    (work / "project").mkdir()
+
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "citykit", *args], env=env, capture_output=True,
+        return subprocess.run([sys.executable, "-m", "citykit", *args], env=env, cwd=work / "project", capture_output=True,
                               text=True, timeout=900, check=False)
 
     run.project = work / "project"  # type: ignore[attr-defined]

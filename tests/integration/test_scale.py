@@ -23,9 +23,11 @@ from typing import Any
 
 import pytest
 import yaml
-from citykit.cluster.state import LocalCluster
-from citykit.localrun import OperatorProcess, install_crds, wait_for
-from citykit.paths import blueprints_root
+from citykit.kube.crds import install_crds
+from citykit.kube.wait import wait_for
+from citykit.localcluster.operator_process import OperatorProcess
+from citykit.localcluster.state import LocalCluster
+from citykit.resources import blueprints_root
 from kubernetes import client, config
 
 from tests.conftest import read_city

@@ -11,16 +11,18 @@ import kubernetes_validate
 import pytest
 import yaml
 from citykit import __version__
-from citykit.cluster.helm import HELM_VERSION
-from citykit.controller import CHILD_KINDS
-from citykit.crd import crd_dir, crds
+from citykit.api.crd import crds
+from citykit.controller.handlers import CHILD_KINDS
+from citykit.toolchain.helm import HELM_VERSION
 
+from tests.conftest import REPOSITORY
 from tests.unit.test_plan import KUBERNETES_VERSION, pod_security_restricted_violations
 
-CHART = crd_dir().parent
+CHART = REPOSITORY / "charts" / "citykit-operator"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 VALUES = [None, *SCENARIOS]
 APPLY = {"list", "watch", "create", "patch", "delete"}
+
 
 
 def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -88,7 +90,7 @@ def test_operator_pod_meets_pod_security_restricted(helm: Path, values: Path | N
 
 def test_operator_image_runs_as_the_user_the_chart_asks_for(helm: Path) -> None:
     """runAsNonRoot needs a numeric USER in the image; the chart pins the same one."""
-    dockerfile = (CHART.parents[1] / "operator" / "Dockerfile").read_text()
+    dockerfile = (REPOSITORY / "operator" / "Dockerfile").read_text()
     [user] = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
     pod = one(render(helm), "Deployment")["spec"]["template"]["spec"]["securityContext"]
     assert user == f"{pod['runAsUser']}:{pod['runAsGroup']}"

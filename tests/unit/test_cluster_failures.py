@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from citykit.cluster import control_plane
-from citykit.cluster.build import build_steps, ensure_binaries, kubernetes_version, stamp_path
-from citykit.cluster.errors import ClusterError
-from citykit.cluster.locations import bin_dir, infra_dir
+from citykit.localcluster import control_plane
+from citykit.localcluster.errors import ClusterError
+from citykit.toolchain.gobuild import build_steps, ensure_binaries, kubernetes_version, stamp_path
+from citykit.toolchain.locations import bin_dir, local_cluster_module
 
 from tests.conftest import LOCATED_LINE, run_cli
 
@@ -33,7 +33,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def crashing_binaries(cache: Path) -> Path:
     cache.mkdir(parents=True)
-    for step in build_steps(infra_dir(), cache, build_date="unused"):
+    for step in build_steps(local_cluster_module(), cache, build_date="unused"):
         for name in step.binaries:
             (cache / name).write_text(CRASHING)
             (cache / name).chmod(0o755)

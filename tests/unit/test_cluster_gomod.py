@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from citykit.cluster.build import kubernetes_version
-from citykit.cluster.gomod import (
+from citykit.toolchain.gobuild import kubernetes_version
+from citykit.toolchain.gomod import (
     UpstreamGoMod,
     parse_upstream,
     pinned_kubernetes_version,
     render_wrapper_gomod,
     staging_version,
 )
-from citykit.cluster.locations import infra_dir
+from citykit.toolchain.locations import local_cluster_module
 
 UPSTREAM = """\
 module k8s.io/kubernetes
@@ -67,7 +67,7 @@ def test_rendered_gomod_pins_each_staging_module_to_its_published_tag() -> None:
 
 
 def test_committed_wrapper_replaces_match_what_the_generator_renders() -> None:
-    committed = (infra_dir() / "go.mod").read_text()
+    committed = (local_cluster_module() / "go.mod").read_text()
     version = pinned_kubernetes_version(committed)
     replace_block = committed[committed.index("replace (") :]
     staging = tuple(line.split()[0] for line in replace_block.splitlines()[1:-1])

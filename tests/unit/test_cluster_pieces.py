@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from citykit.cluster import components
-from citykit.cluster.build import GoBuild, is_current, version_ldflags
-from citykit.cluster.certs import CertificateAuthority, ClientIdentity
-from citykit.cluster.components import Layout, Ports
-from citykit.cluster.errors import ClusterError
-from citykit.cluster.locations import bin_dir, state_dir
-from citykit.cluster.ports import claim, free_ports
-from citykit.cluster.processes import is_alive, log_tail, spawn, stop
+from citykit.localcluster import commandlines
+from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
+from citykit.localcluster.commandlines import Layout, Ports
+from citykit.localcluster.errors import ClusterError
+from citykit.localcluster.ports import claim, free_ports
+from citykit.localcluster.processes import is_alive, log_tail, spawn, stop
+from citykit.toolchain.gobuild import GoBuild, is_current, version_ldflags
+from citykit.toolchain.locations import bin_dir, state_dir
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -81,7 +81,7 @@ def test_client_cert_carries_user_as_cn_and_groups_as_o(tmp_path: Path) -> None:
 
 
 def test_apiserver_enforces_rbac_node_authz_podsecurity_and_audits_writes() -> None:
-    argv = components.kube_apiserver(LAYOUT)
+    argv = commandlines.kube_apiserver(LAYOUT)
 
     assert "--authorization-mode=Node,RBAC" in argv
     assert "--enable-admission-plugins=NodeRestriction,PodSecurity" in argv
@@ -91,14 +91,14 @@ def test_apiserver_enforces_rbac_node_authz_podsecurity_and_audits_writes() -> N
 
 
 def test_controller_manager_can_mint_service_account_tokens() -> None:
-    argv = components.kube_controller_manager(LAYOUT)
+    argv = commandlines.kube_controller_manager(LAYOUT)
 
     assert "--service-account-private-key-file=/state/pki/sa.key" in argv
     assert "--root-ca-file=/state/pki/ca.crt" in argv
 
 
 def test_kwok_manages_only_annotated_nodes_with_our_stages() -> None:
-    argv = components.kwok(LAYOUT)
+    argv = commandlines.kwok(LAYOUT)
 
     assert "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" in argv
     assert "--config=/infra/kwok/node-stages.yaml" in argv

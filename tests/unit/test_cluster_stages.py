@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import yaml
-from citykit.cluster.locations import infra_dir
-from citykit.cluster.nodes import fake_nodes
+from citykit.localcluster.nodes import fake_nodes
+from citykit.toolchain.locations import local_cluster_module
 
 
 def stages(file: str) -> dict[str, dict[str, Any]]:
-    documents = yaml.safe_load_all(Path(infra_dir() / "kwok" / file).read_text())
+    documents = yaml.safe_load_all(Path(local_cluster_module() / "kwok" / file).read_text())
     return {doc["metadata"]["name"]: doc for doc in documents}
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import yaml
-from citykit.crd import crd_dir, crds
+from citykit.api.crd import crds
+
+from tests.conftest import REPOSITORY
 
 
 def test_committed_crds_match_the_schemas() -> None:
     generated = crds()
-    committed = {path.name for path in crd_dir().glob("*.yaml")}
+    committed = {path.name for path in (REPOSITORY / "charts" / "citykit-operator" / "crds").glob("*.yaml")}
     assert committed == set(generated)
     for name, manifest in generated.items():
-        assert yaml.safe_load((crd_dir() / name).read_text()) == manifest, (
-            f"{name} drifted from blueprints/schema/: run `python -m citykit.crd`"
+        assert yaml.safe_load(((REPOSITORY / "charts" / "citykit-operator" / "crds") / name).read_text()) == manifest, (
+            f"{name} drifted from blueprints/schema/: run `python -m citykit.api.crd`"
         )
 
 

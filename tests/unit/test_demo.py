@@ -6,7 +6,7 @@ import copy
 import re
 
 import pytest
-from citykit.demo import (
+from citykit.core.demo_rollout import (
     awaiting_approval,
     choose_city,
     demo_blueprint,
@@ -14,7 +14,7 @@ from citykit.demo import (
     example_cities,
     finished,
 )
-from citykit.errors import RunFailure
+from citykit.core.errors import RunFailure
 
 from tests.conftest import LOCATED_LINE, read_city, run_cli
 

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from citykit.paths import cities_dir
+from citykit.resources import example_cities_dir
 
 from tests.conftest import run_cli
 
 
 def test_diff_of_a_blueprint_with_itself_is_empty() -> None:
-    city = str(cities_dir() / "tallinn.yaml")
+    city = str(example_cities_dir() / "tallinn.yaml")
     result = run_cli("diff", city, city)
     assert result.exit_code == 0
     assert result.output == "no changes\n"
@@ -29,7 +29,7 @@ def test_diff_names_added_removed_and_changed_initiatives(city_variant: Callable
         spec["kpiTargets"] = []
         spec["initiatives"][0]["gate"] = {"healthyFor": "77d", "approval": "manual"}
 
-    old = cities_dir() / "tallinn.yaml"
+    old = example_cities_dir() / "tallinn.yaml"
     result = run_cli("diff", str(old), str(city_variant("tallinn", next_version)))
     assert result.exit_code == 0, result.output
     assert "~ version: 1.2.0 -> 1.3.0" in result.output

@@ -11,17 +11,19 @@ from typing import Any
 
 import pulumi
 import pytest
-from citykit.catalogue import load_catalogue
-from citykit.citystack import CityStack, load_stack, source_root
+from citykit.core.catalogue import load_catalogue
+from citykit.core.citystack import CityStack, load_stack
+from citykit.core.services import RUNTIME, SERVICE_LABEL
 from citykit.infra.program import provision, read_stack, render_chart
-from citykit.platform import RUNTIME, SERVICE_LABEL
 from pulumi.runtime import rpc
 
+from tests.conftest import REPOSITORY
 from tests.unit.test_plan import pod_security_restricted_violations
 
-INFRA = source_root() / "infra"
+INFRA = REPOSITORY / "infra"
 OBJECT = "pulumi-python:dynamic/citykit:KubernetesObject"
 PASSWORD = "generated-Z9q-not-for-clear-text"
+
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from citykit.catalogue import load_catalogue
-from citykit.platform import SERVICE_LABEL, ServiceNeed, service_objects
-from citykit.render import Manifest
+from citykit.core.catalogue import load_catalogue
+from citykit.core.render import Manifest
+from citykit.core.services import SERVICE_LABEL, ServiceNeed, service_objects
 
 
 def need(service_id: str, *needed_by: str) -> ServiceNeed:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from citykit.kubeprovider import ENVIRONMENT, KubernetesObjectProvider, identity, ready
+from citykit.infra.kubeprovider import ENVIRONMENT, KubernetesObjectProvider, identity, ready
 
 DEPLOYMENT: dict[str, Any] = {
     "apiVersion": "apps/v1", "kind": "Deployment",

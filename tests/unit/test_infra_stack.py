@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
-from citykit.citystack import CityStack, load_stack, source_root
-from citykit.errors import CitykitError
+from citykit.core.citystack import CityStack, load_stack
+from citykit.core.errors import CitykitError
 
-from tests.conftest import LOCATED_LINE
+from tests.conftest import LOCATED_LINE, REPOSITORY
 
-INFRA = source_root() / "infra"
-EXAMPLES = sorted(path.stem for path in (source_root() / "blueprints" / "cities").glob("*.yaml"))
+INFRA = REPOSITORY / "infra"
+EXAMPLES = sorted(path.stem for path in (REPOSITORY / "blueprints" / "cities").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("city", EXAMPLES)
@@ -30,7 +30,7 @@ def stack_variant(tmp_path: Path) -> Callable[[Callable[[dict[str, Any]], None]]
     """A copy of Tallinn's stack, beside a copy of its blueprint, changed by `edit`."""
 
     def make(edit: Callable[[dict[str, Any]], None]) -> Path:
-        (tmp_path / "tallinn.yaml").write_text((source_root() / "blueprints/cities/tallinn.yaml").read_text())
+        (tmp_path / "tallinn.yaml").write_text((REPOSITORY / "blueprints/cities/tallinn.yaml").read_text())
         data = yaml.safe_load((INFRA / "Pulumi.tallinn.yaml").read_text())
         data["config"]["citykit:blueprint"] = "tallinn.yaml"
         edit(data["config"])

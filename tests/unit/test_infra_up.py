@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from citykit.commands.city import first_error
+from citykit.cli.city import first_error
 
 from tests.conftest import LOCATED_LINE, run_cli
 
@@ -18,7 +18,8 @@ from tests.conftest import LOCATED_LINE, run_cli
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project with testville scaffolded; citykit's cache is the test's, to see it untouched."""
-    monkeypatch.setenv("CITYKIT_PROJECT", str(tmp_path / "project"))
+    (tmp_path / "project").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
     monkeypatch.setenv("CITYKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test only")
     assert run_cli("new-city", "testville", "--jurisdiction", "gdpr").exit_code == 0

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from citykit.citystack import load_stack
-from citykit.platform import platform_services
-from citykit.sizing import footprint
-from citykit.validation import validate_file
+from citykit.core.citystack import load_stack
+from citykit.core.services import platform_services
+from citykit.core.sizing import footprint
+from citykit.core.validation import validate_file
 
 from tests.conftest import LOCATED_LINE, PLAYBOOKS, role_requirements, run_cli
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("CITYKIT_PROJECT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 

@@ -8,16 +8,17 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from citykit import schemas
-from citykit.paths import cities_dir
-from citykit.render import plan
-from citykit.source import from_data
-from citykit.validation import validate_file
+from citykit.api import jsonschemas
+from citykit.core import schemas
+from citykit.core.render import plan
+from citykit.core.source import from_data
+from citykit.core.validation import validate_file
+from citykit.resources import example_cities_dir
 
 from tests.conftest import run_cli
 
 KUBERNETES_VERSION = "1.35"
-CITIES = sorted(cities_dir().glob("*.yaml"))
+CITIES = sorted(example_cities_dir().glob("*.yaml"))
 
 
 def planned(city: Path) -> list[dict[str, Any]]:
@@ -57,7 +58,7 @@ def test_plan_passes_kubernetes_schema_validation(city: Path) -> None:
     for manifest in planned(city):
         if manifest["apiVersion"].startswith("citykit.io/"):
             document = from_data(manifest["metadata"]["name"], manifest)
-            assert schemas.check(document, schemas.INITIATIVE) == []
+            assert schemas.check(document, jsonschemas.INITIATIVE) == []
         else:
             kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 

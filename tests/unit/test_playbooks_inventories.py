@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 import yaml
-from citykit.paths import cities_dir
-from citykit.scaffold import CityFiles, inventory
+from citykit.core.scaffold import CityFiles, inventory
+from citykit.resources import example_cities_dir
 
 from tests.conftest import PLAYBOOKS, read_city, role_requirements
 
 ROOT = PLAYBOOKS.parent
-CITIES = sorted(path.stem for path in cities_dir().glob("*.yaml"))
+CITIES = sorted(path.stem for path in example_cities_dir().glob("*.yaml"))
 GIVEN_AT_RUN_TIME = {"k8s_airgap_bundle"}  # the bundle's folder: `-e k8s_airgap_bundle=...`
 
 

@@ -12,8 +12,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from citykit.cluster.errors import ClusterError
-from citykit.cluster.pulumi_engine import SDK_MODULE, engine_module, ensure_pulumi, pulumi_version
+from citykit.localcluster.errors import ClusterError
+from citykit.toolchain.pulumi_engine import SDK_MODULE, engine_module, ensure_pulumi, pulumi_version
 
 
 def test_wrapper_builds_the_cli_against_the_sdk_of_its_own_release() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from citykit.rollout import (
+from citykit.core.rollout import (
     InitiativeView,
     fold_blueprint_status,
     next_initiative_status,
@@ -155,7 +155,7 @@ def test_blueprint_status_counts_by_phase_and_area() -> None:
 
 
 def test_status_patch_removes_map_keys_that_went_away() -> None:
-    from citykit.kube import merge_patch
+    from citykit.core.converge import merge_patch
 
     stored = {"phase": "RollingOut", "initiatives": {"byPhase": {"Pilot": 1, "Live": 1}, "total": 2}}
     wanted = {"phase": "Live", "initiatives": {"byPhase": {"Live": 2}, "total": 2}}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from citykit.paths import cities_dir
+from citykit.resources import example_cities_dir
 
 from tests.conftest import LOCATED_LINE, run_cli
 
@@ -48,7 +48,7 @@ def check(write_yaml: Callable[[str, Any], Path]) -> Callable[[dict[str, Any]], 
 
 
 def test_every_example_city_validates() -> None:
-    cities = sorted(str(path) for path in cities_dir().glob("*.yaml"))
+    cities = sorted(str(path) for path in example_cities_dir().glob("*.yaml"))
     assert len(cities) >= 3
     result = run_cli("validate", *cities)
     assert result.exit_code == 0, result.output

@@ -13,17 +13,17 @@ from typing import Any
 
 import pulumi
 
-from citykit.blueprint import Blueprint
-from citykit.kubeprovider import Cluster, KubernetesObject
-from citykit.platform import (
+from citykit.core.blueprint import Blueprint
+from citykit.core.render import Manifest, namespace_objects
+from citykit.core.services import (
     USERNAME,
     ServiceNeed,
     credentials_secret_name,
     platform_labels,
     service_objects,
 )
-from citykit.render import Manifest, namespace_objects
-from citykit.sizing import namespace_sizing
+from citykit.core.sizing import namespace_sizing
+from citykit.infra.kubeprovider import Cluster, KubernetesObject
 
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 

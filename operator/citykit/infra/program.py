@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from citykit.citystack import (
+from citykit.core.citystack import (
     OPERATOR_NAMESPACE,
     PROJECT,
     SETTINGS,
@@ -27,8 +27,10 @@ from citykit.citystack import (
     key,
     stack_file,
 )
-from citykit.cluster.helm import ensure_helm
-from citykit.errors import CitykitError
+from citykit.core.errors import CitykitError
+from citykit.core.render import Manifest
+from citykit.core.services import endpoint
+from citykit.core.source import from_data
 from citykit.infra.components import (
     CityBlueprint,
     CityBlueprintArgs,
@@ -39,9 +41,7 @@ from citykit.infra.components import (
     PlatformService,
     PlatformServiceArgs,
 )
-from citykit.platform import endpoint
-from citykit.render import Manifest
-from citykit.source import from_data
+from citykit.toolchain.helm import ensure_helm
 
 
 def read_stack(base: Path | None = None) -> tuple[CityStack, dict[str, pulumi.Output[str]]]:

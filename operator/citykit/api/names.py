@@ -1,0 +1,50 @@
+"""The citykit.io names: group, version, kinds, label and annotation keys, object names.
+
+One home for every string that names something in the cluster, so the renderer, the
+operator, the CLI and the Pulumi program agree by construction.
+"""
+
+from __future__ import annotations
+
+GROUP = "citykit.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+CITY_BLUEPRINT = "CityBlueprint"
+INITIATIVE = "Initiative"
+
+# The field manager of every server-side apply citykit makes.
+FIELD_MANAGER = "citykit"
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = {MANAGED_BY_LABEL: "citykit"}
+CITY_LABEL = f"{GROUP}/city"
+AREA_LABEL = f"{GROUP}/area"
+INITIATIVE_LABEL = f"{GROUP}/initiative"
+WAVE_LABEL = f"{GROUP}/wave"
+PLATFORM_SERVICE_LABEL = f"{GROUP}/platform-service"
+CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+# The annotation a gate with `approval: manual` waits for; its value names the approver.
+APPROVED_BY_ANNOTATION = f"{GROUP}/approved-by"
+
+
+def city_namespace(city: str) -> str:
+    """The namespace a city's initiatives and workloads live in."""
+    return f"city-{city}"
+
+
+def object_name(ref: str) -> str:
+    """`mobility.adaptive-traffic-signals` -> `mobility-adaptive-traffic-signals`."""
+    return ref.replace(".", "-")
+
+
+def area_of(ref: str) -> str:
+    """`mobility.adaptive-traffic-signals` -> `mobility`."""
+    return ref.split(".", 1)[0]
+
+
+def city_labels(city: str) -> dict[str, str]:
+    return {**MANAGED_BY, CITY_LABEL: city}
+
+
+def initiative_labels(city: str, ref: str) -> dict[str, str]:
+    return {**city_labels(city), AREA_LABEL: area_of(ref), INITIATIVE_LABEL: object_name(ref)}

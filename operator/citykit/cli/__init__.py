@@ -1,0 +1,1 @@
+"""Click commands, one module per topic; `citykit.cli.main` assembles them."""

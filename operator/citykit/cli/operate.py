@@ -1,0 +1,112 @@
+"""`citykit operator run | apply | status | approve`: the commands that talk to a cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import time
+from typing import Any
+
+import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from citykit import kube
+from citykit.api.crd import crds
+from citykit.api.names import (
+    API_VERSION,
+    APPROVED_BY_ANNOTATION,
+    INITIATIVE,
+    city_namespace,
+    object_name,
+)
+from citykit.cli.statusview import Row, rows, summary
+from citykit.core.validation import validate_file
+
+
+def list_initiatives(city: str | None) -> list[dict[str, Any]]:
+    client = kube.dynamic_client()
+    resource = client.resources.get(api_version=API_VERSION, kind=INITIATIVE)
+    found = resource.get(namespace=city_namespace(city)) if city else resource.get()
+    return [item.to_dict() for item in found.items]
+
+
+@click.group("operator")
+def operator_group() -> None:
+    """Run the citykit operator."""
+
+
+@operator_group.command("run")
+@click.option("--liveness", metavar="URL", help="Serve kopf's health probe here, e.g. http://0.0.0.0:8080/healthz.")
+def operator_run(liveness: str | None) -> None:
+    """Run the operator in the foreground against the current kubeconfig (Ctrl-C stops it)."""
+    import kopf
+
+    import citykit.controller.handlers  # noqa: F401  (registers the handlers)
+
+    kopf.configure(verbose=False)
+    asyncio.run(kopf.operator(clusterwide=True, standalone=True, liveness_endpoint=liveness))
+
+
+@click.command()
+def install() -> None:
+    """Install (or update) the citykit CRDs in the current cluster."""
+    for manifest in crds().values():
+        kube.apply(manifest)
+        click.echo(f"customresourcedefinition/{manifest['metadata']['name']} applied")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def apply(file: str) -> None:
+    """Validate blueprint FILE, then server-side apply it as a CityBlueprint."""
+    validated = validate_file(file)
+    kube.apply(validated.document.data)
+    click.echo(f"cityblueprint/{validated.blueprint.name} applied ({validated.blueprint.version})")
+
+
+def status_table(table: list[Row]) -> Group:
+    grid = Table(box=None, pad_edge=False)
+    for column in ("CITY", "AREA", "INITIATIVE", "PHASE", "WAVE", "READY", "AGE"):
+        grid.add_column(column)
+    colours = {"Live": "green", "Degraded": "red", "Blocked": "red", "AwaitingApproval": "yellow"}
+    for row in table:
+        grid.add_row(row.city, row.area, row.initiative, Text(row.phase, style=colours.get(row.phase, "")),
+                     row.wave, row.ready, row.age)
+    return Group(grid, Text(summary(table), style="bold"))
+
+
+@click.command()
+@click.argument("city", required=False)
+@click.option("--watch", "-w", is_flag=True, help="Keep refreshing until interrupted.")
+def status(city: str | None, watch: bool) -> None:
+    """Show each initiative's rollout: phase, wave, ready replicas, age."""
+
+    def current() -> Group:
+        return status_table(rows(list_initiatives(city), datetime.datetime.now(datetime.UTC)))
+
+    if not watch:
+        Console().print(current())
+        return
+    with Live(current(), refresh_per_second=1) as live:
+        while True:
+            time.sleep(2)
+            live.update(current())
+
+
+@click.command()
+@click.argument("city")
+@click.argument("initiative")
+@click.option("--by", "approver", default="city-programme-office", show_default=True, help="Who approves.")
+def approve(city: str, initiative: str, approver: str) -> None:
+    """Approve INITIATIVE (catalogue id) of CITY to go citywide after its pilot."""
+    click.echo(f"initiative/{approve_initiative(city, initiative, approver)} approved by {approver}")
+
+
+def approve_initiative(city: str, ref: str, approver: str) -> str:
+    """Records who approved the pilot, which is what the operator's gate waits for."""
+    name = object_name(ref)
+    kube.patch_annotation(API_VERSION, INITIATIVE, name, city_namespace(city), APPROVED_BY_ANNOTATION, approver)
+    return name

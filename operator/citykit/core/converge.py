@@ -1,0 +1,52 @@
+"""What to write: the difference between observed and desired objects (pure).
+
+`covers` decides whether an observed object already holds every field citykit would set;
+when it does, no request is made, which is what keeps an idle operator at zero writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def covers(actual: Any, desired: Any) -> bool:
+    """Whether `actual` already has every field of `desired` (server defaults may add more)."""
+    if isinstance(desired, Mapping):
+        return isinstance(actual, Mapping) and all(
+            covers(actual.get(key), value) for key, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(actual, list) and len(actual) == len(desired)
+            and all(covers(a, d) for a, d in zip(actual, desired, strict=True))
+        )
+    return bool(actual == desired)
+
+
+def merge_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) turning `current` into `desired`: keys that went away
+    are set to null at every depth, or a map such as `byPhase` would keep stale keys forever."""
+    patch: dict[str, Any] = {key: None for key in current if key not in desired}
+    for key, value in desired.items():
+        old = current.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            nested = merge_patch(old, value)
+            if nested:
+                patch[key] = nested
+        elif old != value or key not in current:
+            patch[key] = value
+    return patch
+
+
+def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
+    }
+
+
+def owned(manifest: Mapping[str, Any], owner: Mapping[str, Any]) -> dict[str, Any]:
+    """`manifest` with `owner` as its controller, so deleting the owner collects it."""
+    metadata = {**manifest["metadata"], "ownerReferences": [owner_reference(owner)]}
+    return {**manifest, "metadata": metadata}

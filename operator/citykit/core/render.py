@@ -1,0 +1,300 @@
+"""Pure rendering: a validated blueprint -> the Kubernetes objects that run it.
+
+Two steps, matching the operator's two controllers:
+- `initiative_resources` turns the blueprint into one `Initiative` object per enabled
+  initiative, whose spec holds everything needed to render its workloads (resolved
+  parameters, privacy settings, data-sharing flows), so the Initiative controller never has to
+  read the blueprint again;
+- `initiative_children` turns one Initiative spec and a wave (pilot or citywide) into its
+  ServiceAccount, ConfigMap, Deployments, Services and NetworkPolicy.
+`citykit plan` prints exactly what these return.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from citykit.api.enums import Wave
+from citykit.api.names import (
+    API_VERSION,
+    CONFIG_HASH_ANNOTATION,
+    INITIATIVE,
+    INITIATIVE_LABEL,
+    PLATFORM_SERVICE_LABEL,
+    WAVE_LABEL,
+    city_labels,
+    city_namespace,
+    initiative_labels,
+    object_name,
+)
+from citykit.core.blueprint import Blueprint, InitiativeSpec
+from citykit.core.catalogue import Catalogue, Component, Entry
+from citykit.core.policy import privacy_settings
+from citykit.core.validation import ValidatedBlueprint
+
+DEFAULT_REPLICAS = {Wave.PILOT: 1, Wave.CITYWIDE: 2}
+DEFAULT_USER = 65532
+Manifest = dict[str, Any]
+# Every workload may resolve names: egress to the cluster DNS.
+DNS_EGRESS: Manifest = {
+    "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+}
+
+
+def initial_wave(spec: Mapping[str, Any]) -> Wave:
+    """Initiatives with pilot districts start as pilots; the others go straight citywide."""
+    return Wave.PILOT if spec.get("pilotDistricts") else Wave.CITYWIDE
+
+
+def plan(validated: ValidatedBlueprint) -> list[Manifest]:
+    """Every object the operator creates for a blueprint, each initiative in its first wave."""
+    manifests = namespace_objects(validated.blueprint)
+    for resource in initiative_resources(validated):
+        manifests.append(resource)
+        manifests += initiative_children(resource["spec"], validated.catalogue, initial_wave(resource["spec"]))
+    return manifests
+
+
+def namespace_objects(blueprint: Blueprint) -> list[Manifest]:
+    """The city namespace (Pod Security restricted) and its default-deny NetworkPolicy."""
+    labels = city_labels(blueprint.name)
+    pod_security = {
+        f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+    }
+    return [
+        {
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": blueprint.namespace, "labels": {**labels, **pod_security}},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny", "namespace": blueprint.namespace, "labels": labels},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        },
+    ]
+
+
+def initiative_resources(validated: ValidatedBlueprint) -> list[Manifest]:
+    """One Initiative object per enabled initiative, in blueprint order."""
+    return [_initiative_resource(validated, initiative) for initiative in validated.blueprint.enabled]
+
+
+def _initiative_resource(validated: ValidatedBlueprint, initiative: InitiativeSpec) -> Manifest:
+    blueprint, catalogue = validated.blueprint, validated.catalogue
+    entry = catalogue.entries[initiative.ref]
+    privacy = privacy_settings(blueprint, initiative, entry, validated.profile)
+    spec: dict[str, Any] = {
+        "city": blueprint.name,
+        "ref": entry.id,
+        "area": entry.area,
+        "title": entry.title,
+        "blueprintVersion": blueprint.version,
+        "catalogueVersion": catalogue.version,
+        "jurisdiction": blueprint.jurisdiction,
+        "parameters": {**entry.parameter_defaults, **initiative.parameters},
+        "districts": list(blueprint.districts),
+        "pilotDistricts": list(initiative.pilot_districts),
+        "gate": {"healthyFor": initiative.gate.healthy_for, "approval": initiative.gate.approval},
+        "dependsOn": list(initiative.depends_on),
+        "privacy": {"consent": privacy.consent, "categories": list(privacy.categories)},
+        "sharing": {
+            "provides": [
+                {"consumer": a.consumer, "dataProduct": a.data_product}
+                for a in blueprint.data_sharing if a.producer == entry.id
+            ],
+            "receives": [
+                {"producer": a.producer, "dataProduct": a.data_product}
+                for a in blueprint.data_sharing if a.consumer == entry.id
+            ],
+        },
+    }
+    if privacy.retention_days is not None:
+        spec["privacy"]["retentionDays"] = privacy.retention_days
+    if initiative.secret_refs:
+        spec["secretRefs"] = {key: dict(ref) for key, ref in initiative.secret_refs.items()}
+    return {
+        "apiVersion": API_VERSION, "kind": INITIATIVE,
+        "metadata": {
+            "name": object_name(entry.id), "namespace": blueprint.namespace,
+            "labels": initiative_labels(blueprint.name, entry.id),
+        },
+        "spec": spec,
+    }
+
+
+def initiative_children(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave) -> list[Manifest]:
+    """ServiceAccount, ConfigMap, Deployments, Services and NetworkPolicy of one initiative."""
+    entry = catalogue.entries[spec["ref"]]
+    name = object_name(entry.id)
+    namespace = city_namespace(spec["city"])
+    labels = initiative_labels(spec["city"], entry.id)
+
+    def meta(object_name_: str, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+        return {"name": object_name_, "namespace": namespace, "labels": {**labels, **(extra or {})}}
+
+    config = _config_data(spec, wave)
+    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    manifests: list[Manifest] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(name), "automountServiceAccountToken": False},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"{name}-config"), "data": config},
+    ]
+    for component in entry.components:
+        component_labels = {"app.kubernetes.io/name": component.name, "app.kubernetes.io/part-of": name}
+        manifests.append({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": meta(f"{name}-{component.name}", {**component_labels, WAVE_LABEL: str(wave)}),
+            "spec": _deployment_spec(spec, name, component, wave, {**labels, **component_labels}, config_hash),
+        })
+        if component.ports:
+            manifests.append({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": meta(f"{name}-{component.name}", component_labels),
+                "spec": {
+                    "selector": {INITIATIVE_LABEL: name, "app.kubernetes.io/name": component.name},
+                    "ports": [
+                        {"name": port["name"], "port": port["port"], "targetPort": port["name"], "protocol": "TCP"}
+                        for port in component.ports
+                    ],
+                },
+            })
+    manifests.append({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": meta(name), "spec": _network_policy_spec(spec, entry, catalogue),
+    })
+    return manifests
+
+
+def _config_data(spec: Mapping[str, Any], wave: Wave) -> dict[str, str]:
+    privacy = spec["privacy"]
+    districts = spec["pilotDistricts"] if wave == Wave.PILOT else spec["districts"]
+    return {
+        "CITYKIT_CITY": spec["city"],
+        "CITYKIT_INITIATIVE": spec["ref"],
+        "CITYKIT_WAVE": wave,
+        "CITYKIT_DISTRICTS": ",".join(districts),
+        "CITYKIT_JURISDICTION": spec["jurisdiction"],
+        "CITYKIT_CONSENT_MODE": privacy["consent"],
+        "CITYKIT_DATA_CATEGORIES": ",".join(privacy["categories"]),
+        "CITYKIT_RETENTION_DAYS": str(privacy.get("retentionDays", "")),
+        "parameters.json": json.dumps(spec["parameters"], sort_keys=True, indent=2),
+    }
+
+
+def _deployment_spec(
+    spec: Mapping[str, Any], name: str, component: Component, wave: Wave,
+    pod_labels: Mapping[str, str], config_hash: str,
+) -> dict[str, Any]:
+    component_spec = component.spec
+    user = component_spec.get("runAsUser", DEFAULT_USER)
+    writable = ["/tmp", *[path for path in component_spec.get("writablePaths", []) if path != "/tmp"]]
+    volumes = [{"name": f"writable-{index}", "emptyDir": {}} for index in range(len(writable))]
+    container: dict[str, Any] = {
+        "name": component.name,
+        "image": component_spec["image"],
+        "envFrom": [{"configMapRef": {"name": f"{name}-config"}}],
+        "resources": component_spec["resources"],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": f"writable-{index}", "mountPath": path} for index, path in enumerate(writable)],
+    }
+    if component_spec.get("args"):
+        container["args"] = list(component_spec["args"])
+    env = [{"name": key, "value": value} for key, value in sorted(component_spec.get("env", {}).items())]
+    env += [
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": ref["name"], "key": ref["key"]}}}
+        for key, ref in sorted(spec.get("secretRefs", {}).items())
+    ]
+    if env:
+        container["env"] = env
+    if component.ports:
+        container["ports"] = [
+            {"name": port["name"], "containerPort": port["port"], "protocol": "TCP"} for port in component.ports
+        ]
+    for kind, probe in sorted(component_spec.get("probes", {}).items()):
+        container[f"{kind}Probe"] = _probe(probe, component)
+    replicas = component_spec.get("replicas", {}).get(wave, DEFAULT_REPLICAS[wave])
+    selector = {INITIATIVE_LABEL: name, "app.kubernetes.io/name": component.name}
+    return {
+        "replicas": replicas,
+        "selector": {"matchLabels": selector},
+        "template": {
+            "metadata": {
+                "labels": {**pod_labels, WAVE_LABEL: str(wave)},
+                "annotations": {CONFIG_HASH_ANNOTATION: config_hash},
+            },
+            "spec": {
+                "serviceAccountName": name,
+                "automountServiceAccountToken": False,
+                "securityContext": restricted_pod_security(user),
+                "containers": [container],
+                "volumes": volumes,
+            },
+        },
+    }
+
+
+def restricted_pod_security(user: int) -> dict[str, Any]:
+    """The pod-level settings Pod Security "restricted" asks for, running as `user`."""
+    return {
+        "runAsNonRoot": True, "runAsUser": user, "runAsGroup": user, "fsGroup": user,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _probe(probe: Mapping[str, Any], component: Component) -> dict[str, Any]:
+    port = probe.get("port") or component.ports[0]["name"]
+    action: dict[str, Any] = (
+        {"tcpSocket": {"port": port}} if probe.get("tcp") or "httpPath" not in probe
+        else {"httpGet": {"path": probe["httpPath"], "port": port}}
+    )
+    return {**action, "initialDelaySeconds": probe.get("initialDelaySeconds", 5), "periodSeconds": 10}
+
+
+def _network_policy_spec(spec: Mapping[str, Any], entry: Entry, catalogue: Catalogue) -> dict[str, Any]:
+    """Allow exactly: traffic inside the initiative, DNS, its platform services, the
+    declared data-sharing flows in both directions, and public ports from anywhere."""
+    own = {"podSelector": {"matchLabels": {INITIATIVE_LABEL: object_name(entry.id)}}}
+    ingress: list[dict[str, Any]] = [{"from": [own]}]
+    for flow in spec["sharing"]["provides"]:
+        ingress.append({
+            "from": [{"podSelector": {"matchLabels": {INITIATIVE_LABEL: object_name(flow["consumer"])}}}],
+            **_all_ports(entry),
+        })
+    public = [
+        {"port": port["port"], "protocol": "TCP"}
+        for component in entry.components for port in component.ports if port.get("public")
+    ]
+    if public:
+        ingress.append({"ports": public})
+    egress: list[dict[str, Any]] = [
+        {"to": [own]},
+        DNS_EGRESS,
+    ]
+    for service_id in entry.platform_services:
+        service = catalogue.platform_services[service_id]
+        egress.append({
+            "to": [{"podSelector": {"matchLabels": {PLATFORM_SERVICE_LABEL: service_id}}}],
+            "ports": [{"port": service.port, "protocol": "TCP"}],
+        })
+    for flow in spec["sharing"]["receives"]:
+        producer = catalogue.entries[flow["producer"]]
+        egress.append({
+            "to": [{"podSelector": {"matchLabels": {INITIATIVE_LABEL: object_name(producer.id)}}}],
+            **_all_ports(producer),
+        })
+    return {"podSelector": own["podSelector"], "policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress}
+
+
+def _all_ports(entry: Entry) -> dict[str, Any]:
+    """`{"ports": [...]}` for every port the initiative serves; none means no restriction."""
+    ports = sorted({port["port"] for component in entry.components for port in component.ports})
+    return {"ports": [{"port": port, "protocol": "TCP"} for port in ports]} if ports else {}

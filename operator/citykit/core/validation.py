@@ -1,0 +1,53 @@
+"""The one entry point that turns a blueprint document into something safe to deploy.
+
+The CLI (`validate`, `plan`, `diff`, `apply`) and the operator both call `validate`; a
+blueprint either passes every check (schema, semantics, jurisdiction policy) or yields the
+full list of located problems and nothing is rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from citykit.api import jsonschemas
+from citykit.core import policy, schemas, semantics
+from citykit.core.blueprint import Blueprint, parse
+from citykit.core.catalogue import Catalogue, load_catalogue
+from citykit.core.errors import CitykitError
+from citykit.core.profiles import Profile, available_profiles, load_profile
+from citykit.core.source import Document, load_file
+
+
+@dataclass(frozen=True)
+class ValidatedBlueprint:
+    document: Document
+    blueprint: Blueprint
+    catalogue: Catalogue
+    profile: Profile
+
+
+def validate(document: Document, catalogue: Catalogue | None = None) -> ValidatedBlueprint:
+    """Check `document` completely; raise `CitykitError` with every problem found."""
+    problems = schemas.check(document, jsonschemas.BLUEPRINT)
+    if problems:
+        raise CitykitError(problems)
+    blueprint = parse(document.data)
+    catalogue = catalogue or load_catalogue()
+    problems = semantics.check(document, blueprint, catalogue)
+    if blueprint.jurisdiction not in available_profiles():
+        problems.append(document.problem(
+            ("spec", "jurisdiction"),
+            f"unknown jurisdiction profile '{blueprint.jurisdiction}' "
+            f"(available: {', '.join(available_profiles())})",
+        ))
+        raise CitykitError(problems)
+    profile = load_profile(blueprint.jurisdiction)
+    problems += policy.check(document, blueprint, catalogue, profile)
+    if problems:
+        raise CitykitError(problems)
+    return ValidatedBlueprint(document, blueprint, catalogue, profile)
+
+
+def validate_file(path: Path | str) -> ValidatedBlueprint:
+    return validate(load_file(path))

@@ -1,0 +1,239 @@
+"""Bring a local cluster up, report on it, take it down.
+
+`up` is idempotent (a healthy cluster is reused) and all-or-nothing: if any component exits
+or a step times out, everything it started is stopped again and the error names the
+component, with the last lines of its log. `down` stops what the state file records and
+deletes only the files `up` created.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from citykit.localcluster import commandlines
+from citykit.localcluster.bootstrap_client import ApiClient
+from citykit.localcluster.certs import (
+    CertificateAuthority,
+    ClientIdentity,
+    KeyPair,
+    write_service_account_keys,
+)
+from citykit.localcluster.commandlines import FRONT_PROXY_CLIENT, Layout, Ports
+from citykit.localcluster.errors import ClusterError
+from citykit.localcluster.kubeconfig import render_kubeconfig, write_kubeconfig
+from citykit.localcluster.nodes import NODE_COUNT, fake_nodes
+from citykit.localcluster.ports import claim, free_ports
+from citykit.localcluster.processes import Process, is_alive, log_tail, spawn, stop
+from citykit.localcluster.state import LocalCluster, load, save
+from citykit.toolchain.gobuild import ensure_binaries, kubernetes_version
+from citykit.toolchain.locations import local_cluster_module
+
+Report = Callable[[str], None]
+START_TIMEOUT_SECONDS = 180.0
+
+_ADMIN = ClientIdentity("citykit-admin", ("system:masters",))
+_COMPONENT_IDENTITIES = {
+    # The names the default RBAC roles (system:kube-controller-manager, ...) are bound to.
+    "kube-controller-manager": ClientIdentity("system:kube-controller-manager"),
+    "kube-scheduler": ClientIdentity("system:kube-scheduler"),
+    # KWOK plays kubelet for every fake node at once, which the Node authorizer (one node
+    # per identity) cannot express, so it runs as an admin, as in KWOK's own setups; its
+    # `system:` name keeps its status writes apart from the operator's in the audit log.
+    "kwok": ClientIdentity("system:kwok", ("system:masters",)),
+}
+_AFTER_APISERVER = (
+    ("kube-controller-manager", commandlines.kube_controller_manager),
+    ("kube-scheduler", commandlines.kube_scheduler),
+    ("kwok", commandlines.kwok),
+)
+
+
+def _quiet(_: str) -> None:
+    """The default reporter: say nothing."""
+
+
+def admin_client(layout: Layout) -> ApiClient:
+    pki = layout.pki
+    return ApiClient(
+        layout.ports.apiserver, pki / "ca.crt", KeyPair(pki / "admin.crt", pki / "admin.key")
+    )
+
+
+def up(
+    name: str,
+    state: Path,
+    api_port: int | None = None,
+    report: Report = _quiet,
+    on_package: Report = _quiet,
+) -> LocalCluster:
+    """Starts the cluster whose files live in `state` (or returns it if it is healthy)."""
+    existing = load(state)
+    if existing is not None and api_ready(existing) and all(map(is_alive, existing.processes)):
+        report(f"cluster {name!r} is already running")
+        return existing
+    if existing is not None:
+        _discard(existing)
+    binaries = ensure_binaries(report, on_package)
+    etcd_client, etcd_peer, apiserver, controller_manager, scheduler = free_ports(5)
+    ports = Ports(
+        etcd_client,
+        etcd_peer,
+        claim(api_port) if api_port else apiserver,
+        controller_manager,
+        scheduler,
+    )
+    layout = Layout(bin=binaries, state=state, infra=local_cluster_module(), ports=ports)
+    _remove_owned(layout)
+    for folder in (layout.state, layout.pki, layout.logs):
+        folder.mkdir(parents=True, exist_ok=True)
+    _write_credentials(name, layout)
+    cluster = LocalCluster(name, kubernetes_version(layout.infra), layout)
+    save(cluster)
+    try:
+        return _start(cluster, report)
+    except BaseException:  # Ctrl-C included: never leave half a cluster running
+        recorded = load(state)
+        stop(list(reversed(recorded.processes)) if recorded else [])
+        raise
+
+
+def down(state: Path) -> bool:
+    """Stops the recorded processes and removes the cluster's files; False if none was there."""
+    cluster = load(state)
+    if cluster is None:
+        return False
+    _discard(cluster)
+    return True
+
+
+def api_ready(cluster: LocalCluster) -> bool:
+    """Whether kube-apiserver answers /readyz with ok."""
+    try:
+        status, _ = admin_client(cluster.layout).request("GET", "/readyz")
+    except OSError:
+        return False
+    return status == 200
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    name: str
+    pid: int
+    alive: bool
+    log: Path
+
+
+def health(cluster: LocalCluster) -> list[ComponentHealth]:
+    return [ComponentHealth(p.name, p.pid, is_alive(p), p.log) for p in cluster.processes]
+
+
+def _discard(cluster: LocalCluster) -> None:
+    stop(list(reversed(cluster.processes)))
+    _remove_owned(cluster.layout)
+
+
+def _remove_owned(layout: Layout) -> None:
+    """Deletes only what `up` writes, so a state folder pointed at $HOME loses nothing else."""
+    for path in layout.owned_paths():
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    if layout.state.is_dir() and not any(layout.state.iterdir()):
+        layout.state.rmdir()
+
+
+def _write_credentials(name: str, layout: Layout) -> None:
+    ca = CertificateAuthority(layout.pki)
+    ca.issue_api_serving()
+    write_service_account_keys(layout.pki)
+    ca.issue_client(FRONT_PROXY_CLIENT, ClientIdentity(FRONT_PROXY_CLIENT))
+    admin = ca.issue_client("admin", _ADMIN)
+    config = render_kubeconfig(name, layout.server, ca.pair.cert, admin)
+    write_kubeconfig(layout.admin_kubeconfig, config)
+    for component, identity in _COMPONENT_IDENTITIES.items():
+        pair = ca.issue_client(component, identity)
+        config = render_kubeconfig(name, layout.server, ca.pair.cert, pair)
+        write_kubeconfig(layout.component_kubeconfig(component), config)
+
+
+def _spawn(cluster: LocalCluster, name: str, argv: list[str]) -> LocalCluster:
+    process: Process = spawn(name, argv, cluster.layout.logs / f"{name}.log")
+    cluster = cluster.with_process(process)
+    save(cluster)
+    return cluster
+
+
+def _start(cluster: LocalCluster, report: Report) -> LocalCluster:
+    layout = cluster.layout
+    api = admin_client(layout)
+    report("starting etcd")
+    cluster = _spawn(cluster, "etcd", commandlines.etcd(layout))
+    _wait(cluster, "etcd to be healthy", lambda: _etcd_healthy(layout.ports.etcd_client))
+    report("starting kube-apiserver")
+    cluster = _spawn(cluster, "kube-apiserver", commandlines.kube_apiserver(layout))
+    _wait(cluster, "kube-apiserver to be ready", lambda: api.request("GET", "/readyz")[0] == 200)
+    report("starting kube-controller-manager, kube-scheduler and kwok")
+    for name, command in _AFTER_APISERVER:
+        cluster = _spawn(cluster, name, command(layout))
+    report(f"creating {NODE_COUNT} fake nodes")
+    for node in fake_nodes():
+        status, text = api.request("POST", "/api/v1/nodes", node)
+        if status not in (201, 409):
+            raise ClusterError(f"creating node {node['metadata']['name']} failed: {text}")
+    _wait(cluster, "the fake nodes to be Ready and untainted", lambda: _nodes_ready(api))
+    default_sa = "/api/v1/namespaces/default/serviceaccounts/default"
+    _wait(cluster, "the default ServiceAccount", lambda: api.get_json(default_sa) is not None)
+    return cluster
+
+
+def _wait(cluster: LocalCluster, what: str, condition: Callable[[], bool]) -> None:
+    """Polls `condition`, failing fast with its log if any started component exits."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        for process in cluster.processes:
+            if not is_alive(process):
+                raise ClusterError(
+                    f"{process.name} exited while waiting for {what}; last lines of "
+                    f"{process.log}:\n{log_tail(process.log)}"
+                )
+        try:
+            if condition():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise ClusterError(
+        f"timed out after {START_TIMEOUT_SECONDS:.0f}s waiting for {what};"
+        f" component logs are in {cluster.layout.logs}"
+    )
+
+
+def _etcd_healthy(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/health")
+        return bool(json.loads(connection.getresponse().read()).get("health") == "true")
+    finally:
+        connection.close()
+
+
+def _nodes_ready(api: ApiClient) -> bool:
+    """All fake nodes Ready and free of the not-ready taints the node controller puts on first."""
+    nodes = api.get_json("/api/v1/nodes?labelSelector=type%3Dkwok")
+    if nodes is None or len(nodes["items"]) < NODE_COUNT:
+        return False
+    return all(
+        not node["spec"].get("taints")
+        and any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in node.get("status", {}).get("conditions", [])
+        )
+        for node in nodes["items"]
+    )

@@ -1,0 +1,40 @@
+"""Where the local cluster's sources, binaries and state live.
+
+Binaries are cached per version outside the repository (they are large and reusable across
+checkouts); each cluster's state (certs, etcd data, logs, pid files) has its own folder so
+a developer's cluster and a test session's cluster never collide.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from citykit.resources import go_module
+
+
+def local_cluster_module() -> Path:
+    """The Go wrapper modules and KWOK stage files the local cluster is built and run from."""
+    return go_module("local-cluster")
+
+
+def cache_root() -> Path:
+    """`$CITYKIT_CACHE`, else `$XDG_CACHE_HOME/citykit`, else `~/.cache/citykit`."""
+    explicit = os.environ.get("CITYKIT_CACHE")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "citykit"
+
+
+def bin_dir(kubernetes_version: str) -> Path:
+    """One folder per Kubernetes release, so bumping the version never mixes binaries."""
+    return cache_root() / "bin" / kubernetes_version
+
+
+def state_dir(cluster_name: str) -> Path:
+    """`$CITYKIT_STATE` if set, else a per-name folder under the cache."""
+    explicit = os.environ.get("CITYKIT_STATE")
+    if explicit:
+        return Path(explicit)
+    return cache_root() / "clusters" / cluster_name

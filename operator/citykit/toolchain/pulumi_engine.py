@@ -1,0 +1,142 @@
+"""The Pulumi engine, compiled from Go modules into the cache beside the cluster's binaries.
+
+`pulumi up` needs, besides the Python SDK, the `pulumi` CLI (the engine), a language host to
+run the program and a resource plugin per provider. Release binaries and plugin downloads
+cannot be had here, so each comes from the Go module proxy, and what the proxy serves decides
+what the engine can run (issue 5's note has the refusals word for word):
+
+- `pulumi` is built from github.com/pulumi/pulumi/pkg/v3 through the wrapper module in
+  infra/pulumi-engine/cli, whose go.mod repeats pkg/v3's replace directives (a dependency's
+  are ignored) and pins sdk/v3 where pkg/v3 points at a folder of its own repository.
+  v3.259.0 is the one pkg/v3 release the proxy serves; the Python SDK is pinned to match.
+- No language host is built: the separate pulumi-language-python module is refused. Programs
+  run inline through the Automation API need none, because the SDK serves the language
+  protocol itself (`pulumi up --client`); a `runtime: python` project cannot be run by a bare
+  `pulumi` CLI here.
+- No pulumi-kubernetes provider is built: its provider/v4 module is refused. Resources come
+  from Python dynamic providers instead, run by the `pulumi-resource-pulumi-python` plugin, a
+  shell script shipped in sdk/v3's module zip and copied next to `pulumi`, where the engine
+  looks for its bundled plugins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from citykit.localcluster.errors import ClusterError
+from citykit.resources import go_module
+from citykit.toolchain.gobuild import COMMON_FLAGS, GoBuild, Report, digest, ensure_built
+
+PKG_MODULE = "github.com/pulumi/pulumi/pkg/v3"
+SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3"
+DYNAMIC_PROVIDER_PLUGIN = "pulumi-resource-pulumi-python"
+_PKG_REQUIRE = re.compile(
+    r"^\s*(?:require\s+)?github\.com/pulumi/pulumi/pkg/v3\s+(v\S+)", re.MULTILINE
+)
+
+
+def engine_module() -> Path:
+    """The wrapper module that builds the CLI."""
+    return go_module("pulumi-engine") / "cli"
+
+
+def pulumi_version(module: Path) -> str:
+    """The pkg/v3 release the committed wrapper go.mod pins: the CLI's version."""
+    match = _PKG_REQUIRE.search((module / "go.mod").read_text())
+    if match is None:
+        raise ValueError(f"{module / 'go.mod'} does not require {PKG_MODULE}")
+    return match.group(1)
+
+
+def pulumi_steps(module: Path, out: Path) -> tuple[GoBuild, ...]:
+    """One `go build` of pkg/v3's cmd/pulumi; the -X is what pulumi's own release build sets,
+    so `pulumi version` names the release and the Automation API's version check passes."""
+    version = pulumi_version(module)
+    ldflags = f"-s -w -X {SDK_MODULE}/go/common/version.Version={version}"
+    return (
+        GoBuild(
+            binaries=("pulumi",),
+            stamp=f"pulumi {version} {digest(module / 'go.mod', module / 'go.sum')}",
+            argv=(
+                "go",
+                "build",
+                *COMMON_FLAGS,
+                f"-ldflags={ldflags}",
+                "-o",
+                str(out / "pulumi"),
+                f"{PKG_MODULE}/cmd/pulumi",
+            ),
+            cwd=module,
+        ),
+    )
+
+
+def _install_dynamic_provider_plugin(module: Path, out: Path, version: str) -> None:
+    """Copies the plugin script out of the sdk/v3 module the CLI was built with.
+
+    It is a file of the module zip, not a Go package, so `go mod download` locates it; its
+    stamp names the release so a version bump replaces it along with the CLI.
+    """
+    target = out / DYNAMIC_PROVIDER_PLUGIN
+    stamp = out / f".{DYNAMIC_PROVIDER_PLUGIN}.stamp"
+    if target.is_file() and stamp.is_file() and stamp.read_text() == version:
+        return
+    download = subprocess.run(
+        ("go", "mod", "download", "-json", SDK_MODULE),
+        check=False,
+        cwd=module,
+        capture_output=True,
+        text=True,
+    )
+    if download.returncode != 0:
+        raise ClusterError(
+            f"cannot download {SDK_MODULE} for {DYNAMIC_PROVIDER_PLUGIN}: {download.stdout}{download.stderr}".strip()
+        )
+    source = Path(json.loads(download.stdout)["Dir"]) / "python" / "dist" / DYNAMIC_PROVIDER_PLUGIN
+    staged = target.with_name(f".{DYNAMIC_PROVIDER_PLUGIN}.tmp")
+    shutil.copyfile(source, staged)
+    staged.chmod(0o755)
+    os.replace(staged, target)
+    stamp.write_text(version)
+
+
+def ensure_pulumi(report: Report, on_package: Report = lambda _: None) -> Path:
+    """The cache folder holding `pulumi` and its dynamic-provider plugin, built on first use."""
+    module = engine_module()
+    if not (module / "go.mod").is_file():
+        raise ClusterError(
+            f"{module} is missing: the Pulumi engine is built from a source checkout"
+        )
+    version = pulumi_version(module)
+    out = ensure_built(
+        lambda out: pulumi_steps(module, out), f"the Pulumi engine {version}", report, on_package
+    )
+    _install_dynamic_provider_plugin(module, out, version)
+    return out
+
+
+def engine_env(bin_dir: Path, home: Path, backend: Path, passphrase: str) -> dict[str, str]:
+    """What `pulumi` needs to run here: no account, no network, and plugins from `bin_dir`.
+
+    The Automation API's `PulumiCommand()` looks `pulumi` up on this process's PATH, so callers
+    put these into `os.environ` (or pass them as a workspace's `env_vars` and a PATH of their
+    own). Ambient plugins stay allowed: the dynamic-provider plugin is found next to `pulumi`
+    and on PATH, and automatic plugin acquisition is off, so a missing plugin fails at once
+    with its name instead of trying to download it.
+    """
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+        "PULUMI_HOME": str(home),
+        "PULUMI_BACKEND_URL": backend.resolve().as_uri(),
+        "PULUMI_CONFIG_PASSPHRASE": passphrase,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        # The plugin script runs `python3 -m pulumi.dynamic`: use the interpreter that has the SDK.
+        "PULUMI_PYTHON_CMD": sys.executable,
+    }
