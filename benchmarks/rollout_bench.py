@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kubernetes import client, config
+
 from citykit.core.render import plan
 from citykit.core.source import load_file
 from citykit.core.validation import validate
@@ -23,7 +25,6 @@ from citykit.kube.wait import wait_for
 from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.resources import example_cities_dir
-from kubernetes import client, config
 
 WRITES = ("create", "update", "patch", "delete")
 
@@ -36,14 +37,20 @@ def operator_writes(audit_log: Path) -> int:
     for line in audit_log.read_text().splitlines():
         event = json.loads(line)
         agent = event.get("userAgent", "")
-        if event.get("stage") == "ResponseComplete" and event.get("verb") in WRITES \
-                and agent.startswith(("kopf/", "OpenAPI-Generator/")):
+        if (
+            event.get("stage") == "ResponseComplete"
+            and event.get("verb") in WRITES
+            and agent.startswith(("kopf/", "OpenAPI-Generator/"))
+        ):
             count += 1
     return count
 
 
 def main() -> None:
-    largest = max(example_cities_dir().glob("*.yaml"), key=lambda path: len(load_file(path).data["spec"]["initiatives"]))
+    largest = max(
+        example_cities_dir().glob("*.yaml"),
+        key=lambda path: len(load_file(path).data["spec"]["initiatives"]),
+    )
     data: dict[str, Any] = yaml.safe_load(largest.read_text())
     for item in data["spec"]["initiatives"]:
         item["gate"] = {"healthyFor": "1s", "approval": "auto"}
@@ -60,12 +67,18 @@ def main() -> None:
             before = operator_writes(cluster.audit_log)
             start = time.monotonic()
             blueprints = client.CustomObjectsApi(api)
-            blueprints.create_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", data)
+            blueprints.create_cluster_custom_object(
+                "citykit.io", "v1alpha1", "cityblueprints", data
+            )
 
             def live() -> bool:
                 operator.check_alive()
-                status = blueprints.get_cluster_custom_object(
-                    "citykit.io", "v1alpha1", "cityblueprints", data["metadata"]["name"]).get("status") or {}
+                status = (
+                    blueprints.get_cluster_custom_object(
+                        "citykit.io", "v1alpha1", "cityblueprints", data["metadata"]["name"]
+                    ).get("status")
+                    or {}
+                )
                 return status.get("phase") == "Live"
 
             wait_for(live, 1800, f"{largest.stem} to be Live")
@@ -76,7 +89,9 @@ def main() -> None:
             control_plane.down(cluster.state_dir)
     print(f"{largest.stem}: {enabled} initiatives, {objects} objects planned")
     print(f"apply -> all Live: {seconds:.1f} s")
-    print(f"operator API writes during rollout: {writes} ({writes / objects:.2f} per planned object)")
+    print(
+        f"operator API writes during rollout: {writes} ({writes / objects:.2f} per planned object)"
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,10 @@ def median_ms(action: Callable[[], object], runs: int = RUNS) -> float:
 
 
 def main() -> None:
-    largest = max(example_cities_dir().glob("*.yaml"), key=lambda path: len(load_file(path).data["spec"]["initiatives"]))
+    largest = max(
+        example_cities_dir().glob("*.yaml"),
+        key=lambda path: len(load_file(path).data["spec"]["initiatives"]),
+    )
     start = time.perf_counter()
     validated = validate_file(largest)
     cold = (time.perf_counter() - start) * 1000
@@ -41,13 +44,19 @@ def main() -> None:
     print(f"cold validate (loads catalogue and profile): {cold:.1f} ms")
     load_catalogue.cache_clear()
     load_profile.cache_clear()
-    print(f"catalogue load: {median_ms(lambda: (load_catalogue.cache_clear(), load_catalogue()), 5):.1f} ms median of 5")
-    print(f"validate {largest.name}: {median_ms(lambda: validate_file(largest)):.1f} ms median of {RUNS} runs")
+    print(
+        f"catalogue load: {median_ms(lambda: (load_catalogue.cache_clear(), load_catalogue()), 5):.1f} ms median of 5"
+    )
+    print(
+        f"validate {largest.name}: {median_ms(lambda: validate_file(largest)):.1f} ms median of {RUNS} runs"
+    )
     document = load_file(largest)
     print(f"  of which YAML load: {median_ms(lambda: load_file(largest)):.1f} ms")
     print(f"  checks on loaded YAML: {median_ms(lambda: validate(document)):.1f} ms")
     objects = len(plan(validated))
-    print(f"plan {largest.name}: {median_ms(lambda: plan(validated)):.1f} ms median of {RUNS} runs, {objects} objects")
+    print(
+        f"plan {largest.name}: {median_ms(lambda: plan(validated)):.1f} ms median of {RUNS} runs, {objects} objects"
+    )
     sys.stdout.flush()
 
 

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner, Result
+
 from citykit.cli.main import main
 from citykit.resources import example_cities_dir
 from citykit.toolchain.helm import ensure_helm
-from click.testing import CliRunner, Result
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PLAYBOOKS = REPOSITORY / "playbooks"
@@ -29,7 +30,9 @@ def role_requirements() -> dict[str, set[str]]:
     requirements = {}
     for spec in sorted(PLAYBOOKS.glob("roles/*/meta/argument_specs.yml")):
         options = yaml.safe_load(spec.read_text())["argument_specs"]["main"].get("options", {})
-        requirements[spec.parents[1].name] = {name for name, option in options.items() if option.get("required")}
+        requirements[spec.parents[1].name] = {
+            name for name, option in options.items() if option.get("required")
+        }
     return requirements
 
 
@@ -64,4 +67,6 @@ def city_variant(write_yaml: Callable[[str, Any], Path]) -> Callable[..., Path]:
 def helm(request: pytest.FixtureRequest) -> Path:
     """The pinned helm binary, built from its Go module on first use (minutes, once)."""
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    return ensure_helm(lambda message: terminal.write_line(f"helm: {message}") if terminal else None)
+    return ensure_helm(
+        lambda message: terminal.write_line(f"helm: {message}") if terminal else None
+    )

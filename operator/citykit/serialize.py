@@ -18,7 +18,9 @@ _Dumper.add_multi_representer(StrEnum, lambda dumper, value: dumper.represent_st
 
 def dump_yaml(documents: list[Any]) -> str:
     """Multi-document YAML, keys in the order they were built (so output is stable)."""
-    return yaml.dump_all(documents, Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=100)
+    return yaml.dump_all(
+        documents, Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=100
+    )
 
 
 def dump(documents: list[Any], output: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from citykit.localcluster import control_plane
 from citykit.localcluster.processes import stop
 from citykit.localcluster.state import LocalCluster

@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
 from citykit.api.crd import crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.kubeconfig import write_kubeconfig
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-
 from tests.conftest import REPOSITORY
 from tests.integration.test_operator import (
     all_live,
@@ -43,7 +43,6 @@ OPERATOR_USER = f"system:serviceaccount:{NAMESPACE}:{RELEASE}"
 WRITES = ("create", "update", "patch", "delete", "deletecollection")
 
 
-
 @pytest.fixture(scope="module")
 def api(kube_cluster: LocalCluster) -> client.ApiClient:
     return config.new_client_from_config(str(kube_cluster.kubeconfig))
@@ -53,10 +52,22 @@ def api(kube_cluster: LocalCluster) -> client.ApiClient:
 def run_helm(helm: Path, kube_cluster: LocalCluster) -> Any:
     def run(*args: str) -> str:
         result = subprocess.run(
-            [str(helm), *args, "--namespace", NAMESPACE, "--kubeconfig", str(kube_cluster.kubeconfig)],
-            check=False, capture_output=True, text=True, timeout=300,
+            [
+                str(helm),
+                *args,
+                "--namespace",
+                NAMESPACE,
+                "--kubeconfig",
+                str(kube_cluster.kubeconfig),
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
-        assert result.returncode == 0, f"helm {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+        assert result.returncode == 0, (
+            f"helm {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+        )
         return result.stdout
 
     return run
@@ -66,8 +77,13 @@ def run_helm(helm: Path, kube_cluster: LocalCluster) -> Any:
 def release(api: client.ApiClient, run_helm: Any) -> Iterator[str]:
     """The chart installed, with defaults, into a namespace that enforces Pod Security restricted."""
     core = client.CoreV1Api(api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
-        name=NAMESPACE, labels={"pod-security.kubernetes.io/enforce": "restricted"})))
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(
+                name=NAMESPACE, labels={"pod-security.kubernetes.io/enforce": "restricted"}
+            )
+        )
+    )
     run_helm("install", RELEASE, str(CHART), "--wait", "--timeout", "180s")
     yield RELEASE
     core.delete_namespace(NAMESPACE)
@@ -79,12 +95,16 @@ def deployment(api: client.ApiClient) -> client.V1Deployment:
 
 def operator_pods_ready(api: client.ApiClient, generation: int = 0) -> bool:
     found = deployment(api)
-    if found.status.observed_generation is None or found.status.observed_generation < max(generation, found.metadata.generation):
+    if found.status.observed_generation is None or found.status.observed_generation < max(
+        generation, found.metadata.generation
+    ):
         return False
     selector = ",".join(f"{k}={v}" for k, v in found.spec.selector.match_labels.items())
     pods = client.CoreV1Api(api).list_namespaced_pod(NAMESPACE, label_selector=selector).items
     live = [pod for pod in pods if pod.metadata.deletion_timestamp is None]
-    return len(live) == 1 and any(c.type == "Ready" and c.status == "True" for c in live[0].status.conditions or [])
+    return len(live) == 1 and any(
+        c.type == "Ready" and c.status == "True" for c in live[0].status.conditions or []
+    )
 
 
 def test_helm_install_runs_the_operator_pod_to_ready(api: client.ApiClient, release: str) -> None:
@@ -95,16 +115,30 @@ def test_helm_install_runs_the_operator_pod_to_ready(api: client.ApiClient, rele
     assert container.command[:3] == ["citykit", "operator", "run"]
     extensions = client.ApiextensionsV1Api(api)
     for manifest in crds().values():
-        assert extensions.read_custom_resource_definition(manifest["metadata"]["name"]).spec.group == "citykit.io"
+        assert (
+            extensions.read_custom_resource_definition(manifest["metadata"]["name"]).spec.group
+            == "citykit.io"
+        )
 
 
 def service_account_kubeconfig(api: client.ApiClient, admin_kubeconfig: Path, path: Path) -> Path:
     """A kubeconfig that authenticates as the chart's ServiceAccount (TokenRequest API)."""
-    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
-    token = client.CoreV1Api(api).create_namespaced_service_account_token(RELEASE, NAMESPACE, request).status.token
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+    )
+    token = (
+        client.CoreV1Api(api)
+        .create_namespaced_service_account_token(RELEASE, NAMESPACE, request)
+        .status.token
+    )
     kubeconfig = yaml.safe_load(admin_kubeconfig.read_text())
     kubeconfig["users"] = [{"name": RELEASE, "user": {"token": token}}]
-    kubeconfig["contexts"] = [{"name": RELEASE, "context": {"cluster": kubeconfig["clusters"][0]["name"], "user": RELEASE}}]
+    kubeconfig["contexts"] = [
+        {
+            "name": RELEASE,
+            "context": {"cluster": kubeconfig["clusters"][0]["name"], "user": RELEASE},
+        }
+    ]
     kubeconfig["current-context"] = RELEASE
     return write_kubeconfig(path, kubeconfig)
 
@@ -123,54 +157,100 @@ def touches_city(event: dict[str, Any], city: str) -> bool:
 def test_chart_rbac_is_enough_to_roll_a_city_out(
     api: client.ApiClient, release: str, kube_cluster: LocalCluster, tmp_path: Path
 ) -> None:
-    kubeconfig = service_account_kubeconfig(api, kube_cluster.kubeconfig, tmp_path / "operator.kubeconfig")
+    kubeconfig = service_account_kubeconfig(
+        api, kube_cluster.kubeconfig, tmp_path / "operator.kubeconfig"
+    )
     operator = OperatorProcess(kubeconfig, tmp_path / "operator.log")
     data = blueprint("tallinn", "chartcity", keep=4)
     operator.start()
     try:
         create_blueprint(api, data)
-        wait_for(lambda: operator.check_alive() or all_live(api, "chartcity", len(data["spec"]["initiatives"])),
-                 240, "every initiative Live with the chart's RBAC")
+        wait_for(
+            lambda: (
+                operator.check_alive()
+                or all_live(api, "chartcity", len(data["spec"]["initiatives"]))
+            ),
+            240,
+            "every initiative Live with the chart's RBAC",
+        )
         delete_blueprint(api, "chartcity")
-        wait_for(lambda: not any(i["metadata"]["name"] == "chartcity" for i in
-                                 custom(api).list_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints")["items"]),
-                 60, "the blueprint's finalizer to be released")
+        wait_for(
+            lambda: (
+                not any(
+                    i["metadata"]["name"] == "chartcity"
+                    for i in custom(api).list_cluster_custom_object(
+                        "citykit.io", "v1alpha1", "cityblueprints"
+                    )["items"]
+                )
+            ),
+            60,
+            "the blueprint's finalizer to be released",
+        )
     finally:
         operator.stop()
     writes = audited_writes(kube_cluster.audit_log)
-    denied = [(e["verb"], e["objectRef"]) for e in writes
-              if e["user"]["username"] == OPERATOR_USER and e.get("responseStatus", {}).get("code") == 403]
+    denied = [
+        (e["verb"], e["objectRef"])
+        for e in writes
+        if e["user"]["username"] == OPERATOR_USER and e.get("responseStatus", {}).get("code") == 403
+    ]
     assert denied == []
     city = [e for e in writes if touches_city(e, "chartcity")]
-    by_admin = {(e["verb"], e["objectRef"]["resource"]) for e in city if e["user"]["username"] == "citykit-admin"}
+    by_admin = {
+        (e["verb"], e["objectRef"]["resource"])
+        for e in city
+        if e["user"]["username"] == "citykit-admin"
+    }
     assert by_admin == {("create", "cityblueprints"), ("delete", "cityblueprints")}
-    assert {e["user"]["username"] for e in city if not e["user"]["username"].startswith("system:")} == {"citykit-admin"}
-    assert any(e["user"]["username"] == OPERATOR_USER and e["objectRef"]["resource"] == "deployments" for e in city)
-    events = {e["objectRef"].get("namespace") for e in writes if e["user"]["username"] == OPERATOR_USER
-              and e["objectRef"]["resource"] == "events"}
+    assert {
+        e["user"]["username"] for e in city if not e["user"]["username"].startswith("system:")
+    } == {"citykit-admin"}
+    assert any(
+        e["user"]["username"] == OPERATOR_USER and e["objectRef"]["resource"] == "deployments"
+        for e in city
+    )
+    events = {
+        e["objectRef"].get("namespace")
+        for e in writes
+        if e["user"]["username"] == OPERATOR_USER and e["objectRef"]["resource"] == "events"
+    }
     assert {"city-chartcity", "default"} <= events  # initiatives' Events, and the blueprint's
     log = operator.log.read_text()
     for sign in ("Forbidden", "Not enough permissions"):
         assert sign not in log, f"operator log ({operator.log}) mentions {sign!r}"
 
 
-def test_operator_may_not_write_outside_city_namespaces(api: client.ApiClient, release: str, tmp_path: Path, kube_cluster: LocalCluster) -> None:
+def test_operator_may_not_write_outside_city_namespaces(
+    api: client.ApiClient, release: str, tmp_path: Path, kube_cluster: LocalCluster
+) -> None:
     """What RBAC alone would allow, the chart's admission policy refuses."""
-    kubeconfig = service_account_kubeconfig(api, kube_cluster.kubeconfig, tmp_path / "operator.kubeconfig")
+    kubeconfig = service_account_kubeconfig(
+        api, kube_cluster.kubeconfig, tmp_path / "operator.kubeconfig"
+    )
     as_operator = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
     for namespace in ("default", "kube-system"):
         with pytest.raises(ApiException) as refused:
-            as_operator.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="sneaky")))
-        assert refused.value.status == 403 and "only write in city-* namespaces" in str(refused.value.body)
+            as_operator.create_namespaced_config_map(
+                namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="sneaky"))
+            )
+        assert refused.value.status == 403 and "only write in city-* namespaces" in str(
+            refused.value.body
+        )
     with pytest.raises(ApiException) as refused:
-        as_operator.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="not-a-city")))
+        as_operator.create_namespace(
+            client.V1Namespace(metadata=client.V1ObjectMeta(name="not-a-city"))
+        )
     assert refused.value.status == 403
 
 
-def test_helm_upgrade_to_every_option_changes_the_deployment(api: client.ApiClient, release: str, run_helm: Any) -> None:
+def test_helm_upgrade_to_every_option_changes_the_deployment(
+    api: client.ApiClient, release: str, run_helm: Any
+) -> None:
     """The chart's ci/ scenario (every value away from its default) as an upgrade."""
     before = deployment(api).metadata.generation
-    run_helm("upgrade", RELEASE, str(CHART), "--values", str(SCENARIO), "--wait", "--timeout", "180s")
+    run_helm(
+        "upgrade", RELEASE, str(CHART), "--values", str(SCENARIO), "--wait", "--timeout", "180s"
+    )
     found = deployment(api)
     assert found.metadata.generation > before
     [container] = found.spec.template.spec.containers
@@ -178,19 +258,29 @@ def test_helm_upgrade_to_every_option_changes_the_deployment(api: client.ApiClie
     assert found.spec.template.spec.service_account_name == "citykit-operator-ci"
     service = client.CoreV1Api(api).read_namespaced_service(RELEASE, NAMESPACE)
     assert [(p.port, p.target_port) for p in service.spec.ports] == [(80, "health")]
-    wait_for(lambda: operator_pods_ready(api, found.metadata.generation), 120, "the upgraded operator Pod to be Ready")
+    wait_for(
+        lambda: operator_pods_ready(api, found.metadata.generation),
+        120,
+        "the upgraded operator Pod to be Ready",
+    )
 
 
-def test_helm_uninstall_removes_the_release_and_keeps_the_crds(api: client.ApiClient, release: str, run_helm: Any) -> None:
+def test_helm_uninstall_removes_the_release_and_keeps_the_crds(
+    api: client.ApiClient, release: str, run_helm: Any
+) -> None:
     run_helm("uninstall", RELEASE, "--wait", "--timeout", "120s")
     reads = (
         lambda: client.AppsV1Api(api).read_namespaced_deployment(RELEASE, NAMESPACE),
         lambda: client.CoreV1Api(api).read_namespaced_service_account(RELEASE, NAMESPACE),
-        lambda: client.CoreV1Api(api).read_namespaced_service_account("citykit-operator-ci", NAMESPACE),
+        lambda: client.CoreV1Api(api).read_namespaced_service_account(
+            "citykit-operator-ci", NAMESPACE
+        ),
         lambda: client.CoreV1Api(api).read_namespaced_service(RELEASE, NAMESPACE),
         lambda: client.RbacAuthorizationV1Api(api).read_cluster_role(RELEASE),
         lambda: client.RbacAuthorizationV1Api(api).read_cluster_role_binding(RELEASE),
-        lambda: client.AdmissionregistrationV1Api(api).read_validating_admission_policy(f"{RELEASE}-city-namespaces"),
+        lambda: client.AdmissionregistrationV1Api(api).read_validating_admission_policy(
+            f"{RELEASE}-city-namespaces"
+        ),
     )
     for read in reads:
         with pytest.raises(ApiException) as gone:

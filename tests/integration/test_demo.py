@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
 from citykit.core.demo_rollout import enabled
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-
 from tests.conftest import read_city
 
 CITY = "hong-kong"  # has manual gates, so the demo's approvals are exercised
@@ -32,7 +32,9 @@ def demo_env(kube_cluster: LocalCluster, tmp_path: Path) -> Iterator[dict[str, s
     api = config.new_client_from_config(str(kube_cluster.kubeconfig))
     operator = OperatorProcess(kube_cluster.kubeconfig, tmp_path / "operator.log")
     operator.start()
-    client.CustomObjectsApi(api).delete_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", CITY)
+    client.CustomObjectsApi(api).delete_cluster_custom_object(
+        "citykit.io", "v1alpha1", "cityblueprints", CITY
+    )
 
     def namespace_gone() -> bool:
         try:
@@ -48,11 +50,19 @@ def demo_env(kube_cluster: LocalCluster, tmp_path: Path) -> Iterator[dict[str, s
 
 
 def demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "citykit", "demo", "--city", CITY, "--gate", "2s", *args],
-                          check=False, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "citykit", "demo", "--city", CITY, "--gate", "2s", *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
-def test_demo_rolls_the_city_out_to_live_and_resumes_after_a_timeout(demo_env: dict[str, str], kube_cluster: Any) -> None:
+def test_demo_rolls_the_city_out_to_live_and_resumes_after_a_timeout(
+    demo_env: dict[str, str], kube_cluster: Any
+) -> None:
     cut_short = demo(demo_env, "--timeout", "1")
     assert cut_short.returncode == 1, cut_short.stderr
     assert f"citykit:0:0: demo: {CITY} is not Live after 1s" in cut_short.stderr
@@ -65,9 +75,12 @@ def test_demo_rolls_the_city_out_to_live_and_resumes_after_a_timeout(demo_env: d
 
     api = config.new_client_from_config(str(kube_cluster.kubeconfig))
     items = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        "citykit.io", "v1alpha1", f"city-{CITY}", "initiatives")["items"]
+        "citykit.io", "v1alpha1", f"city-{CITY}", "initiatives"
+    )["items"]
     assert len(items) == total and all(item["status"]["phase"] == "Live" for item in items)
     manual = [item for item in items if item["spec"]["gate"]["approval"] == "manual"]
     assert manual and all(item["status"].get("approvedBy") == "citykit-demo" for item in manual)
     said = cut_short.stdout + finished.stdout
-    assert all(said.count(f"approved {item['spec']['ref']} as citykit-demo") == 1 for item in manual), said
+    assert all(
+        said.count(f"approved {item['spec']['ref']} as citykit-demo") == 1 for item in manual
+    ), said

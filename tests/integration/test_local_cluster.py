@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
 from citykit.kube.wait import wait_for
 from citykit.localcluster.processes import is_alive
 from citykit.localcluster.state import LocalCluster, load
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 IMAGE = "citykit/placeholder:1.0"
 
@@ -141,7 +142,8 @@ def test_custom_resource_definition_serves_objects_of_its_kind(
                 ).status.conditions
                 or []
             ),
-            60, "the CRD to be established",
+            60,
+            "the CRD to be established",
         )
         gadget = {
             "apiVersion": f"{group}/v1",
@@ -170,11 +172,13 @@ def test_deleting_a_deployment_garbage_collects_its_replicasets_and_pods(
 
     wait_for(
         lambda: not apps.list_namespaced_replica_set(namespace, label_selector="app=doomed").items,
-        60, "the ReplicaSet to be collected",
+        60,
+        "the ReplicaSet to be collected",
     )
     wait_for(
         lambda: not core.list_namespaced_pod(namespace, label_selector="app=doomed").items,
-        60, "the Pods to be collected",
+        60,
+        "the Pods to be collected",
     )
 
 
@@ -194,11 +198,13 @@ def test_new_namespace_gets_a_default_service_account_and_the_root_ca(
 
     wait_for(
         lambda: exists(lambda: core.read_namespaced_service_account("default", namespace)),
-        60, "the default ServiceAccount",
+        60,
+        "the default ServiceAccount",
     )
     wait_for(
         lambda: exists(lambda: core.read_namespaced_config_map("kube-root-ca.crt", namespace)),
-        60, "the kube-root-ca.crt ConfigMap",
+        60,
+        "the kube-root-ca.crt ConfigMap",
     )
 
 
@@ -245,12 +251,20 @@ def test_cluster_up_env_and_down_from_the_command_line_leave_no_process(tmp_path
     """What a developer types: `eval "$(citykit cluster up)"`, kubectl, `citykit cluster down`."""
     env = {**os.environ, "CITYKIT_STATE": str(tmp_path / "state")}
     script = 'set -e; eval "$(citykit cluster up --name cli)"; kubectl get nodes --no-headers'
-    shown = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300, check=False)
+    shown = subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     started = load(tmp_path / "state")
     assert started is not None and started.processes, shown.stderr
 
-    down = subprocess.run([sys.executable, "-m", "citykit", "cluster", "down", "--name", "cli"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    down = subprocess.run(
+        [sys.executable, "-m", "citykit", "cluster", "down", "--name", "cli"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
     assert shown.returncode == 0, shown.stderr
     assert [line.split()[1] for line in shown.stdout.splitlines()] == ["Ready"] * 3

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from citykit.kube.crds import install_crds
-from citykit.kube.wait import wait_for
-from citykit.localcluster.operator_process import OperatorProcess
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from citykit.kube.crds import install_crds
+from citykit.kube.wait import wait_for
+from citykit.localcluster.operator_process import OperatorProcess
 from tests.conftest import read_city
 
 GROUP, VERSION = "citykit.io", "v1alpha1"
@@ -33,7 +33,9 @@ def api(kube_cluster: Any) -> client.ApiClient:
 
 
 @pytest.fixture(scope="module")
-def operator(kube_cluster: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+def operator(
+    kube_cluster: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     running = OperatorProcess(kube_cluster.kubeconfig, log)
     running.start()
@@ -46,7 +48,9 @@ def custom(api: client.ApiClient) -> client.CustomObjectsApi:
     return client.CustomObjectsApi(api)
 
 
-def blueprint(city: str, name: str, gate: str = "2s", approval: str | None = "auto", keep: int | None = None) -> dict[str, Any]:
+def blueprint(
+    city: str, name: str, gate: str = "2s", approval: str | None = "auto", keep: int | None = None
+) -> dict[str, Any]:
     """An example city, renamed (so tests don't collide), with short gates."""
     data = copy.deepcopy(read_city(city))
     data["metadata"]["name"] = name
@@ -57,11 +61,16 @@ def blueprint(city: str, name: str, gate: str = "2s", approval: str | None = "au
             for item in data["spec"]["initiatives"][:keep]
         ]
         data["spec"]["dataSharing"] = [
-            a for a in data["spec"].get("dataSharing", []) if a["producer"] in kept and a["consumer"] in kept
+            a
+            for a in data["spec"].get("dataSharing", [])
+            if a["producer"] in kept and a["consumer"] in kept
         ]
         data["spec"]["kpiTargets"] = []
     for item in data["spec"]["initiatives"]:
-        item["gate"] = {"healthyFor": gate, "approval": approval or item.get("gate", {}).get("approval", "auto")}
+        item["gate"] = {
+            "healthyFor": gate,
+            "approval": approval or item.get("gate", {}).get("approval", "auto"),
+        }
     return data
 
 
@@ -70,21 +79,34 @@ def create_blueprint(api: client.ApiClient, data: dict[str, Any]) -> None:
 
 
 def initiatives(api: client.ApiClient, city: str) -> list[dict[str, Any]]:
-    return custom(api).list_namespaced_custom_object(GROUP, VERSION, f"city-{city}", "initiatives")["items"]
+    return custom(api).list_namespaced_custom_object(GROUP, VERSION, f"city-{city}", "initiatives")[
+        "items"
+    ]
 
 
 def blueprint_status(api: client.ApiClient, name: str) -> dict[str, Any]:
-    return custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", name).get("status") or {}
+    return (
+        custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", name).get("status")
+        or {}
+    )
 
 
 def deployments(api: client.ApiClient, city: str, initiative: str | None = None) -> list[Any]:
-    selector = "app.kubernetes.io/managed-by=citykit" + (f",citykit.io/initiative={initiative}" if initiative else "")
-    return client.AppsV1Api(api).list_namespaced_deployment(f"city-{city}", label_selector=selector).items
+    selector = "app.kubernetes.io/managed-by=citykit" + (
+        f",citykit.io/initiative={initiative}" if initiative else ""
+    )
+    return (
+        client.AppsV1Api(api)
+        .list_namespaced_deployment(f"city-{city}", label_selector=selector)
+        .items
+    )
 
 
 def all_live(api: client.ApiClient, city: str, expected: int) -> bool:
     items = initiatives(api, city)
-    return len(items) == expected and all((i.get("status") or {}).get("phase") == "Live" for i in items)
+    return len(items) == expected and all(
+        (i.get("status") or {}).get("phase") == "Live" for i in items
+    )
 
 
 def delete_blueprint(api: client.ApiClient, name: str) -> None:
@@ -94,17 +116,33 @@ def delete_blueprint(api: client.ApiClient, name: str) -> None:
 def test_example_city_rolls_out_to_live(api: client.ApiClient, operator: OperatorProcess) -> None:
     data = blueprint("tallinn", "rollout", keep=6)
     create_blueprint(api, data)
-    wait_for(lambda: all_live(api, "rollout", len(data["spec"]["initiatives"])), 240, "every initiative Live")
-    status = wait_for(lambda: (s := blueprint_status(api, "rollout")).get("phase") == "Live" and s, 30, "blueprint Live")
-    assert status["live"] == f"{len(data['spec']['initiatives'])}/{len(data['spec']['initiatives'])}"
+    wait_for(
+        lambda: all_live(api, "rollout", len(data["spec"]["initiatives"])),
+        240,
+        "every initiative Live",
+    )
+    status = wait_for(
+        lambda: (s := blueprint_status(api, "rollout")).get("phase") == "Live" and s,
+        30,
+        "blueprint Live",
+    )
+    assert (
+        status["live"] == f"{len(data['spec']['initiatives'])}/{len(data['spec']['initiatives'])}"
+    )
     assert status["appliedVersion"] == data["spec"]["version"]
     for item in initiatives(api, "rollout"):
         assert item["status"]["wave"] == "citywide"
         assert {c["type"]: c["status"] for c in item["status"]["conditions"]}["Ready"] == "True"
 
 
-def test_idle_operator_makes_no_writes(api: client.ApiClient, operator: OperatorProcess, kube_cluster: Any) -> None:
-    wait_for(lambda: blueprint_status(api, "rollout").get("phase") == "Live", 240, "the rollout city to be Live")
+def test_idle_operator_makes_no_writes(
+    api: client.ApiClient, operator: OperatorProcess, kube_cluster: Any
+) -> None:
+    wait_for(
+        lambda: blueprint_status(api, "rollout").get("phase") == "Live",
+        240,
+        "the rollout city to be Live",
+    )
     time.sleep(3)  # let in-flight watch events settle before the measured window
     before = audit_writes(kube_cluster.audit_log)
     time.sleep(10)  # the measured window itself: ten resync intervals
@@ -126,11 +164,17 @@ def audit_writes(audit_log: Path) -> int:
     return count
 
 
-def test_policy_violating_blueprint_is_blocked_and_creates_nothing(api: client.ApiClient, operator: OperatorProcess) -> None:
+def test_policy_violating_blueprint_is_blocked_and_creates_nothing(
+    api: client.ApiClient, operator: OperatorProcess
+) -> None:
     data = blueprint("tallinn", "blocked", keep=2)
     data["spec"]["initiatives"].append({"ref": "living.face-recognition-access"})
     create_blueprint(api, data)
-    status = wait_for(lambda: (s := blueprint_status(api, "blocked")).get("phase") == "Blocked" and s, 60, "Blocked")
+    status = wait_for(
+        lambda: (s := blueprint_status(api, "blocked")).get("phase") == "Blocked" and s,
+        60,
+        "Blocked",
+    )
     assert any("biometric" in problem for problem in status["problems"])
     assert {c["type"]: c["status"] for c in status["conditions"]}["Valid"] == "False"
     with pytest.raises(ApiException) as missing:
@@ -139,16 +183,29 @@ def test_policy_violating_blueprint_is_blocked_and_creates_nothing(api: client.A
     delete_blueprint(api, "blocked")
 
 
-def test_dependencies_and_manual_approval_order_the_rollout(api: client.ApiClient, operator: OperatorProcess) -> None:
+def test_dependencies_and_manual_approval_order_the_rollout(
+    api: client.ApiClient, operator: OperatorProcess
+) -> None:
     data = blueprint("tallinn", "ordered", gate="1s", keep=2)
     first, second = data["spec"]["initiatives"]
-    first.update(pilotDistricts=[data["spec"]["districts"][0]["id"]], gate={"healthyFor": "1s", "approval": "manual"}, dependsOn=[])
+    first.update(
+        pilotDistricts=[data["spec"]["districts"][0]["id"]],
+        gate={"healthyFor": "1s", "approval": "manual"},
+        dependsOn=[],
+    )
     second.update(dependsOn=[first["ref"]])
     create_blueprint(api, data)
     first_name, second_name = first["ref"].replace(".", "-"), second["ref"].replace(".", "-")
 
     def phase(name: str) -> str:
-        return next(((i.get("status") or {}).get("phase", "") for i in initiatives(api, "ordered") if i["metadata"]["name"] == name), "")
+        return next(
+            (
+                (i.get("status") or {}).get("phase", "")
+                for i in initiatives(api, "ordered")
+                if i["metadata"]["name"] == name
+            ),
+            "",
+        )
 
     wait_for(lambda: phase(first_name) == "AwaitingApproval", 120, "pilot to await approval")
     assert phase(second_name) == "Waiting"
@@ -156,39 +213,104 @@ def test_dependencies_and_manual_approval_order_the_rollout(api: client.ApiClien
     pilot = deployments(api, "ordered", first_name)
     assert pilot and all(d.metadata.labels["citykit.io/wave"] == "pilot" for d in pilot)
 
-    subprocess.run([sys.executable, "-m", "citykit", "approve", "ordered", first["ref"], "--by", "test-council"],
-                   check=True, env={**os.environ, "KUBECONFIG": str(operator.kubeconfig)})
-    wait_for(lambda: phase(first_name) == "Live" and phase(second_name) == "Live", 120, "both Live after approval")
-    assert all(d.metadata.labels["citykit.io/wave"] == "citywide" for d in deployments(api, "ordered", first_name))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "citykit",
+            "approve",
+            "ordered",
+            first["ref"],
+            "--by",
+            "test-council",
+        ],
+        check=True,
+        env={**os.environ, "KUBECONFIG": str(operator.kubeconfig)},
+    )
+    wait_for(
+        lambda: phase(first_name) == "Live" and phase(second_name) == "Live",
+        120,
+        "both Live after approval",
+    )
+    assert all(
+        d.metadata.labels["citykit.io/wave"] == "citywide"
+        for d in deployments(api, "ordered", first_name)
+    )
 
 
 def test_drift_is_repaired(api: client.ApiClient, operator: OperatorProcess) -> None:
-    wait_for(lambda: blueprint_status(api, "rollout").get("phase") == "Live", 240, "the rollout city to be Live")
+    wait_for(
+        lambda: blueprint_status(api, "rollout").get("phase") == "Live",
+        240,
+        "the rollout city to be Live",
+    )
     apps = client.AppsV1Api(api)
     victim, edited = deployments(api, "rollout")[:2]
     apps.delete_namespaced_deployment(victim.metadata.name, "city-rollout")
     image = edited.spec.template.spec.containers[0].image
-    apps.patch_namespaced_deployment(edited.metadata.name, "city-rollout", {"spec": {"template": {"spec": {"containers": [
-        {"name": edited.spec.template.spec.containers[0].name, "image": "busybox:1.36"}]}}}})
-    wait_for(lambda: any(d.metadata.name == victim.metadata.name and d.metadata.uid != victim.metadata.uid
-                         for d in deployments(api, "rollout")), 60, "deleted Deployment recreated")
-    wait_for(lambda: apps.read_namespaced_deployment(edited.metadata.name, "city-rollout").spec.template.spec.containers[0].image == image,
-             60, "hand-edited image restored")
+    apps.patch_namespaced_deployment(
+        edited.metadata.name,
+        "city-rollout",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": edited.spec.template.spec.containers[0].name,
+                                "image": "busybox:1.36",
+                            }
+                        ]
+                    }
+                }
+            }
+        },
+    )
+    wait_for(
+        lambda: any(
+            d.metadata.name == victim.metadata.name and d.metadata.uid != victim.metadata.uid
+            for d in deployments(api, "rollout")
+        ),
+        60,
+        "deleted Deployment recreated",
+    )
+    wait_for(
+        lambda: (
+            apps.read_namespaced_deployment(edited.metadata.name, "city-rollout")
+            .spec.template.spec.containers[0]
+            .image
+            == image
+        ),
+        60,
+        "hand-edited image restored",
+    )
 
 
-def test_restart_mid_rollout_converges_without_duplicates(api: client.ApiClient, operator: OperatorProcess) -> None:
+def test_restart_mid_rollout_converges_without_duplicates(
+    api: client.ApiClient, operator: OperatorProcess
+) -> None:
     data = blueprint("hong-kong", "restart", gate="3s", keep=8)
     create_blueprint(api, data)
-    wait_for(lambda: len(initiatives(api, "restart")) == len(data["spec"]["initiatives"]), 60, "initiatives created")
+    wait_for(
+        lambda: len(initiatives(api, "restart")) == len(data["spec"]["initiatives"]),
+        60,
+        "initiatives created",
+    )
     operator.kill()
     operator.start()
-    wait_for(lambda: all_live(api, "restart", len(data["spec"]["initiatives"])), 300, "every initiative Live after restart")
+    wait_for(
+        lambda: all_live(api, "restart", len(data["spec"]["initiatives"])),
+        300,
+        "every initiative Live after restart",
+    )
     names = [d.metadata.name for d in deployments(api, "restart")]
     assert len(names) == len(set(names))
     assert len(initiatives(api, "restart")) == len(data["spec"]["initiatives"])
 
 
-def test_deleting_a_blueprint_removes_everything_it_made(api: client.ApiClient, operator: OperatorProcess) -> None:
+def test_deleting_a_blueprint_removes_everything_it_made(
+    api: client.ApiClient, operator: OperatorProcess
+) -> None:
     data = blueprint("tallinn", "deleted", keep=2)
     create_blueprint(api, data)
     wait_for(lambda: len(deployments(api, "deleted")) > 0, 120, "workloads created")

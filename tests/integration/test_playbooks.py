@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client, config
+
 from citykit.kube.wait import wait_for
 from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
 from citykit.localcluster.operator_process import OperatorProcess
@@ -34,8 +36,6 @@ from citykit.localcluster.ports import free_ports
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.helm import ensure_helm
 from citykit.toolchain.locations import bin_dir
-from kubernetes import client, config
-
 from tests.conftest import PLAYBOOKS
 from tests.integration.test_operator import blueprint
 
@@ -50,7 +50,9 @@ RECAP_LINE = re.compile(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", re.MULTILINE)
 
 def ansible(*args: str, tool: str = "ansible-playbook") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    return subprocess.run([tool, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run(
+        [tool, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
 
 
 def recap(run: subprocess.CompletedProcess[str]) -> dict[str, dict[str, int]]:
@@ -64,7 +66,9 @@ def recap(run: subprocess.CompletedProcess[str]) -> dict[str, dict[str, int]]:
     return totals
 
 
-def assert_succeeded(run: subprocess.CompletedProcess[str], hosts: list[str]) -> dict[str, dict[str, int]]:
+def assert_succeeded(
+    run: subprocess.CompletedProcess[str], hosts: list[str]
+) -> dict[str, dict[str, int]]:
     counts = recap(run)
     assert run.returncode == 0 and sorted(counts) == sorted(hosts), run.stdout[-4000:] + run.stderr
     assert all(counts[host]["failed"] == 0 and counts[host]["unreachable"] == 0 for host in hosts)
@@ -81,13 +85,26 @@ class Throwaway:
     def root(self, host: str) -> Path:
         return self.roots / host
 
-    def run(self, playbooks: list[str], hosts: list[str], *extra: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, playbooks: list[str], hosts: list[str], *extra: str
+    ) -> subprocess.CompletedProcess[str]:
         return ansible(
-            "-i", str(self.inventory / "hosts.yml"), *(str(PLAYBOOKS / name) for name in playbooks),
-            "--limit", ",".join(hosts),
-            "-e", f"citykit_root={self.roots}/{{{{ inventory_hostname }}}}", "-e", "citykit_live=false",
-            "-e", "ansible_connection=local", "-e", "ansible_become=false",
-            "-e", f"ansible_python_interpreter={sys.executable}", *extra,
+            "-i",
+            str(self.inventory / "hosts.yml"),
+            *(str(PLAYBOOKS / name) for name in playbooks),
+            "--limit",
+            ",".join(hosts),
+            "-e",
+            f"citykit_root={self.roots}/{{{{ inventory_hostname }}}}",
+            "-e",
+            "citykit_live=false",
+            "-e",
+            "ansible_connection=local",
+            "-e",
+            "ansible_become=false",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            *extra,
         )
 
 
@@ -95,8 +112,12 @@ def bare_root(path: Path) -> None:
     """What a freshly bootstrapped Debian root has that the roles rely on: the account files."""
     etc = path / "etc"
     etc.mkdir(parents=True)
-    for name, text in {"passwd": "root:x:0:0:root:/root:/bin/bash\n", "group": "root:x:0:\n",
-                       "shadow": "root:*:19000:0:99999:7:::\n", "gshadow": "root:*::\n"}.items():
+    for name, text in {
+        "passwd": "root:x:0:0:root:/root:/bin/bash\n",
+        "group": "root:x:0:\n",
+        "shadow": "root:*:19000:0:99999:7:::\n",
+        "gshadow": "root:*::\n",
+    }.items():
         (etc / name).write_text(text)
 
 
@@ -113,9 +134,16 @@ def throwaway(tmp_path_factory: pytest.TempPathFactory) -> Throwaway:
 # --- static checks -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("city", sorted(path.name for path in (PLAYBOOKS / "inventories").iterdir()))
+@pytest.mark.parametrize(
+    "city", sorted(path.name for path in (PLAYBOOKS / "inventories").iterdir())
+)
 def test_site_playbook_passes_syntax_check_with_each_example_inventory(city: str) -> None:
-    run = ansible("--syntax-check", "-i", str(PLAYBOOKS / "inventories" / city / "hosts.yml"), str(PLAYBOOKS / "site.yml"))
+    run = ansible(
+        "--syntax-check",
+        "-i",
+        str(PLAYBOOKS / "inventories" / city / "hosts.yml"),
+        str(PLAYBOOKS / "site.yml"),
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -129,16 +157,30 @@ def test_playbooks_pass_ansible_lint_production_profile() -> None:
 
 
 @pytest.fixture(scope="module")
-def host_runs(throwaway: Throwaway, bundle: Bundle, city_ca: CertificateAuthority) -> tuple[dict[str, dict[str, int]], ...]:
+def host_runs(
+    throwaway: Throwaway, bundle: Bundle, city_ca: CertificateAuthority
+) -> tuple[dict[str, dict[str, int]], ...]:
     # What k3s writes on the first server when it starts (starting it is citykit_live's part).
     written = throwaway.root(SERVER) / "etc" / "rancher" / "k3s" / "k3s.yaml"
     written.parent.mkdir(parents=True)
-    written.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [
-        {"name": "default", "cluster": {"server": "https://127.0.0.1:6443"}}]}))
-    return tuple(assert_succeeded(throwaway.run(HOST_PLAYBOOKS, HOSTS, *bundle.args()), HOSTS) for _ in range(2))
+    written.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "default", "cluster": {"server": "https://127.0.0.1:6443"}}],
+            }
+        )
+    )
+    return tuple(
+        assert_succeeded(throwaway.run(HOST_PLAYBOOKS, HOSTS, *bundle.args()), HOSTS)
+        for _ in range(2)
+    )
 
 
-def test_host_roles_second_run_changes_nothing(host_runs: tuple[dict[str, dict[str, int]], ...]) -> None:
+def test_host_roles_second_run_changes_nothing(
+    host_runs: tuple[dict[str, dict[str, int]], ...],
+) -> None:
     first, second = host_runs
     assert all(counts["changed"] > 0 for counts in first.values())
     assert {host: counts["changed"] for host, counts in second.items()} == dict.fromkeys(HOSTS, 0)
@@ -151,19 +193,41 @@ def test_host_prep_writes_kernel_settings_time_servers_and_a_service_user(
     host_runs: Any, throwaway: Throwaway
 ) -> None:
     etc = throwaway.root(AGENT) / "etc"
-    assert "net.ipv4.ip_forward = 1" in (etc / "sysctl.d" / "90-citykit.conf").read_text().splitlines()
-    assert (etc / "modules-load.d" / "citykit.conf").read_text().splitlines()[1:] == ["overlay", "br_netfilter"]
-    assert "server ntp1.tallinn.citykit.internal iburst" in (etc / "chrony" / "chrony.conf").read_text()
-    assert "citykit:x:990:990::/var/lib/citykit:/usr/sbin/nologin" in (etc / "passwd").read_text().splitlines()
+    assert (
+        "net.ipv4.ip_forward = 1" in (etc / "sysctl.d" / "90-citykit.conf").read_text().splitlines()
+    )
+    assert (etc / "modules-load.d" / "citykit.conf").read_text().splitlines()[1:] == [
+        "overlay",
+        "br_netfilter",
+    ]
+    assert (
+        "server ntp1.tallinn.citykit.internal iburst"
+        in (etc / "chrony" / "chrony.conf").read_text()
+    )
+    assert (
+        "citykit:x:990:990::/var/lib/citykit:/usr/sbin/nologin"
+        in (etc / "passwd").read_text().splitlines()
+    )
     assert "citykit:x:990:" in (etc / "group").read_text()
     home = throwaway.root(AGENT) / "var" / "lib" / "citykit"
-    assert (home.stat().st_uid, home.stat().st_gid, oct(home.stat().st_mode & 0o777)) == (990, 990, "0o750")
+    assert (home.stat().st_uid, home.stat().st_gid, oct(home.stat().st_mode & 0o777)) == (
+        990,
+        990,
+        "0o750",
+    )
 
 
-def test_firewall_baseline_is_valid_nftables_and_opens_ports_by_host_group(host_runs: Any, throwaway: Throwaway) -> None:
-    rulesets = {host: throwaway.root(host) / "etc" / "nftables.conf" for host in (SERVER, AGENT, NORTH_GATEWAY)}
+def test_firewall_baseline_is_valid_nftables_and_opens_ports_by_host_group(
+    host_runs: Any, throwaway: Throwaway
+) -> None:
+    rulesets = {
+        host: throwaway.root(host) / "etc" / "nftables.conf"
+        for host in (SERVER, AGENT, NORTH_GATEWAY)
+    }
     for path in rulesets.values():
-        check = subprocess.run(["nft", "--check", "--file", str(path)], capture_output=True, text=True, check=False)
+        check = subprocess.run(
+            ["nft", "--check", "--file", str(path)], capture_output=True, text=True, check=False
+        )
         assert check.returncode == 0, check.stderr
     server, agent, gateway = (path.read_text() for path in rulesets.values())
     assert "policy drop;" in server and "tcp dport 6443 ip saddr @admin_networks accept" in server
@@ -173,13 +237,19 @@ def test_firewall_baseline_is_valid_nftables_and_opens_ports_by_host_group(host_
     assert "10250" not in gateway and "6443" not in gateway
 
 
-def test_firewall_baseline_reloads_in_a_kernel_and_leaves_kubernetes_tables_alone(host_runs: Any, throwaway: Throwaway) -> None:
+def test_firewall_baseline_reloads_in_a_kernel_and_leaves_kubernetes_tables_alone(
+    host_runs: Any, throwaway: Throwaway
+) -> None:
     """Loaded for real, in a network namespace of its own, next to a table as kube-proxy keeps:
     loading it twice (as the handler does on every change) replaces only `inet citykit`."""
     ruleset = throwaway.root(SERVER) / "etc" / "nftables.conf"
-    script = (f"nft add table ip kube-proxy && nft add chain ip kube-proxy services && nft --file {ruleset} && "
-              f"nft --file {ruleset} && nft list tables && nft list chain inet citykit input")
-    loaded = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True, check=False)
+    script = (
+        f"nft add table ip kube-proxy && nft add chain ip kube-proxy services && nft --file {ruleset} && "
+        f"nft --file {ruleset} && nft list tables && nft list chain inet citykit input"
+    )
+    loaded = subprocess.run(
+        ["unshare", "--net", "sh", "-c", script], capture_output=True, text=True, check=False
+    )
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.splitlines()[:2] == ["table ip kube-proxy", "table inet citykit"]
     assert loaded.stdout.count("tcp dport 6443 ip saddr @admin_networks accept") == 1
@@ -206,10 +276,16 @@ def city_ca(throwaway: Throwaway) -> CertificateAuthority:
     return ca
 
 
-def test_edge_gateway_bridges_its_blueprint_districts_to_the_city_broker(host_runs: Any, throwaway: Throwaway) -> None:
-    conf = (throwaway.root(NORTH_GATEWAY) / "etc" / "citykit" / "mqtt-bridge" / "bridge.conf").read_text()
+def test_edge_gateway_bridges_its_blueprint_districts_to_the_city_broker(
+    host_runs: Any, throwaway: Throwaway
+) -> None:
+    conf = (
+        throwaway.root(NORTH_GATEWAY) / "etc" / "citykit" / "mqtt-bridge" / "bridge.conf"
+    ).read_text()
     assert "address mqtt.tallinn.citykit.internal:8883" in conf
-    assert "# Tallinn: gateway tln-gw-north bridges the sensors of\n# Haabersti, Põhja-Tallinn" in conf
+    assert (
+        "# Tallinn: gateway tln-gw-north bridges the sensors of\n# Haabersti, Põhja-Tallinn" in conf
+    )
     topics = [line for line in conf.splitlines() if line.startswith("topic ")]
     assert topics == [
         "topic # out 1 sensors/haabersti/ citykit/tallinn/haabersti/sensors/",
@@ -219,14 +295,20 @@ def test_edge_gateway_bridges_its_blueprint_districts_to_the_city_broker(host_ru
     ]
 
 
-def test_edge_gateway_runs_the_bridge_as_the_service_user_with_its_key_private(host_runs: Any, throwaway: Throwaway) -> None:
+def test_edge_gateway_runs_the_bridge_as_the_service_user_with_its_key_private(
+    host_runs: Any, throwaway: Throwaway
+) -> None:
     root = throwaway.root(NORTH_GATEWAY)
     unit = (root / "etc" / "systemd" / "system" / "citykit-mqtt-bridge.service").read_text()
-    assert "User=citykit" in unit and "ExecStart=/usr/sbin/mosquitto -c /etc/citykit/mqtt-bridge/bridge.conf" in unit
+    assert (
+        "User=citykit" in unit
+        and "ExecStart=/usr/sbin/mosquitto -c /etc/citykit/mqtt-bridge/bridge.conf" in unit
+    )
     key = (root / "etc" / "citykit" / "mqtt-bridge" / "tls" / "gateway.key").stat()
     assert (key.st_uid, key.st_gid, oct(key.st_mode & 0o777)) == (0, 990, "0o640")
     assert (root / "etc/citykit/mqtt-bridge/tls/gateway.key").read_bytes() == (
-        throwaway.inventory / "credentials" / "mqtt" / f"{NORTH_GATEWAY}.key").read_bytes()
+        throwaway.inventory / "credentials" / "mqtt" / f"{NORTH_GATEWAY}.key"
+    ).read_bytes()
 
 
 def listening(port: int) -> bool:
@@ -239,7 +321,9 @@ def listening(port: int) -> bool:
 
 def mosquitto(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
-        return subprocess.Popen(["mosquitto", "-c", str(config)], stdout=output, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            ["mosquitto", "-c", str(config)], stdout=output, stderr=subprocess.STDOUT
+        )
 
 
 def test_edge_gateway_bridge_carries_a_district_sensor_reading_to_the_city_broker_over_mutual_tls(
@@ -252,32 +336,84 @@ def test_edge_gateway_bridge_carries_a_district_sensor_reading_to_the_city_broke
     roots = tmp_path / "roots"
     bare_root(roots / GATEWAY)
     run = Throwaway(throwaway.inventory, roots).run(
-        ["edge.yml"], [GATEWAY], "-e", "edge_gateway_broker=127.0.0.1", "-e", f"edge_gateway_broker_port={broker_port}",
-        "-e", f"citykit_mqtt_port={sensor_port}", "-e", "edge_gateway_listen_address=127.0.0.1")
+        ["edge.yml"],
+        [GATEWAY],
+        "-e",
+        "edge_gateway_broker=127.0.0.1",
+        "-e",
+        f"edge_gateway_broker_port={broker_port}",
+        "-e",
+        f"citykit_mqtt_port={sensor_port}",
+        "-e",
+        "edge_gateway_listen_address=127.0.0.1",
+    )
     assert_succeeded(run, [GATEWAY])
     root = roots / GATEWAY
     conf = (root / "etc/citykit/mqtt-bridge/bridge.conf").read_text()
     # Run as root here (the service runs as the citykit user), with the paths inside the root.
-    (tmp_path / "gateway.conf").write_text("user root\n" + conf.replace(" /etc/citykit/", f" {root}/etc/citykit/")
-                                           .replace(" /var/lib/citykit/", f" {root}/var/lib/citykit/"))
+    (tmp_path / "gateway.conf").write_text(
+        "user root\n"
+        + conf.replace(" /etc/citykit/", f" {root}/etc/citykit/").replace(
+            " /var/lib/citykit/", f" {root}/var/lib/citykit/"
+        )
+    )
     server = city_ca.issue_api_serving()
     (tmp_path / "city.conf").write_text(
         f"user root\nlistener {broker_port} 127.0.0.1\ncafile {city_ca.pair.cert}\ncertfile {server.cert}\n"
-        f"keyfile {server.key}\nrequire_certificate true\nallow_anonymous true\n")
+        f"keyfile {server.key}\nrequire_certificate true\nallow_anonymous true\n"
+    )
     folder = throwaway.inventory / "credentials" / "mqtt"
-    brokers = [mosquitto(tmp_path / "city.conf", tmp_path / "city.log"),
-               mosquitto(tmp_path / "gateway.conf", tmp_path / "gateway.log")]
+    brokers = [
+        mosquitto(tmp_path / "city.conf", tmp_path / "city.log"),
+        mosquitto(tmp_path / "gateway.conf", tmp_path / "gateway.log"),
+    ]
     try:
         wait_for(lambda: listening(broker_port), 30, "the city broker to listen")
         subscriber = subprocess.Popen(
-            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker_port), "--cafile", str(city_ca.pair.cert),
-             "--cert", str(folder / "subscriber.crt"), "--key", str(folder / "subscriber.key"),
-             "-t", "citykit/tallinn/+/sensors/#", "-v", "-C", "1", "-W", "60"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                "mosquitto_sub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(broker_port),
+                "--cafile",
+                str(city_ca.pair.cert),
+                "--cert",
+                str(folder / "subscriber.crt"),
+                "--key",
+                str(folder / "subscriber.key"),
+                "-t",
+                "citykit/tallinn/+/sensors/#",
+                "-v",
+                "-C",
+                "1",
+                "-W",
+                "60",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
         def delivered() -> bool:
-            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(sensor_port), "-q", "1",
-                            "-t", "sensors/kesklinn/air/pm25", "-m", "12.5"], capture_output=True, timeout=10, check=False)
+            subprocess.run(
+                [
+                    "mosquitto_pub",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(sensor_port),
+                    "-q",
+                    "1",
+                    "-t",
+                    "sensors/kesklinn/air/pm25",
+                    "-m",
+                    "12.5",
+                ],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
             return subscriber.poll() is not None
 
         wait_for(delivered, 60, "the reading to cross the bridge", interval=1)
@@ -293,9 +429,14 @@ def test_edge_gateway_bridge_carries_a_district_sensor_reading_to_the_city_broke
 def test_edge_gateway_with_a_district_missing_from_the_blueprint_fails_naming_it(
     throwaway: Throwaway, city_ca: CertificateAuthority
 ) -> None:
-    run = throwaway.run(["edge.yml"], [GATEWAY], "-e", '{"edge_gateway_districts": ["kesklinn", "old-town"]}')
+    run = throwaway.run(
+        ["edge.yml"], [GATEWAY], "-e", '{"edge_gateway_districts": ["kesklinn", "old-town"]}'
+    )
     assert run.returncode != 0 and recap(run)[GATEWAY]["failed"] == 1
-    assert "edge_gateway_districts of tln-gw-kesklinn: old-town not among the districts of" in run.stdout
+    assert (
+        "edge_gateway_districts of tln-gw-kesklinn: old-town not among the districts of"
+        in run.stdout
+    )
     assert "blueprints/cities/tallinn.yaml (haabersti, kesklinn," in run.stdout
 
 
@@ -308,7 +449,12 @@ class Bundle:
     binary: bytes
 
     def args(self) -> tuple[str, ...]:
-        return ("-e", f"k8s_airgap_bundle={self.folder}", "-e", "k8s_airgap_images=k3s-airgap-images-amd64.tar.gz")
+        return (
+            "-e",
+            f"k8s_airgap_bundle={self.folder}",
+            "-e",
+            "k8s_airgap_images=k3s-airgap-images-amd64.tar.gz",
+        )
 
 
 def make_bundle(folder: Path, binary: Path) -> Bundle:
@@ -320,7 +466,10 @@ def make_bundle(folder: Path, binary: Path) -> Bundle:
     image.write_text('{"images": []}\n')
     with tarfile.open(folder / "k3s-airgap-images-amd64.tar.gz", "w:gz") as tar:
         tar.add(image, arcname="manifest.json")
-    sums = [f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}" for path in sorted(folder.iterdir())]
+    sums = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}"
+        for path in sorted(folder.iterdir())
+    ]
     (folder / "sha256sum-amd64.txt").write_text("\n".join([*sums, f"{'0' * 64}  k3s-arm64"]) + "\n")
     return Bundle(folder, binary.read_bytes())
 
@@ -334,37 +483,58 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     return make_bundle(tmp_path_factory.mktemp("bundle") / "k3s-v1", EXECUTABLE)
 
 
-def test_k8s_airgap_installs_the_bundle_in_the_k3s_layout(host_runs: Any, throwaway: Throwaway, bundle: Bundle) -> None:
+def test_k8s_airgap_installs_the_bundle_in_the_k3s_layout(
+    host_runs: Any, throwaway: Throwaway, bundle: Bundle
+) -> None:
     for host in (SERVER, AGENT):
         root = throwaway.root(host)
         binary = root / "usr" / "local" / "bin" / "k3s"
         assert binary.read_bytes() == bundle.binary and os.access(binary, os.X_OK)
-        assert all(os.readlink(root / "usr" / "local" / "bin" / tool) == "k3s" for tool in ("kubectl", "crictl", "ctr"))
+        assert all(
+            os.readlink(root / "usr" / "local" / "bin" / tool) == "k3s"
+            for tool in ("kubectl", "crictl", "ctr")
+        )
         images = root / "var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.gz"
         assert images.read_bytes() == (bundle.folder / images.name).read_bytes()
     assert (throwaway.root(SERVER) / "etc/systemd/system/k3s.service").is_file()
-    assert "ExecStart=/usr/local/bin/k3s agent" in (throwaway.root(AGENT) / "etc/systemd/system/k3s-agent.service").read_text()
+    assert (
+        "ExecStart=/usr/local/bin/k3s agent"
+        in (throwaway.root(AGENT) / "etc/systemd/system/k3s-agent.service").read_text()
+    )
 
 
-def test_k8s_airgap_joins_servers_and_agents_to_the_first_server_with_one_token(host_runs: Any, throwaway: Throwaway) -> None:
+def test_k8s_airgap_joins_servers_and_agents_to_the_first_server_with_one_token(
+    host_runs: Any, throwaway: Throwaway
+) -> None:
     def k3s(host: str, name: str) -> Path:
         return throwaway.root(host) / "etc" / "rancher" / "k3s" / name
 
-    configs = {host: yaml.safe_load(k3s(host, "config.yaml").read_text()) for host in (SERVER, SECOND_SERVER, AGENT)}
+    configs = {
+        host: yaml.safe_load(k3s(host, "config.yaml").read_text())
+        for host in (SERVER, SECOND_SERVER, AGENT)
+    }
     assert configs[SERVER]["cluster-init"] is True and "server" not in configs[SERVER]
     assert configs[SECOND_SERVER]["server"] == configs[AGENT]["server"] == "https://10.61.0.11:6443"
     assert configs[SERVER]["tls-san"] == ["10.61.0.11"] and "tls-san" not in configs[AGENT]
-    assert {config["token-file"] for config in configs.values()} == {"/etc/rancher/k3s/cluster-token"}
+    assert {config["token-file"] for config in configs.values()} == {
+        "/etc/rancher/k3s/cluster-token"
+    }
     tokens = {k3s(host, "cluster-token").read_text() for host in configs}
     assert len(tokens) == 1 and re.fullmatch(r"[A-Za-z0-9]{48}\n", tokens.pop())
     assert oct(k3s(AGENT, "cluster-token").stat().st_mode & 0o777) == "0o600"
     assert yaml.safe_load(k3s(AGENT, "registries.yaml").read_text()) == {
-        "mirrors": {"*": {"endpoint": ["https://registry.tallinn.citykit.internal"]}}}
+        "mirrors": {"*": {"endpoint": ["https://registry.tallinn.citykit.internal"]}}
+    }
 
 
-def test_k8s_airgap_fetches_the_kubeconfig_with_the_api_address(host_runs: Any, throwaway: Throwaway) -> None:
+def test_k8s_airgap_fetches_the_kubeconfig_with_the_api_address(
+    host_runs: Any, throwaway: Throwaway
+) -> None:
     kubeconfig = throwaway.inventory / "credentials" / "kubeconfig"
-    assert yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"] == "https://10.61.0.11:6443"
+    assert (
+        yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        == "https://10.61.0.11:6443"
+    )
     assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
 
 
@@ -379,18 +549,28 @@ def test_k8s_airgap_refuses_a_bundle_whose_checksum_does_not_match_and_installs_
     run = Throwaway(throwaway.inventory, fresh).run(["cluster.yml"], [AGENT], *bad.args())
     assert run.returncode != 0 and recap(run)[AGENT]["failed"] == 1
     expected = hashlib.sha256(EXECUTABLE.read_bytes()).hexdigest()
-    assert f"{bad.folder}/k3s: sha256 is {hashlib.sha256((bad.folder / 'k3s').read_bytes()).hexdigest()}," in run.stdout
+    assert (
+        f"{bad.folder}/k3s: sha256 is {hashlib.sha256((bad.folder / 'k3s').read_bytes()).hexdigest()},"
+        in run.stdout
+    )
     assert f"sha256sum-amd64.txt says {expected}; nothing was installed" in run.stdout
     assert sorted(path.name for path in (fresh / AGENT).iterdir()) == ["etc"]
     assert not (fresh / AGENT / "etc" / "rancher").exists()
 
 
-def test_k8s_airgap_refuses_a_bundle_missing_its_images(tmp_path: Path, throwaway: Throwaway) -> None:
+def test_k8s_airgap_refuses_a_bundle_missing_its_images(
+    tmp_path: Path, throwaway: Throwaway
+) -> None:
     bad = make_bundle(tmp_path / "k3s-incomplete", EXECUTABLE)
     (bad.folder / "k3s-airgap-images-amd64.tar.gz").unlink()
-    run = Throwaway(throwaway.inventory, tmp_path / "roots").run(["cluster.yml"], [AGENT], *bad.args())
+    run = Throwaway(throwaway.inventory, tmp_path / "roots").run(
+        ["cluster.yml"], [AGENT], *bad.args()
+    )
     assert run.returncode != 0
-    assert f"{bad.folder}/k3s-airgap-images-amd64.tar.gz: missing from the bundle; nothing was installed" in run.stdout
+    assert (
+        f"{bad.folder}/k3s-airgap-images-amd64.tar.gz: missing from the bundle; nothing was installed"
+        in run.stdout
+    )
 
 
 # --- citykit, against the local cluster ----------------------------------------------------
@@ -406,35 +586,71 @@ def test_citykit_role_refuses_an_invalid_blueprint_before_touching_the_cluster(
     def unknown_initiative(data: dict[str, Any]) -> None:
         data["spec"]["initiatives"][0]["ref"] = "government.no-such-thing"
 
-    run = ansible("-i", str(throwaway.inventory / "hosts.yml"), str(PLAYBOOKS / "city.yml"),
-                  "-e", f"citykit_blueprint={city_variant(CITY, unknown_initiative)}",
-                  "-e", f"citykit_kubeconfig={tmp_path / 'no-cluster'}",
-                  "-e", f"citykit_cli={CITYKIT_CLI}")
+    run = ansible(
+        "-i",
+        str(throwaway.inventory / "hosts.yml"),
+        str(PLAYBOOKS / "city.yml"),
+        "-e",
+        f"citykit_blueprint={city_variant(CITY, unknown_initiative)}",
+        "-e",
+        f"citykit_kubeconfig={tmp_path / 'no-cluster'}",
+        "-e",
+        f"citykit_cli={CITYKIT_CLI}",
+    )
     assert run.returncode != 0 and recap(run)[SERVER]["failed"] == 1
-    assert "spec.initiatives[0].ref: unknown catalogue initiative 'government.no-such-thing'" in run.stdout
+    assert (
+        "spec.initiatives[0].ref: unknown catalogue initiative 'government.no-such-thing'"
+        in run.stdout
+    )
     assert "Look up the operator's release" not in run.stdout
 
 
 @pytest.fixture(scope="module")
-def city_runs(kube_cluster: LocalCluster, throwaway: Throwaway, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ...]]:
+def city_runs(
+    kube_cluster: LocalCluster, throwaway: Throwaway, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, ...]]:
     city = tmp_path_factory.mktemp("city") / f"{CITY_NAME}.yaml"
-    city.write_text(yaml.safe_dump(blueprint(CITY, CITY_NAME, gate="1s", approval="auto", keep=6), sort_keys=False))
+    city.write_text(
+        yaml.safe_dump(
+            blueprint(CITY, CITY_NAME, gate="1s", approval="auto", keep=6), sort_keys=False
+        )
+    )
     helm = ensure_helm(lambda _: None)
     args = [
-        "-i", str(throwaway.inventory / "hosts.yml"), str(PLAYBOOKS / "city.yml"),
-        "-e", f"citykit_kubeconfig={kube_cluster.kubeconfig}", "-e", f"citykit_blueprint={city}",
-        "-e", f"citykit_helm={helm}", "-e", f"citykit_kubectl={bin_dir(kube_cluster.kubernetes_version) / 'kubectl'}",
-        "-e", f"citykit_release={RELEASE}", "-e", f"citykit_namespace={RELEASE}",
-        "-e", f"citykit_cli={CITYKIT_CLI}",
+        "-i",
+        str(throwaway.inventory / "hosts.yml"),
+        str(PLAYBOOKS / "city.yml"),
+        "-e",
+        f"citykit_kubeconfig={kube_cluster.kubeconfig}",
+        "-e",
+        f"citykit_blueprint={city}",
+        "-e",
+        f"citykit_helm={helm}",
+        "-e",
+        f"citykit_kubectl={bin_dir(kube_cluster.kubernetes_version) / 'kubectl'}",
+        "-e",
+        f"citykit_release={RELEASE}",
+        "-e",
+        f"citykit_namespace={RELEASE}",
+        "-e",
+        f"citykit_cli={CITYKIT_CLI}",
     ]
     runs = tuple(assert_succeeded(ansible(*args), [SERVER]) for _ in range(2))
-    changed_values = assert_succeeded(ansible(*args, "-e", '{"citykit_chart_values": {"resyncSeconds": 7}}'), [SERVER])
+    changed_values = assert_succeeded(
+        ansible(*args, "-e", '{"citykit_chart_values": {"resyncSeconds": 7}}'), [SERVER]
+    )
     yield (*runs, changed_values, helm)
-    subprocess.run([str(helm), "uninstall", RELEASE, "--namespace", RELEASE, "--wait"], env={
-        **os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)}, capture_output=True, check=True)
+    subprocess.run(
+        [str(helm), "uninstall", RELEASE, "--namespace", RELEASE, "--wait"],
+        env={**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)},
+        capture_output=True,
+        check=True,
+    )
 
 
-def test_citykit_role_second_run_changes_nothing_and_a_new_value_upgrades(city_runs: tuple[Any, ...]) -> None:
+def test_citykit_role_second_run_changes_nothing_and_a_new_value_upgrades(
+    city_runs: tuple[Any, ...],
+) -> None:
     first, second, changed_values, _ = city_runs
     assert first[SERVER]["changed"] == 2  # chart installed, blueprint applied
     assert second[SERVER]["changed"] == 0
@@ -446,23 +662,33 @@ def test_citykit_role_installs_the_chart_and_the_city_rolls_out(
 ) -> None:
     helm = city_runs[-1]
     env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)}
-    listed = subprocess.run([str(helm), "list", "--namespace", RELEASE, "--output", "yaml"], env=env,
-                            capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [str(helm), "list", "--namespace", RELEASE, "--output", "yaml"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     release = yaml.safe_load(listed.stdout)[0]
     assert (release["name"], release["status"], release["revision"]) == (RELEASE, "deployed", "2")
     api = config.new_client_from_config(str(kube_cluster.kubeconfig))
     ready = client.AppsV1Api(api).list_namespaced_deployment(RELEASE).items
     assert [d.status.ready_replicas for d in ready] == [1]
     objects = client.CustomObjectsApi(api)
-    applied = objects.get_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", CITY_NAME)
+    applied = objects.get_cluster_custom_object(
+        "citykit.io", "v1alpha1", "cityblueprints", CITY_NAME
+    )
     assert applied["metadata"]["managedFields"][0]["manager"] == "citykit"
 
     operator = OperatorProcess(kube_cluster.kubeconfig, tmp_path / "operator.log")
     operator.start()
     try:
+
         def live() -> bool:
             operator.check_alive()
-            status = objects.get_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", CITY_NAME).get("status")
+            status = objects.get_cluster_custom_object(
+                "citykit.io", "v1alpha1", "cityblueprints", CITY_NAME
+            ).get("status")
             return (status or {}).get("phase") == "Live"
 
         wait_for(live, 300, f"{CITY_NAME} to be Live")

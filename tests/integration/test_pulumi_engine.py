@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from citykit.localcluster.state import LocalCluster
-from citykit.toolchain.pulumi_engine import engine_env, engine_module, ensure_pulumi, pulumi_version
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from pulumi import automation as auto
 from pulumi.dynamic import CreateResult, Resource, ResourceProvider
+
+from citykit.localcluster.state import LocalCluster
+from citykit.toolchain.pulumi_engine import engine_env, engine_module, ensure_pulumi, pulumi_version
 
 NAMESPACE = "default"
 NAME = "pulumi-engine-check"

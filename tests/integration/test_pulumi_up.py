@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
 from citykit.core.citystack import load_stack
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.pulumi_engine import ensure_pulumi
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 CITY = "testville"
 NAMESPACE = f"city-{CITY}"
@@ -39,7 +40,9 @@ def api(kube_cluster: LocalCluster) -> client.ApiClient:
 @pytest.fixture(scope="module")
 def citykit(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Runs `citykit ARGS…` in the test's project folder; returns the finished process."""
-    ensure_pulumi(report=lambda _: None)  # the engine build (minutes, once) is not part of a command's output
+    ensure_pulumi(
+        report=lambda _: None
+    )  # the engine build (minutes, once) is not part of a command's output
     work = tmp_path_factory.mktemp("pulumi-up")
     (work / "state").mkdir()
     env = {
@@ -53,8 +56,15 @@ def citykit(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
     (work / "project").mkdir()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "citykit", *args], env=env, cwd=work / "project", capture_output=True,
-                              text=True, timeout=900, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "citykit", *args],
+            env=env,
+            cwd=work / "project",
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
 
     run.project = work / "project"  # type: ignore[attr-defined]
     run.state = work / "state"  # type: ignore[attr-defined]
@@ -67,11 +77,17 @@ def volumes(api: client.ApiClient) -> Iterator[None]:
     core = client.CoreV1Api(api)
     names = [f"testville-volume-{index}" for index in range(4)]
     for name in names:
-        core.create_persistent_volume({
-            "metadata": {"name": name},
-            "spec": {"capacity": {"storage": "100Gi"}, "accessModes": ["ReadWriteOnce"],
-                     "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": f"/tmp/{name}"}},
-        })
+        core.create_persistent_volume(
+            {
+                "metadata": {"name": name},
+                "spec": {
+                    "capacity": {"storage": "100Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "hostPath": {"path": f"/tmp/{name}"},
+                },
+            }
+        )
     yield
     for name in names:
         try:
@@ -121,35 +137,47 @@ def test_up_creates_the_namespace_operator_and_platform_services(
     labels = core.read_namespace(NAMESPACE).metadata.labels
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     stack = load_stack(citykit.project / "infra" / f"Pulumi.{CITY}.yaml")
-    assert core.read_namespaced_resource_quota("city-quota", NAMESPACE).spec.hard["pods"] == stack.quota["pods"]
+    assert (
+        core.read_namespaced_resource_quota("city-quota", NAMESPACE).spec.hard["pods"]
+        == stack.quota["pods"]
+    )
     (operator,) = apps.list_namespaced_deployment("citykit-system").items
     assert operator.status.available_replicas == 1
     for need in stack.services:
         deployment = apps.read_namespaced_deployment(need.id, NAMESPACE)
         assert deployment.status.available_replicas == 1, need.id
-        assert core.read_namespaced_service(need.id, NAMESPACE).spec.ports[0].port == need.service.port
+        assert (
+            core.read_namespaced_service(need.id, NAMESPACE).spec.ports[0].port == need.service.port
+        )
     secret = core.read_namespaced_secret("document-db-credentials", NAMESPACE)
     assert set(secret.data) == {"username", "password"}
     assert f"document-db.{NAMESPACE}.svc.cluster.local:27017" in first_up.up.stdout
 
 
-def test_passwords_are_kept_encrypted_in_the_stack_file_and_state(first_up: FirstUp, api: client.ApiClient,
-                                                        citykit: Any) -> None:
+def test_passwords_are_kept_encrypted_in_the_stack_file_and_state(
+    first_up: FirstUp, api: client.ApiClient, citykit: Any
+) -> None:
     secret = client.CoreV1Api(api).read_namespaced_secret("timeseries-db-credentials", NAMESPACE)
     password = base64.b64decode(secret.data["password"]).decode()
     stack_text = (citykit.project / "infra" / f"Pulumi.{CITY}.yaml").read_text()
     assert "secure: v1:" in stack_text
     assert password not in stack_text and len(password) >= 24
     state_files = [path for path in citykit.state.rglob("*") if path.is_file()]
-    assert state_files and not [path for path in state_files if password in path.read_text(errors="replace")]
+    assert state_files and not [
+        path for path in state_files if password in path.read_text(errors="replace")
+    ]
 
 
 @pytest.fixture(scope="module")
-def operator(first_up: FirstUp, kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+def operator(
+    first_up: FirstUp, kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
     """The operator, run as a process: the chart's Deployment is only simulated on KWOK nodes.
     It keeps running through `--destroy`, as the in-cluster one would: it releases the
     blueprint's finalizer when Pulumi deletes the blueprint, before the operator goes."""
-    running = OperatorProcess(kube_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    running = OperatorProcess(
+        kube_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log"
+    )
     running.start()
     yield running
     running.stop()
@@ -162,7 +190,12 @@ def test_the_operator_rolls_the_city_out(operator: OperatorProcess, api: client.
         operator.check_alive()
         try:
             initiative = custom.get_namespaced_custom_object(
-                "citykit.io", "v1alpha1", NAMESPACE, "initiatives", "environment-air-quality-sensing")
+                "citykit.io",
+                "v1alpha1",
+                NAMESPACE,
+                "initiatives",
+                "environment-air-quality-sensing",
+            )
         except ApiException as error:
             if error.status == 404:
                 return False
@@ -176,7 +209,9 @@ def test_the_operator_rolls_the_city_out(operator: OperatorProcess, api: client.
 
 
 def test_preview_prints_the_plan_and_changes_nothing(first_up: FirstUp) -> None:
-    assert re.fullmatch(r"changes: \d+ create", summary(first_up.preview.stdout)), first_up.preview.stdout[-2000:]
+    assert re.fullmatch(r"changes: \d+ create", summary(first_up.preview.stdout)), (
+        first_up.preview.stdout[-2000:]
+    )
     assert "citykit:platform:Service" in first_up.preview.stdout
     assert first_up.namespace_after_preview is False
 
@@ -187,15 +222,21 @@ def test_second_up_changes_nothing(first_up: FirstUp, citykit: Any) -> None:
     assert re.fullmatch(r"changes: \d+ same", summary(again.stdout)), again.stdout[-2000:]
 
 
-def test_destroy_leaves_nothing_behind(operator: OperatorProcess, citykit: Any, api: client.ApiClient) -> None:
+def test_destroy_leaves_nothing_behind(
+    operator: OperatorProcess, citykit: Any, api: client.ApiClient
+) -> None:
     """Everything goes; the CRDs too, unless other cities' blueprints still use them (as Helm
     keeps CRDs: deleting one would delete every city's blueprints)."""
     plan = citykit("up", CITY, "--destroy", "--preview")
     assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-4000:]
     assert re.fullmatch(r"changes: \d+ delete", summary(plan.stdout)), plan.stdout[-2000:]
     assert exists(client.CoreV1Api(api).read_namespace, NAMESPACE)
-    blueprints = client.CustomObjectsApi(api).list_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints")
-    others = [item["metadata"]["name"] for item in blueprints["items"] if item["metadata"]["name"] != CITY]
+    blueprints = client.CustomObjectsApi(api).list_cluster_custom_object(
+        "citykit.io", "v1alpha1", "cityblueprints"
+    )
+    others = [
+        item["metadata"]["name"] for item in blueprints["items"] if item["metadata"]["name"] != CITY
+    ]
     gone = citykit("up", CITY, "--destroy")
     assert gone.returncode == 0, gone.stdout[-4000:] + gone.stderr[-4000:]
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
@@ -204,4 +245,6 @@ def test_destroy_leaves_nothing_behind(operator: OperatorProcess, citykit: Any, 
     assert not exists(core.read_namespace, "citykit-system")
     assert not exists(rbac.read_cluster_role, "citykit-citykit-operator")
     assert not exists(rbac.read_cluster_role_binding, "citykit-citykit-operator")
-    assert exists(extensions.read_custom_resource_definition, "cityblueprints.citykit.io") == bool(others), others
+    assert exists(extensions.read_custom_resource_definition, "cityblueprints.citykit.io") == bool(
+        others
+    ), others

@@ -23,13 +23,13 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client, config
+
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.resources import blueprints_root
-from kubernetes import client, config
-
 from tests.conftest import read_city
 from tests.integration.test_operator import audit_writes
 
@@ -50,7 +50,9 @@ def enlarged(root: Path) -> dict[str, Any]:
         area, stem = item["ref"].split(".")
         entry = yaml.safe_load((root / "catalogue" / area / f"{stem}.yaml").read_text())
         entry["id"] = f"{area}.c{len(clones):03d}"
-        (root / "catalogue" / area / f"c{len(clones):03d}.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+        (root / "catalogue" / area / f"c{len(clones):03d}.yaml").write_text(
+            yaml.safe_dump(entry, sort_keys=False)
+        )
         clones.append({**copy.deepcopy(item), "ref": entry["id"]})
     city["spec"]["initiatives"] = [
         {**item, "gate": {"healthyFor": "1s", "approval": "auto"}} for item in originals + clones
@@ -65,11 +67,17 @@ def big_city(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 
 @pytest.fixture(scope="module")
-def operator(kube_cluster: LocalCluster, big_city: tuple[Path, dict[str, Any]],
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+def operator(
+    kube_cluster: LocalCluster,
+    big_city: tuple[Path, dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OperatorProcess]:
     install_crds(config.new_client_from_config(str(kube_cluster.kubeconfig)))
-    running = OperatorProcess(kube_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log",
-                              env={"CITYKIT_BLUEPRINTS": str(big_city[0])})
+    running = OperatorProcess(
+        kube_cluster.kubeconfig,
+        tmp_path_factory.mktemp("operator") / "operator.log",
+        env={"CITYKIT_BLUEPRINTS": str(big_city[0])},
+    )
     running.start()
     yield running
     running.stop()
@@ -80,8 +88,13 @@ def test_the_enlarged_city_is_valid(big_city: tuple[Path, dict[str, Any]], tmp_p
     path = tmp_path / f"{NAME}.yaml"
     path.write_text(yaml.safe_dump(city, sort_keys=False))
 
-    result = subprocess.run([sys.executable, "-m", "citykit", "validate", str(path)], capture_output=True, text=True,
-                            check=False, env={**os.environ, "CITYKIT_BLUEPRINTS": str(root)})
+    result = subprocess.run(
+        [sys.executable, "-m", "citykit", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "CITYKIT_BLUEPRINTS": str(root)},
+    )
 
     assert result.returncode == 0, result.stderr
     assert len(city["spec"]["initiatives"]) == SIZE
@@ -96,15 +109,27 @@ def test_two_hundred_initiatives_roll_out_and_the_operator_then_idles(
 
     def blueprint() -> dict[str, Any]:
         operator.check_alive()
-        found: dict[str, Any] = objects.get_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", NAME)
+        found: dict[str, Any] = objects.get_cluster_custom_object(
+            "citykit.io", "v1alpha1", "cityblueprints", NAME
+        )
         return found
 
-    wait_for(lambda: (blueprint().get("status") or {}).get("phase") == "Live", 1500, f"all {SIZE} initiatives Live")
-    items = objects.list_namespaced_custom_object("citykit.io", "v1alpha1", f"city-{NAME}", "initiatives")["items"]
-    assert sorted(i["spec"]["ref"] for i in items) == sorted(i["ref"] for i in big_city[1]["spec"]["initiatives"])
+    wait_for(
+        lambda: (blueprint().get("status") or {}).get("phase") == "Live",
+        1500,
+        f"all {SIZE} initiatives Live",
+    )
+    items = objects.list_namespaced_custom_object(
+        "citykit.io", "v1alpha1", f"city-{NAME}", "initiatives"
+    )["items"]
+    assert sorted(i["spec"]["ref"] for i in items) == sorted(
+        i["ref"] for i in big_city[1]["spec"]["initiatives"]
+    )
     assert blueprint()["status"]["initiatives"]["total"] == SIZE
     annotations = blueprint()["metadata"].get("annotations") or {}
-    assert len(json.dumps(annotations)) < 4096, f"kopf keeps large state in annotations: {list(annotations)}"
+    assert len(json.dumps(annotations)) < 4096, (
+        f"kopf keeps large state in annotations: {list(annotations)}"
+    )
 
     time.sleep(3)  # in-flight watch events settle
     before = audit_writes(kube_cluster.audit_log)

@@ -17,7 +17,10 @@ BOMB = "\n".join(
 )
 
 BAD_INPUTS = {
-    "malformed": (b"apiVersion: citykit.io/v1alpha1\nspec: [unclosed\n", r":\d+:\d+: \(document\): invalid YAML"),
+    "malformed": (
+        b"apiVersion: citykit.io/v1alpha1\nspec: [unclosed\n",
+        r":\d+:\d+: \(document\): invalid YAML",
+    ),
     "alias-bomb": (BOMB.encode(), r"alias bomb"),
     "duplicate-keys": (b"kind: CityBlueprint\nkind: CityBlueprint\n", r":2:1: .*duplicate key"),
     "empty": (b"", r":1:1: \(document\): empty file"),
@@ -65,7 +68,10 @@ def test_console_script_prints_no_traceback_on_garbage(tmp_path: Path) -> None:
     path = tmp_path / "garbage.yaml"
     path.write_bytes(b"{{{{ ::: \t\x07 ]]]\n")
     completed = subprocess.run(
-        [sys.executable, "-m", "citykit", "validate", str(path)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "citykit", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr + completed.stdout

@@ -10,11 +10,11 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+
 from citykit import __version__
 from citykit.api.crd import crds
 from citykit.controller.handlers import CHILD_KINDS
 from citykit.toolchain.helm import HELM_VERSION
-
 from tests.conftest import REPOSITORY
 from tests.unit.test_plan import KUBERNETES_VERSION, pod_security_restricted_violations
 
@@ -24,13 +24,23 @@ VALUES = [None, *SCENARIOS]
 APPLY = {"list", "watch", "create", "patch", "delete"}
 
 
-
 def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(helm), *args], check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(helm), *args], check=False, capture_output=True, text=True, timeout=120
+    )
 
 
 def render(helm: Path, *args: str) -> list[dict[str, Any]]:
-    result = run_helm(helm, "template", "citykit", str(CHART), "--namespace", "citykit-system", "--include-crds", *args)
+    result = run_helm(
+        helm,
+        "template",
+        "citykit",
+        str(CHART),
+        "--namespace",
+        "citykit-system",
+        "--include-crds",
+        *args,
+    )
     assert result.returncode == 0, result.stderr
     return [document for document in yaml.safe_load_all(result.stdout) if document]
 
@@ -65,19 +75,30 @@ def test_chart_passes_strict_lint(helm: Path, values: Path | None) -> None:
 
 
 @pytest.mark.parametrize("values", VALUES, ids=lambda v: v.stem if v else "defaults")
-def test_rendered_objects_pass_kubernetes_schema_validation(helm: Path, values: Path | None) -> None:
+def test_rendered_objects_pass_kubernetes_schema_validation(
+    helm: Path, values: Path | None
+) -> None:
     manifests = render(helm, *values_args(values))
     kinds = sorted(m["kind"] for m in manifests)
-    expected = ["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "CustomResourceDefinition",
-                "Deployment", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
-                ] + (["Service"] if values else [])
+    expected = [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "Deployment",
+        "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ] + (["Service"] if values else [])
     assert kinds == sorted(expected)
     for manifest in manifests:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
 
 
 def test_chart_ships_the_generated_crds(helm: Path) -> None:
-    rendered = {m["metadata"]["name"]: m for m in render(helm) if m["kind"] == "CustomResourceDefinition"}
+    rendered = {
+        m["metadata"]["name"]: m for m in render(helm) if m["kind"] == "CustomResourceDefinition"
+    }
     assert rendered == {m["metadata"]["name"]: m for m in crds().values()}
 
 
@@ -103,7 +124,13 @@ def test_deployment_runs_one_operator_with_the_values_given(helm: Path) -> None:
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     container = operator_container(manifests)
     assert container["image"] == f"citykit/operator:{__version__}"
-    assert container["command"] == ["citykit", "operator", "run", "--liveness", "http://0.0.0.0:9000/healthz"]
+    assert container["command"] == [
+        "citykit",
+        "operator",
+        "run",
+        "--liveness",
+        "http://0.0.0.0:9000/healthz",
+    ]
     assert {"name": "CITYKIT_RESYNC_SECONDS", "value": "12"} in container["env"]
     assert container["ports"] == [{"name": "health", "containerPort": 9000, "protocol": "TCP"}]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
@@ -113,8 +140,13 @@ def test_deployment_runs_one_operator_with_the_values_given(helm: Path) -> None:
 def test_health_service_is_off_by_default_and_targets_the_probe_port(helm: Path) -> None:
     assert not [m for m in render(helm) if m["kind"] == "Service"]
     service = one(render(helm, "--set", "service.enabled=true"), "Service")
-    assert service["spec"]["ports"] == [{"name": "health", "port": 8080, "targetPort": "health", "protocol": "TCP"}]
-    assert service["spec"]["selector"] == one(render(helm), "Deployment")["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"] == [
+        {"name": "health", "port": 8080, "targetPort": "health", "protocol": "TCP"}
+    ]
+    assert (
+        service["spec"]["selector"]
+        == one(render(helm), "Deployment")["spec"]["selector"]["matchLabels"]
+    )
 
 
 def cluster_role_rules(helm: Path) -> list[dict[str, Any]]:
@@ -130,7 +162,12 @@ def test_cluster_role_has_no_wildcards(helm: Path) -> None:
 
 
 def granted(rules: list[dict[str, Any]], group: str, resource: str) -> set[str]:
-    return {verb for rule in rules if group in rule["apiGroups"] and resource in rule["resources"] for verb in rule["verbs"]}
+    return {
+        verb
+        for rule in rules
+        if group in rule["apiGroups"] and resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
 
 
 def test_cluster_role_grants_the_controller_its_child_kinds(helm: Path) -> None:
@@ -155,24 +192,53 @@ def test_admission_policy_confines_the_operator_to_city_namespaces(helm: Path) -
     """The policy covers exactly the child kinds, for the chart's ServiceAccount only."""
     manifests = render(helm, "--set", "serviceAccount.name=city-operator")
     policy = one(manifests, "ValidatingAdmissionPolicy")["spec"]
-    covered = {(group, resource) for rule in policy["matchConstraints"]["resourceRules"]
-               for group in rule["apiGroups"] for resource in rule["resources"]}
+    covered = {
+        (group, resource)
+        for rule in policy["matchConstraints"]["resourceRules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
     assert covered == {(group, plural) for group, _version, plural in CHILD_KINDS}
     [condition] = policy["matchConditions"]
-    assert condition["expression"] == 'request.userInfo.username == "system:serviceaccount:citykit-system:city-operator"'
+    assert (
+        condition["expression"]
+        == 'request.userInfo.username == "system:serviceaccount:citykit-system:city-operator"'
+    )
     assert 'request.namespace.startsWith("city-")' in policy["validations"][0]["expression"]
     binding = one(manifests, "ValidatingAdmissionPolicyBinding")["spec"]
-    assert binding == {"policyName": one(manifests, "ValidatingAdmissionPolicy")["metadata"]["name"], "validationActions": ["Deny"]}
+    assert binding == {
+        "policyName": one(manifests, "ValidatingAdmissionPolicy")["metadata"]["name"],
+        "validationActions": ["Deny"],
+    }
 
 
 def test_rbac_and_service_account_can_be_left_to_the_cluster_admin(helm: Path) -> None:
-    manifests = render(helm, "--set", "rbac.create=false", "--set", "rbac.cityNamespacesOnly=false",
-                       "--set", "serviceAccount.create=false", "--set", "serviceAccount.name=city-operator")
-    assert not {"ClusterRole", "ClusterRoleBinding", "ServiceAccount", "ValidatingAdmissionPolicy"} & {m["kind"] for m in manifests}
-    assert one(manifests, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "city-operator"
+    manifests = render(
+        helm,
+        "--set",
+        "rbac.create=false",
+        "--set",
+        "rbac.cityNamespacesOnly=false",
+        "--set",
+        "serviceAccount.create=false",
+        "--set",
+        "serviceAccount.name=city-operator",
+    )
+    assert not {
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+    } & {m["kind"] for m in manifests}
+    assert (
+        one(manifests, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"]
+        == "city-operator"
+    )
 
 
-@pytest.mark.parametrize("command", [("template", "citykit"), ("lint", "--strict")], ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    "command", [("template", "citykit"), ("lint", "--strict")], ids=lambda c: c[0]
+)
 @pytest.mark.parametrize(
     ("setting", "field"),
     [
@@ -185,7 +251,9 @@ def test_rbac_and_service_account_can_be_left_to_the_cluster_admin(helm: Path) -
         ("serviceAccount.create=false", "name"),
     ],
 )
-def test_bad_values_are_rejected_naming_the_field(helm: Path, command: tuple[str, str], setting: str, field: str) -> None:
+def test_bad_values_are_rejected_naming_the_field(
+    helm: Path, command: tuple[str, str], setting: str, field: str
+) -> None:
     result = run_helm(helm, *command, str(CHART), "--set", setting)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from citykit.localcluster import control_plane
 from citykit.localcluster.errors import ClusterError
 from citykit.toolchain.gobuild import build_steps, ensure_binaries, kubernetes_version, stamp_path
 from citykit.toolchain.locations import bin_dir, local_cluster_module
-
 from tests.conftest import LOCATED_LINE, run_cli
 
 CRASHING = "#!/bin/sh\necho 'listen tcp 127.0.0.1:2379: bind: address already in use' >&2\nexit 1\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from citykit.toolchain.gobuild import kubernetes_version
 from citykit.toolchain.gomod import (
     UpstreamGoMod,

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
 from citykit.localcluster import commandlines
 from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
 from citykit.localcluster.commandlines import Layout, Ports
@@ -15,8 +18,6 @@ from citykit.localcluster.ports import claim, free_ports
 from citykit.localcluster.processes import is_alive, log_tail, spawn, stop
 from citykit.toolchain.gobuild import GoBuild, is_current, version_ldflags
 from citykit.toolchain.locations import bin_dir, state_dir
-from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 LAYOUT = Layout(
     bin=Path("/cache/bin"), state=Path("/state"), infra=Path("/infra"), ports=Ports(1, 2, 3, 4, 5)

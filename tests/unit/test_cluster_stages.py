@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from citykit.localcluster.nodes import fake_nodes
 from citykit.toolchain.locations import local_cluster_module
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import yaml
-from citykit.api.crd import crds
 
+from citykit.api.crd import crds
 from tests.conftest import REPOSITORY
 
 
 def test_committed_crds_match_the_schemas() -> None:
     generated = crds()
-    committed = {path.name for path in (REPOSITORY / "charts" / "citykit-operator" / "crds").glob("*.yaml")}
+    committed = {
+        path.name for path in (REPOSITORY / "charts" / "citykit-operator" / "crds").glob("*.yaml")
+    }
     assert committed == set(generated)
     for name, manifest in generated.items():
-        assert yaml.safe_load(((REPOSITORY / "charts" / "citykit-operator" / "crds") / name).read_text()) == manifest, (
-            f"{name} drifted from blueprints/schema/: run `python -m citykit.api.crd`"
-        )
+        assert (
+            yaml.safe_load(
+                ((REPOSITORY / "charts" / "citykit-operator" / "crds") / name).read_text()
+            )
+            == manifest
+        ), f"{name} drifted from blueprints/schema/: run `python -m citykit.api.crd`"
 
 
 def test_crds_are_structural_with_descriptions() -> None:

@@ -6,6 +6,7 @@ import copy
 import re
 
 import pytest
+
 from citykit.core.demo_rollout import (
     awaiting_approval,
     choose_city,
@@ -15,7 +16,6 @@ from citykit.core.demo_rollout import (
     finished,
 )
 from citykit.core.errors import RunFailure
-
 from tests.conftest import LOCATED_LINE, read_city, run_cli
 
 
@@ -33,14 +33,22 @@ def test_an_unknown_city_names_the_choices() -> None:
 def test_gates_are_shortened_and_manual_approval_stays_manual() -> None:
     original = read_city("hong-kong")
     before = copy.deepcopy(original)
-    manual = {item["ref"] for item in original["spec"]["initiatives"] if item.get("gate", {}).get("approval") == "manual"}
+    manual = {
+        item["ref"]
+        for item in original["spec"]["initiatives"]
+        if item.get("gate", {}).get("approval") == "manual"
+    }
     assert manual, "the example needs a manual gate for this test to mean something"
 
     shortened = demo_blueprint(original, "3s")
 
     assert original == before
     assert {item["gate"]["healthyFor"] for item in shortened["spec"]["initiatives"]} == {"3s"}
-    assert {item["ref"] for item in shortened["spec"]["initiatives"] if item["gate"].get("approval") == "manual"} == manual
+    assert {
+        item["ref"]
+        for item in shortened["spec"]["initiatives"]
+        if item["gate"].get("approval") == "manual"
+    } == manual
 
 
 def initiative(ref: str, phase: str | None) -> dict[str, object]:
@@ -48,25 +56,40 @@ def initiative(ref: str, phase: str | None) -> dict[str, object]:
 
 
 def test_only_pilots_awaiting_approval_are_approved() -> None:
-    items = [initiative("a.one", "AwaitingApproval"), initiative("b.two", "Pilot"), initiative("c.three", None)]
+    items = [
+        initiative("a.one", "AwaitingApproval"),
+        initiative("b.two", "Pilot"),
+        initiative("c.three", None),
+    ]
 
     assert awaiting_approval(items) == ["a.one"]
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    ({"phase": "Live", "observedGeneration": 1}, False),  # Live, but for the previous spec
-    ({"phase": "RollingOut", "observedGeneration": 2}, False),
-    ({"phase": "Live", "observedGeneration": 2}, True),
-    ({}, False),
-])
-def test_finished_means_live_for_the_applied_generation(status: dict[str, object], expected: bool) -> None:
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({"phase": "Live", "observedGeneration": 1}, False),  # Live, but for the previous spec
+        ({"phase": "RollingOut", "observedGeneration": 2}, False),
+        ({"phase": "Live", "observedGeneration": 2}, True),
+        ({}, False),
+    ],
+)
+def test_finished_means_live_for_the_applied_generation(
+    status: dict[str, object], expected: bool
+) -> None:
     assert finished(status, generation=2) is expected
 
 
 def test_a_blocked_blueprint_ends_the_demo_with_the_operator_s_reasons() -> None:
-    status = {"phase": "Blocked", "observedGeneration": 2, "problems": ["spec.initiatives[3]: biometric data is forbidden"]}
+    status = {
+        "phase": "Blocked",
+        "observedGeneration": 2,
+        "problems": ["spec.initiatives[3]: biometric data is forbidden"],
+    }
 
-    with pytest.raises(RunFailure, match="blocked the blueprint: spec.initiatives\\[3\\]: biometric"):
+    with pytest.raises(
+        RunFailure, match="blocked the blueprint: spec.initiatives\\[3\\]: biometric"
+    ):
         finished(status, generation=2)
 
 

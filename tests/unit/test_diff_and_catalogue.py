@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from citykit.resources import example_cities_dir
-
 from tests.conftest import run_cli
 
 
@@ -18,14 +17,20 @@ def test_diff_of_a_blueprint_with_itself_is_empty() -> None:
     assert result.output == "no changes\n"
 
 
-def test_diff_names_added_removed_and_changed_initiatives(city_variant: Callable[..., Path]) -> None:
+def test_diff_names_added_removed_and_changed_initiatives(
+    city_variant: Callable[..., Path],
+) -> None:
     def next_version(data: dict[str, Any]) -> None:
         spec = data["spec"]
         spec["version"] = "1.3.0"
         removed = spec["initiatives"].pop()
         for item in spec["initiatives"]:
             item["dependsOn"] = [d for d in item.get("dependsOn", []) if d != removed["ref"]]
-        spec["dataSharing"] = [a for a in spec.get("dataSharing", []) if removed["ref"] not in (a["producer"], a["consumer"])]
+        spec["dataSharing"] = [
+            a
+            for a in spec.get("dataSharing", [])
+            if removed["ref"] not in (a["producer"], a["consumer"])
+        ]
         spec["kpiTargets"] = []
         spec["initiatives"][0]["gate"] = {"healthyFor": "77d", "approval": "manual"}
 

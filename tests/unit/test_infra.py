@@ -11,19 +11,18 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.runtime import rpc
+
 from citykit.core.catalogue import load_catalogue
 from citykit.core.citystack import CityStack, load_stack
 from citykit.core.services import RUNTIME, SERVICE_LABEL
 from citykit.infra.program import provision, read_stack, render_chart
-from pulumi.runtime import rpc
-
 from tests.conftest import REPOSITORY
 from tests.unit.test_plan import pod_security_restricted_violations
 
 INFRA = REPOSITORY / "infra"
 OBJECT = "pulumi-python:dynamic/citykit:KubernetesObject"
 PASSWORD = "generated-Z9q-not-for-clear-text"
-
 
 
 @dataclass
@@ -41,12 +40,19 @@ class Recorder(pulumi.runtime.Mocks):
 
     def objects(self, kind: str, namespace: str = "city-tallinn") -> list[dict[str, Any]]:
         """Manifests of the Kubernetes objects of `kind` the program creates in `namespace`."""
-        return [_reveal(r.inputs["manifest"]) for r in self.resources
-                if r.typ == OBJECT and r.name.split("/")[:2] == [kind, namespace]]
+        return [
+            _reveal(r.inputs["manifest"])
+            for r in self.resources
+            if r.typ == OBJECT and r.name.split("/")[:2] == [kind, namespace]
+        ]
 
     def one(self, name: str) -> dict[str, Any]:
         """The manifest of the object named `Kind/namespace/name` in the stack."""
-        (found,) = [_reveal(r.inputs["manifest"]) for r in self.resources if r.typ == OBJECT and r.name == name]
+        (found,) = [
+            _reveal(r.inputs["manifest"])
+            for r in self.resources
+            if r.typ == OBJECT and r.name == name
+        ]
         return found
 
 
@@ -59,8 +65,12 @@ def _reveal(value: Any) -> dict[str, Any]:
     return dict(value["value"] if _is_secret(value) else value)
 
 
-def run(city: str, program: Callable[[], None], config: dict[str, str] | None = None,
-        secret_keys: list[str] | None = None) -> Recorder:
+def run(
+    city: str,
+    program: Callable[[], None],
+    config: dict[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+) -> Recorder:
     recorder = Recorder()
     pulumi.runtime.set_mocks(recorder, project="citykit", stack=city, preview=False)
     pulumi.runtime.set_all_config(config or {}, secret_keys or [])
@@ -91,7 +101,9 @@ def test_city_namespace_enforces_pod_security_restricted(program: Recorder) -> N
     assert labels["citykit.io/city"] == "tallinn"
 
 
-def test_quota_and_container_defaults_come_from_the_stack_config(program: Recorder, tallinn: CityStack) -> None:
+def test_quota_and_container_defaults_come_from_the_stack_config(
+    program: Recorder, tallinn: CityStack
+) -> None:
     quota = program.one("ResourceQuota/city-tallinn/city-quota")
     assert quota["spec"]["hard"] == {key: str(value) for key, value in tallinn.quota.items()}
     assert quota["spec"]["hard"]["requests.cpu"] == "37"
@@ -105,10 +117,13 @@ def test_city_namespace_denies_all_traffic_by_default(program: Recorder) -> None
     assert policy["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
-def test_platform_services_are_the_ones_the_initiatives_need(program: Recorder, tallinn: CityStack) -> None:
+def test_platform_services_are_the_ones_the_initiatives_need(
+    program: Recorder, tallinn: CityStack
+) -> None:
     catalogue = tallinn.validated.catalogue
     needed = {
-        service for initiative in tallinn.validated.blueprint.enabled
+        service
+        for initiative in tallinn.validated.blueprint.enabled
         for service in catalogue.entries[initiative.ref].platform_services
     }
     deployments = program.objects("Deployment")
@@ -122,12 +137,15 @@ def test_a_platform_service_admits_exactly_the_initiatives_that_use_it(program: 
     policy = program.one("NetworkPolicy/city-tallinn/search-index")
     initiatives, platform = policy["spec"]["ingress"][0]["from"]
     users = sorted(
-        entry.id.replace(".", "-") for entry in load_catalogue().entries.values()
+        entry.id.replace(".", "-")
+        for entry in load_catalogue().entries.values()
         if "search-index" in entry.platform_services
     )
     admitted = initiatives["podSelector"]["matchExpressions"][0]["values"]
     assert set(admitted) <= set(users) and admitted
-    assert platform["podSelector"]["matchExpressions"] == [{"key": SERVICE_LABEL, "operator": "Exists"}]
+    assert platform["podSelector"]["matchExpressions"] == [
+        {"key": SERVICE_LABEL, "operator": "Exists"}
+    ]
     assert policy["spec"]["ingress"][0]["ports"] == [{"port": 9200, "protocol": "TCP"}]
 
 
@@ -158,42 +176,68 @@ def test_storage_claims_are_sized_from_the_catalogue(program: Recorder) -> None:
 
 def test_passwords_reach_the_engine_only_as_secrets(program: Recorder, tallinn: CityStack) -> None:
     secrets = [r for r in program.resources if r.name.startswith("Secret/")]
-    assert sorted(r.name for r in secrets) == sorted(f"Secret/city-tallinn/{s}-credentials" for s in tallinn.credentialed)
+    assert sorted(r.name for r in secrets) == sorted(
+        f"Secret/city-tallinn/{s}-credentials" for s in tallinn.credentialed
+    )
     for secret in secrets:
         assert _is_secret(secret.inputs["manifest"]), secret.name
         assert _reveal(secret.inputs["manifest"])["stringData"]["password"] == PASSWORD
     in_the_clear = [
-        resource.name for resource in program.resources
-        if not _is_secret(resource.inputs.get("manifest")) and PASSWORD in json.dumps(resource.inputs, default=str)
+        resource.name
+        for resource in program.resources
+        if not _is_secret(resource.inputs.get("manifest"))
+        and PASSWORD in json.dumps(resource.inputs, default=str)
     ]
     assert in_the_clear == []
 
 
 def test_workloads_read_credentials_from_their_secret(program: Recorder) -> None:
     deployment = program.one("Deployment/city-tallinn/relational-db")
-    env = {item["name"]: item for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {
+        item["name"]: item
+        for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert env["POSTGRES_PASSWORD"]["valueFrom"] == {
-        "secretKeyRef": {"name": "relational-db-credentials", "key": "password"}}
+        "secretKeyRef": {"name": "relational-db-credentials", "key": "password"}
+    }
     assert "value" not in env["POSTGRES_PASSWORD"]
 
 
-def test_operator_is_installed_as_its_chart_renders_it(program: Recorder, chart: list[dict[str, Any]]) -> None:
-    operator_objects = [r for r in program.resources if r.typ == OBJECT and r.name.split("/")[1:2] != ["city-tallinn"]
-                        and not r.name.startswith(("Namespace/", "CityBlueprint/"))]
-    assert sorted(_reveal(r.inputs["manifest"])["kind"] for r in operator_objects) == sorted(m["kind"] for m in chart)
-    assert {m["kind"] for m in chart} >= {"CustomResourceDefinition", "ClusterRole", "ServiceAccount", "Deployment"}
+def test_operator_is_installed_as_its_chart_renders_it(
+    program: Recorder, chart: list[dict[str, Any]]
+) -> None:
+    operator_objects = [
+        r
+        for r in program.resources
+        if r.typ == OBJECT
+        and r.name.split("/")[1:2] != ["city-tallinn"]
+        and not r.name.startswith(("Namespace/", "CityBlueprint/"))
+    ]
+    assert sorted(_reveal(r.inputs["manifest"])["kind"] for r in operator_objects) == sorted(
+        m["kind"] for m in chart
+    )
+    assert {m["kind"] for m in chart} >= {
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ServiceAccount",
+        "Deployment",
+    }
     labels = program.one("Namespace/citykit-system")["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     deployment = next(m for m in chart if m["kind"] == "Deployment")
     assert deployment["metadata"]["namespace"] == "citykit-system"
 
 
-def test_the_city_blueprint_object_is_the_validated_blueprint(program: Recorder, tallinn: CityStack) -> None:
+def test_the_city_blueprint_object_is_the_validated_blueprint(
+    program: Recorder, tallinn: CityStack
+) -> None:
     blueprint = program.one("CityBlueprint/tallinn")
     assert blueprint == tallinn.validated.document.data
 
 
-def test_every_object_goes_to_the_stacks_cluster(tallinn: CityStack, chart: list[dict[str, Any]]) -> None:
+def test_every_object_goes_to_the_stacks_cluster(
+    tallinn: CityStack, chart: list[dict[str, Any]]
+) -> None:
     cluster = {"kubeconfig": "/etc/citykit/tallinn.kubeconfig", "context": "tallinn-prod"}
     elsewhere = dataclasses.replace(tallinn, cluster=cluster)
     passwords = {service: pulumi.Output.secret(PASSWORD) for service in tallinn.credentialed}
@@ -204,8 +248,12 @@ def test_every_object_goes_to_the_stacks_cluster(tallinn: CityStack, chart: list
 
 def test_the_program_is_built_of_citykit_components(program: Recorder) -> None:
     components = {r.typ for r in program.resources if r.typ.startswith("citykit:")}
-    assert components == {"citykit:city:Namespace", "citykit:operator:Operator", "citykit:platform:Service",
-                          "citykit:city:Blueprint"}
+    assert components == {
+        "citykit:city:Namespace",
+        "citykit:operator:Operator",
+        "citykit:platform:Service",
+        "citykit:city:Blueprint",
+    }
     assert {r.typ for r in program.resources} - components == {OBJECT}
 
 
@@ -217,19 +265,30 @@ def _stack_config(stack_path: Path) -> dict[str, str]:
     import yaml
 
     config = yaml.safe_load(stack_path.read_text())["config"]
-    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()
+    }
 
 
-def test_read_stack_refuses_a_stack_without_generated_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_stack_refuses_a_stack_without_generated_passwords(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.chdir(INFRA)
-    with pytest.raises(pulumi.RunError, match=r"Pulumi\.tallinn\.yaml: config\.citykit:credentials: no password for mqtt-broker"):
+    with pytest.raises(
+        pulumi.RunError,
+        match=r"Pulumi\.tallinn\.yaml: config\.citykit:credentials: no password for mqtt-broker",
+    ):
         run("tallinn", read_stack, _stack_config(INFRA / "Pulumi.tallinn.yaml"))
 
 
-def test_passwords_from_the_stack_config_stay_secrets(monkeypatch: pytest.MonkeyPatch, tallinn: CityStack) -> None:
+def test_passwords_from_the_stack_config_stay_secrets(
+    monkeypatch: pytest.MonkeyPatch, tallinn: CityStack
+) -> None:
     monkeypatch.chdir(INFRA)
     config = _stack_config(INFRA / "Pulumi.tallinn.yaml")
-    config["citykit:credentials"] = json.dumps({service: PASSWORD for service in tallinn.credentialed})
+    config["citykit:credentials"] = json.dumps(
+        {service: PASSWORD for service in tallinn.credentialed}
+    )
     secret: list[bool] = []
 
     def program() -> None:
@@ -242,7 +301,9 @@ def test_passwords_from_the_stack_config_stay_secrets(monkeypatch: pytest.Monkey
     assert secret == [True] * len(tallinn.credentialed)
 
 
-def test_read_stack_reports_bad_settings_as_one_located_line_each(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_stack_reports_bad_settings_as_one_located_line_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.chdir(INFRA)
     config = _stack_config(INFRA / "Pulumi.tallinn.yaml")
     config["citykit:jurisdiction"] = "pipl"
@@ -250,4 +311,5 @@ def test_read_stack_reports_bad_settings_as_one_located_line_each(monkeypatch: p
         run("tallinn", read_stack, config)
     assert str(raised.value) == (
         f"{INFRA / 'Pulumi.tallinn.yaml'}:1:1: config.citykit:jurisdiction: 'pipl' differs from the "
-        "blueprint's jurisdiction 'gdpr'; change both together")
+        "blueprint's jurisdiction 'gdpr'; change both together"
+    )

@@ -30,7 +30,9 @@ def test_a_stateless_service_has_no_claim_and_rolls() -> None:
 def test_a_service_no_initiative_needs_admits_only_other_platform_services() -> None:
     policy = service_objects(need("event-bus"), "city-x")[-1]
     (rule,) = policy["spec"]["ingress"]
-    assert rule["from"] == [{"podSelector": {"matchExpressions": [{"key": SERVICE_LABEL, "operator": "Exists"}]}}]
+    assert rule["from"] == [
+        {"podSelector": {"matchExpressions": [{"key": SERVICE_LABEL, "operator": "Exists"}]}}
+    ]
 
 
 def test_the_service_is_reached_under_its_id_on_the_catalogue_port() -> None:

@@ -10,7 +10,8 @@ from typing import Any
 from citykit.infra.kubeprovider import ENVIRONMENT, KubernetesObjectProvider, identity, ready
 
 DEPLOYMENT: dict[str, Any] = {
-    "apiVersion": "apps/v1", "kind": "Deployment",
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
     "metadata": {"name": "document-db", "namespace": "city-testville"},
     "spec": {"replicas": 1},
 }
@@ -27,7 +28,9 @@ def props(manifest: dict[str, Any], cluster: Any = ENVIRONMENT) -> dict[str, Any
 
 
 def test_an_unchanged_manifest_is_no_change() -> None:
-    diff = KubernetesObjectProvider().diff("id", props(DEPLOYMENT), props(copy.deepcopy(DEPLOYMENT)))
+    diff = KubernetesObjectProvider().diff(
+        "id", props(DEPLOYMENT), props(copy.deepcopy(DEPLOYMENT))
+    )
     assert diff.changes is False
 
 
@@ -38,9 +41,16 @@ def test_a_changed_spec_is_updated_in_place() -> None:
 
 
 def test_a_new_name_or_namespace_replaces_the_object() -> None:
-    for edit in (lambda m: m["metadata"].update(name="mongo"), lambda m: m["metadata"].update(namespace="city-b")):
+    for edit in (
+        lambda m: m["metadata"].update(name="mongo"),
+        lambda m: m["metadata"].update(namespace="city-b"),
+    ):
         diff = KubernetesObjectProvider().diff("id", props(DEPLOYMENT), props(changed(edit)))
-        assert (diff.changes, diff.replaces, diff.delete_before_replace) == (True, ["manifest"], True)
+        assert (diff.changes, diff.replaces, diff.delete_before_replace) == (
+            True,
+            ["manifest"],
+            True,
+        )
 
 
 def test_another_cluster_replaces_the_object() -> None:
@@ -51,20 +61,39 @@ def test_another_cluster_replaces_the_object() -> None:
 
 def test_identity_names_cluster_scoped_objects_without_namespace() -> None:
     assert identity(DEPLOYMENT) == "apps/v1/Deployment/city-testville/document-db"
-    assert identity({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "city-b"}}) == "v1/Namespace/city-b"
+    assert (
+        identity({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "city-b"}})
+        == "v1/Namespace/city-b"
+    )
 
 
 def test_a_deployment_is_ready_when_its_rollout_is_complete() -> None:
     def observed(**status: int) -> dict[str, Any]:
-        return {**DEPLOYMENT, "metadata": {**DEPLOYMENT["metadata"], "generation": 2}, "status": status}
+        return {
+            **DEPLOYMENT,
+            "metadata": {**DEPLOYMENT["metadata"], "generation": 2},
+            "status": status,
+        }
 
     assert not ready(DEPLOYMENT, None)
-    assert not ready(DEPLOYMENT, observed(observedGeneration=1, updatedReplicas=1, availableReplicas=1))
-    assert not ready(DEPLOYMENT, observed(observedGeneration=2, updatedReplicas=1, availableReplicas=0))
+    assert not ready(
+        DEPLOYMENT, observed(observedGeneration=1, updatedReplicas=1, availableReplicas=1)
+    )
+    assert not ready(
+        DEPLOYMENT, observed(observedGeneration=2, updatedReplicas=1, availableReplicas=0)
+    )
     assert ready(DEPLOYMENT, observed(observedGeneration=2, updatedReplicas=1, availableReplicas=1))
 
 
 def test_a_crd_is_ready_once_established() -> None:
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "x"}}
-    assert not ready(crd, {**crd, "status": {"conditions": [{"type": "NamesAccepted", "status": "True"}]}})
-    assert ready(crd, {**crd, "status": {"conditions": [{"type": "Established", "status": "True"}]}})
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "x"},
+    }
+    assert not ready(
+        crd, {**crd, "status": {"conditions": [{"type": "NamesAccepted", "status": "True"}]}}
+    )
+    assert ready(
+        crd, {**crd, "status": {"conditions": [{"type": "Established", "status": "True"}]}}
+    )

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from citykit.cli.city import first_error
 
+from citykit.cli.city import first_error
 from tests.conftest import LOCATED_LINE, run_cli
 
 
@@ -35,7 +35,10 @@ def refused(*args: str) -> str:
 
 
 def test_a_city_without_stack_is_pointed_to_new_city(project: Path) -> None:
-    assert "no stack configuration for city 'atlantis' (create it with `citykit new-city atlantis`)" in refused("atlantis")
+    assert (
+        "no stack configuration for city 'atlantis' (create it with `citykit new-city atlantis`)"
+        in refused("atlantis")
+    )
     assert not (project / "cache").exists()
 
 
@@ -45,13 +48,21 @@ def test_a_bad_stack_is_refused_before_the_engine_starts(project: Path) -> None:
     data["config"]["citykit:sizing"]["quota"]["pods"] = "3"
     stack.write_text(yaml.safe_dump(data, sort_keys=False))
     output = refused("testville")
-    assert "Pulumi.testville.yaml:" in output and "config.citykit:sizing.quota.pods: 3 is too small" in output
+    assert (
+        "Pulumi.testville.yaml:" in output
+        and "config.citykit:sizing.quota.pods: 3 is too small" in output
+    )
     assert not (project / "cache").exists()
 
 
-def test_without_a_passphrase_nothing_starts(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_passphrase_nothing_starts(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE")
-    assert "PULUMI_CONFIG_PASSPHRASE: not set: the stack's secrets are encrypted with it" in refused("testville")
+    assert (
+        "PULUMI_CONFIG_PASSPHRASE: not set: the stack's secrets are encrypted with it"
+        in refused("testville")
+    )
     assert not (project / "cache").exists()
 
 
@@ -61,11 +72,18 @@ def test_destroying_a_city_that_has_no_stack_says_so(project: Path) -> None:
 
 def test_an_unreachable_cluster_is_one_line_before_the_engine_starts(project: Path) -> None:
     env = {**os.environ, "KUBECONFIG": str(project / "no-such-kubeconfig")}
-    completed = subprocess.run([sys.executable, "-m", "citykit", "up", "testville"], env=env,
-                               capture_output=True, text=True, timeout=120, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "citykit", "up", "testville"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines() == [
-        "citykit: the Kubernetes API refused or could not be reached: Invalid kube-config file. No configuration found."]
+        "citykit: the Kubernetes API refused or could not be reached: Invalid kube-config file. No configuration found."
+    ]
     assert not (project / "cache").exists()
 
 
@@ -85,5 +103,8 @@ Outputs:
 def test_a_failed_run_is_summed_up_by_its_first_resource_error() -> None:
     assert first_error(ENGINE_OUTPUT) == (
         "Deployment/city-testville/document-db: timed out after 600s waiting for "
-        "apps/v1/Deployment/city-testville/document-db to be ready")
-    assert first_error("Diagnostics:\n  pulumi:pulumi:Stack (x):\n    error: update failed\n") is None
+        "apps/v1/Deployment/city-testville/document-db to be ready"
+    )
+    assert (
+        first_error("Diagnostics:\n  pulumi:pulumi:Stack (x):\n    error: update failed\n") is None
+    )

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from citykit.core.citystack import load_stack
 from citykit.core.services import platform_services
 from citykit.core.sizing import footprint
 from citykit.core.validation import validate_file
-
 from tests.conftest import LOCATED_LINE, PLAYBOOKS, role_requirements, run_cli
 
 
@@ -22,7 +22,11 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def files_under(root: Path) -> dict[str, str]:
-    return {str(path.relative_to(root)): path.read_text() for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(root)): path.read_text()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 def test_new_city_writes_a_blueprint_a_stack_and_an_inventory(project: Path) -> None:
@@ -44,14 +48,21 @@ def test_scaffolded_stack_names_the_blueprint_and_jurisdiction_and_loads(project
     assert config["citykit:jurisdiction"] == "pdpo"
     stack = load_stack(project / "infra/Pulumi.testville.yaml")
     assert stack.validated.blueprint.jurisdiction == "pdpo"
-    assert [need.id for need in stack.services] == ["mqtt-broker", "context-broker", "document-db", "timeseries-db"]
+    assert [need.id for need in stack.services] == [
+        "mqtt-broker",
+        "context-broker",
+        "document-db",
+        "timeseries-db",
+    ]
 
 
 def test_scaffolded_quota_covers_the_example_city_citywide_with_headroom(project: Path) -> None:
     run_cli("new-city", "tartu", "--jurisdiction", "gdpr", "--from", "tallinn")
     stack = load_stack(project / "infra/Pulumi.tartu.yaml")
     validated = validate_file(project / "blueprints/cities/tartu.yaml")
-    services = [need.service for need in platform_services(validated.blueprint, validated.catalogue)]
+    services = [
+        need.service for need in platform_services(validated.blueprint, validated.catalogue)
+    ]
     assert footprint(validated, services).shortfalls(stack.quota) == {}
     assert int(stack.quota["pods"]) > footprint(validated, services).amounts["pods"]
 
@@ -60,15 +71,24 @@ def test_copy_of_an_example_takes_the_new_name_and_jurisdiction(project: Path) -
     run_cli("new-city", "kowloon", "--jurisdiction", "pdpo", "--from", "hong-kong")
     blueprint = validate_file(project / "blueprints/cities/kowloon.yaml").blueprint
     assert (blueprint.name, blueprint.city_name, blueprint.jurisdiction, blueprint.version) == (
-        "kowloon", "Kowloon", "pdpo", "0.1.0")
+        "kowloon",
+        "Kowloon",
+        "pdpo",
+        "0.1.0",
+    )
 
 
 def test_inventory_stub_has_the_playbooks_groups_and_city_variables(project: Path) -> None:
     run_cli("new-city", "testville", "--jurisdiction", "gdpr")
     hosts = yaml.safe_load((project / "playbooks/inventories/testville/hosts.yml").read_text())
     assert sorted(hosts["all"]["children"]) == ["agents", "edge_gateways", "servers"]
-    variables = yaml.safe_load((project / "playbooks/inventories/testville/group_vars/all.yml").read_text())
-    assert variables == {"citykit_city": "testville", "citykit_blueprint": "blueprints/cities/testville.yaml"}
+    variables = yaml.safe_load(
+        (project / "playbooks/inventories/testville/group_vars/all.yml").read_text()
+    )
+    assert variables == {
+        "citykit_city": "testville",
+        "citykit_blueprint": "blueprints/cities/testville.yaml",
+    }
 
 
 def test_new_city_never_overwrites(project: Path) -> None:
@@ -77,25 +97,37 @@ def test_new_city_never_overwrites(project: Path) -> None:
     before = files_under(project)
     result = run_cli("new-city", "testville", "--jurisdiction", "pipl")
     assert result.exit_code == 1
-    assert "testville.yaml:1:1: (document): already exists; new-city never overwrites" in result.output
+    assert (
+        "testville.yaml:1:1: (document): already exists; new-city never overwrites" in result.output
+    )
     assert files_under(project) == before
 
 
-def test_example_that_breaks_the_new_jurisdiction_is_refused_and_nothing_written(project: Path) -> None:
+def test_example_that_breaks_the_new_jurisdiction_is_refused_and_nothing_written(
+    project: Path,
+) -> None:
     result = run_cli("new-city", "springfield", "--jurisdiction", "gdpr", "--from", "bay-city")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert all(re.match(LOCATED_LINE, line) for line in lines), result.output
-    assert "not written: the blueprint from the example bay-city does not pass under 'gdpr'" in result.output
+    assert (
+        "not written: the blueprint from the example bay-city does not pass under 'gdpr'"
+        in result.output
+    )
     assert "exceeds the 365-day limit for personal data under the gdpr profile" in result.output
     assert files_under(project) == {}
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--jurisdiction", "atlantis"), "unknown jurisdiction profile 'atlantis'"),
-    (("--jurisdiction", "gdpr", "--from", "gotham"), "no example city 'gotham'"),
-])
-def test_unknown_jurisdiction_or_example_is_one_clear_line(project: Path, args: tuple[str, ...], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--jurisdiction", "atlantis"), "unknown jurisdiction profile 'atlantis'"),
+        (("--jurisdiction", "gdpr", "--from", "gotham"), "no example city 'gotham'"),
+    ],
+)
+def test_unknown_jurisdiction_or_example_is_one_clear_line(
+    project: Path, args: tuple[str, ...], message: str
+) -> None:
     result = run_cli("new-city", "testville", *args)
     assert result.exit_code == 1
     assert message in result.output
@@ -113,7 +145,11 @@ def test_scaffolded_inventory_lists_every_role_input_still_to_give(project: Path
     run_cli("new-city", "testville", "--jurisdiction", "gdpr")
     text = (project / "playbooks/inventories/testville/group_vars/all.yml").read_text()
     placeholders = re.findall(r"^# (\w+):", text, flags=re.MULTILINE)
-    given = set(yaml.safe_load(text)) | set(yaml.safe_load((PLAYBOOKS / "group_vars/all.yml").read_text()))
+    given = set(yaml.safe_load(text)) | set(
+        yaml.safe_load((PLAYBOOKS / "group_vars/all.yml").read_text())
+    )
     assert placeholders and not set(placeholders) & given
     for role, required in role_requirements().items():
-        assert required <= given | set(placeholders), f"{role}: {sorted(required - given - set(placeholders))}"
+        assert required <= given | set(placeholders), (
+            f"{role}: {sorted(required - given - set(placeholders))}"
+        )

@@ -8,13 +8,13 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+
 from citykit.api import jsonschemas
 from citykit.core import schemas
 from citykit.core.render import plan
 from citykit.core.source import from_data
 from citykit.core.validation import validate_file
 from citykit.resources import example_cities_dir
-
 from tests.conftest import run_cli
 
 KUBERNETES_VERSION = "1.35"
@@ -42,7 +42,9 @@ def pod_security_restricted_violations(pod_spec: dict[str, Any]) -> list[str]:
             found.append(f"{container['name']}: allowPrivilegeEscalation")
         if context.get("privileged"):
             found.append(f"{container['name']}: privileged")
-        if context.get("capabilities", {}).get("drop") != ["ALL"] or context.get("capabilities", {}).get("add"):
+        if context.get("capabilities", {}).get("drop") != ["ALL"] or context.get(
+            "capabilities", {}
+        ).get("add"):
             found.append(f"{container['name']}: capabilities")
         if not (context.get("runAsNonRoot") or pod_context.get("runAsNonRoot")):
             found.append(f"{container['name']}: runAsNonRoot")
@@ -69,7 +71,9 @@ def test_plan_meets_pod_security_restricted(city: Path) -> None:
     namespace = next(m for m in manifests if m["kind"] == "Namespace")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for deployment in (m for m in manifests if m["kind"] == "Deployment"):
-        assert pod_security_restricted_violations(deployment["spec"]["template"]["spec"]) == [], deployment["metadata"]["name"]
+        assert pod_security_restricted_violations(deployment["spec"]["template"]["spec"]) == [], (
+            deployment["metadata"]["name"]
+        )
 
 
 @pytest.mark.parametrize("city", CITIES, ids=lambda path: path.stem)
@@ -79,7 +83,9 @@ def test_every_object_carries_the_citykit_labels(city: Path) -> None:
         assert labels["app.kubernetes.io/managed-by"] == "citykit"
         assert labels["citykit.io/city"] == city.stem
         if not (manifest["kind"] == "Namespace" or manifest["metadata"]["name"] == "default-deny"):
-            assert {"citykit.io/area", "citykit.io/initiative"} <= set(labels), manifest["metadata"]["name"]
+            assert {"citykit.io/area", "citykit.io/initiative"} <= set(labels), manifest[
+                "metadata"
+            ]["name"]
 
 
 def test_plan_output_is_deterministic() -> None:
@@ -88,7 +94,15 @@ def test_plan_output_is_deterministic() -> None:
     assert first.exit_code == 0
     assert first.output == second.output
     kinds = {item["kind"] for item in json.loads(first.output)}
-    assert {"Namespace", "ServiceAccount", "ConfigMap", "Deployment", "Service", "NetworkPolicy", "Initiative"} <= kinds
+    assert {
+        "Namespace",
+        "ServiceAccount",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "NetworkPolicy",
+        "Initiative",
+    } <= kinds
 
 
 def test_service_accounts_do_not_mount_tokens() -> None:
@@ -108,7 +122,10 @@ def test_network_policies_allow_exactly_the_declared_sharing_flows() -> None:
     validated = validate_file(max(CITIES, key=lambda path: path.stat().st_size))
     manifests = plan(validated)
     policies = {m["metadata"]["name"]: m["spec"] for m in manifests if m["kind"] == "NetworkPolicy"}
-    declared = {(a.producer.replace(".", "-"), a.consumer.replace(".", "-")) for a in validated.blueprint.data_sharing}
+    declared = {
+        (a.producer.replace(".", "-"), a.consumer.replace(".", "-"))
+        for a in validated.blueprint.data_sharing
+    }
     assert declared, "the largest example city should declare data-sharing agreements"
     allowed_in = set()
     for name, policy in policies.items():
@@ -129,14 +146,18 @@ def test_personal_data_under_opt_in_profile_renders_opt_in_consent() -> None:
             if manifest["kind"] == "ConfigMap":
                 categories = set(manifest["data"]["CITYKIT_DATA_CATEGORIES"].split(","))
                 if categories - {"none", "aggregate"}:
-                    assert manifest["data"]["CITYKIT_CONSENT_MODE"] == "opt-in", manifest["metadata"]["name"]
+                    assert manifest["data"]["CITYKIT_CONSENT_MODE"] == "opt-in", manifest[
+                        "metadata"
+                    ]["name"]
         return
     pytest.fail("no example city sets privacy.minimumConsent: opt-in")
 
 
 def test_plan_of_invalid_blueprint_prints_nothing_to_stdout(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("apiVersion: citykit.io/v1alpha1\nkind: CityBlueprint\nmetadata: {name: x}\nspec: {}\n")
+    path.write_text(
+        "apiVersion: citykit.io/v1alpha1\nkind: CityBlueprint\nmetadata: {name: x}\nspec: {}\n"
+    )
     result = run_cli("plan", str(path))
     assert result.exit_code == 1
     assert "apiVersion" not in result.stdout

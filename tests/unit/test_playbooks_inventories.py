@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+
 from citykit.core.scaffold import CityFiles, inventory
 from citykit.resources import example_cities_dir
-
 from tests.conftest import PLAYBOOKS, read_city, role_requirements
 
 ROOT = PLAYBOOKS.parent
@@ -29,16 +29,24 @@ def hosts(city: str) -> dict[str, dict[str, Any]]:
 
 
 def city_vars(city: str) -> dict[str, Any]:
-    return {**load(PLAYBOOKS / "group_vars" / "all.yml"), **load(PLAYBOOKS / "inventories" / city / "group_vars" / "all.yml")}
+    return {
+        **load(PLAYBOOKS / "group_vars" / "all.yml"),
+        **load(PLAYBOOKS / "inventories" / city / "group_vars" / "all.yml"),
+    }
 
 
 @pytest.mark.parametrize("city", CITIES)
 def test_example_inventory_has_the_scaffolded_shape(city: str) -> None:
-    scaffold = {path.relative_to(ROOT): content for path, content in inventory(CityFiles(ROOT, city)).items()}
+    scaffold = {
+        path.relative_to(ROOT): content
+        for path, content in inventory(CityFiles(ROOT, city)).items()
+    }
     inventory_dir = Path("playbooks", "inventories", city)
     assert set(hosts(city)) == set(scaffold[inventory_dir / "hosts.yml"]["all"]["children"])
     written = load(ROOT / inventory_dir / "group_vars" / "all.yml")
-    assert {key: written[key] for key in ("citykit_city", "citykit_blueprint")} == scaffold[inventory_dir / "group_vars" / "all.yml"]
+    assert {key: written[key] for key in ("citykit_city", "citykit_blueprint")} == scaffold[
+        inventory_dir / "group_vars" / "all.yml"
+    ]
 
 
 @pytest.mark.parametrize("city", CITIES)

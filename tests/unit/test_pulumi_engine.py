@@ -12,6 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+
 from citykit.localcluster.errors import ClusterError
 from citykit.toolchain.pulumi_engine import SDK_MODULE, engine_module, ensure_pulumi, pulumi_version
 

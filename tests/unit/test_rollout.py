@@ -18,34 +18,64 @@ T0 = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.UTC)
 
 def spec(**overrides: Any) -> dict[str, Any]:
     base = {
-        "ref": "mobility.smart-parking", "districts": ["a", "b", "c"], "pilotDistricts": ["a"],
-        "gate": {"healthyFor": "10m", "approval": "auto"}, "dependsOn": [],
+        "ref": "mobility.smart-parking",
+        "districts": ["a", "b", "c"],
+        "pilotDistricts": ["a"],
+        "gate": {"healthyFor": "10m", "approval": "auto"},
+        "dependsOn": [],
     }
     return {**base, **overrides}
 
 
-def deployment(wave: str, ready: int, replicas: int = 1, generation: int = 1, observed: int = 1) -> dict[str, Any]:
+def deployment(
+    wave: str, ready: int, replicas: int = 1, generation: int = 1, observed: int = 1
+) -> dict[str, Any]:
     return {
         "metadata": {"labels": {"citykit.io/wave": wave}, "generation": generation},
         "spec": {"replicas": replicas},
-        "status": {"readyReplicas": ready, "updatedReplicas": ready, "observedGeneration": observed},
+        "status": {
+            "readyReplicas": ready,
+            "updatedReplicas": ready,
+            "observedGeneration": observed,
+        },
     }
 
 
-def view(status: dict[str, Any] | None = None, deployments: list[dict[str, Any]] | None = None,
-         approved_by: str | None = None, phases: dict[str, str] | None = None, **spec_overrides: Any) -> InitiativeView:
-    return InitiativeView(spec(**spec_overrides), 1, status or {}, phases or {}, deployments or [], approved_by)
+def view(
+    status: dict[str, Any] | None = None,
+    deployments: list[dict[str, Any]] | None = None,
+    approved_by: str | None = None,
+    phases: dict[str, str] | None = None,
+    **spec_overrides: Any,
+) -> InitiativeView:
+    return InitiativeView(
+        spec(**spec_overrides), 1, status or {}, phases or {}, deployments or [], approved_by
+    )
 
 
 def test_initiative_waits_for_dependencies_that_are_not_live() -> None:
-    decision = next_initiative_status(view(dependsOn=["government.digital-identity"], phases={"government.digital-identity": "Pilot"}), 1, T0)
+    decision = next_initiative_status(
+        view(
+            dependsOn=["government.digital-identity"],
+            phases={"government.digital-identity": "Pilot"},
+        ),
+        1,
+        T0,
+    )
     assert decision.wave is None
     assert decision.status["phase"] == "Waiting"
     assert "government.digital-identity" in decision.status["message"]
 
 
 def test_initiative_starts_once_dependencies_are_live() -> None:
-    decision = next_initiative_status(view(dependsOn=["government.digital-identity"], phases={"government.digital-identity": "Live"}), 1, T0)
+    decision = next_initiative_status(
+        view(
+            dependsOn=["government.digital-identity"],
+            phases={"government.digital-identity": "Live"},
+        ),
+        1,
+        T0,
+    )
     assert decision.wave == "pilot"
     assert decision.status["phase"] == "Pilot"
 
@@ -62,13 +92,25 @@ def test_manual_gate_without_pilot_districts_deploys_nothing_until_approved() ->
     assert (waiting.wave, waiting.status["phase"]) == (None, "AwaitingApproval")
     assert "citykit approve" in waiting.status["message"]
     approved = next_initiative_status(view(waiting.status, approved_by="council", **manual), 1, T0)
-    assert (approved.wave, approved.status["phase"], approved.status["approvedBy"]) == ("citywide", "Citywide", "council")
+    assert (approved.wave, approved.status["phase"], approved.status["approvedBy"]) == (
+        "citywide",
+        "Citywide",
+        "council",
+    )
 
 
 def test_manual_gate_does_not_hold_back_an_initiative_already_deployed_citywide() -> None:
     """A gate changed to manual after the rollout must not take a running service down."""
-    decision = next_initiative_status(view({"wave": "citywide"}, [deployment("citywide", 1)], pilotDistricts=[],
-                                           gate={"healthyFor": "10m", "approval": "manual"}), 1, T0)
+    decision = next_initiative_status(
+        view(
+            {"wave": "citywide"},
+            [deployment("citywide", 1)],
+            pilotDistricts=[],
+            gate={"healthyFor": "10m", "approval": "manual"},
+        ),
+        1,
+        T0,
+    )
     assert (decision.wave, decision.status["phase"]) == ("citywide", "Live")
 
 
@@ -81,14 +123,18 @@ def test_healthy_pilot_waits_for_its_gate() -> None:
 
 def test_pilot_healthy_for_its_gate_goes_citywide() -> None:
     earlier = {"wave": "pilot", "pilotHealthySince": timestamp(T0)}
-    decision = next_initiative_status(view(earlier, [deployment("pilot", 1)]), 1, T0 + datetime.timedelta(minutes=10))
+    decision = next_initiative_status(
+        view(earlier, [deployment("pilot", 1)]), 1, T0 + datetime.timedelta(minutes=10)
+    )
     assert decision.wave == "citywide"
     assert decision.status["phase"] == "Citywide"
 
 
 def test_unhealthy_pilot_restarts_the_gate_clock() -> None:
     earlier = {"wave": "pilot", "pilotHealthySince": timestamp(T0)}
-    decision = next_initiative_status(view(earlier, [deployment("pilot", 0)]), 1, T0 + datetime.timedelta(minutes=20))
+    decision = next_initiative_status(
+        view(earlier, [deployment("pilot", 0)]), 1, T0 + datetime.timedelta(minutes=20)
+    )
     assert decision.wave == "pilot"
     assert "pilotHealthySince" not in decision.status
 
@@ -97,13 +143,32 @@ def test_manual_gate_waits_for_approval() -> None:
     earlier = {"wave": "pilot", "pilotHealthySince": timestamp(T0)}
     later = T0 + datetime.timedelta(hours=1)
     waiting = next_initiative_status(
-        view(earlier, [deployment("pilot", 1)], gate={"healthyFor": "10m", "approval": "manual"}), 1, later)
+        view(earlier, [deployment("pilot", 1)], gate={"healthyFor": "10m", "approval": "manual"}),
+        1,
+        later,
+    )
     assert (waiting.wave, waiting.status["phase"]) == ("pilot", "AwaitingApproval")
     approved = next_initiative_status(
-        view(earlier, [deployment("pilot", 1)], approved_by="mayor", gate={"healthyFor": "10m", "approval": "manual"}), 1, later)
+        view(
+            earlier,
+            [deployment("pilot", 1)],
+            approved_by="mayor",
+            gate={"healthyFor": "10m", "approval": "manual"},
+        ),
+        1,
+        later,
+    )
     assert (approved.wave, approved.status["approvedBy"]) == ("citywide", "mayor")
-    live = next_initiative_status(view(approved.status, [deployment("citywide", 2, 2)], approved_by="mayor",
-                                       gate={"healthyFor": "10m", "approval": "manual"}), 1, later)
+    live = next_initiative_status(
+        view(
+            approved.status,
+            [deployment("citywide", 2, 2)],
+            approved_by="mayor",
+            gate={"healthyFor": "10m", "approval": "manual"},
+        ),
+        1,
+        later,
+    )
     assert (live.status["phase"], live.status["approvedBy"]) == ("Live", "mayor")
 
 
@@ -116,24 +181,34 @@ def test_citywide_ready_is_live_and_losing_readiness_is_degraded() -> None:
 
 
 def test_deployment_not_yet_observed_is_not_ready() -> None:
-    decision = next_initiative_status(view({"wave": "citywide"}, [deployment("citywide", 2, 2, generation=3, observed=2)]), 1, T0)
+    decision = next_initiative_status(
+        view({"wave": "citywide"}, [deployment("citywide", 2, 2, generation=3, observed=2)]), 1, T0
+    )
     assert decision.status["phase"] == "Citywide"
 
 
 def test_missing_component_deployment_is_not_ready() -> None:
-    decision = next_initiative_status(view({"wave": "citywide"}, [deployment("citywide", 2, 2)]), 2, T0)
+    decision = next_initiative_status(
+        view({"wave": "citywide"}, [deployment("citywide", 2, 2)]), 2, T0
+    )
     assert decision.status["phase"] == "Citywide"
 
 
 def test_recomputing_an_unchanged_status_gives_the_same_status() -> None:
-    first = next_initiative_status(view({"wave": "citywide"}, [deployment("citywide", 2, 2)]), 1, T0)
-    again = next_initiative_status(view(first.status, [deployment("citywide", 2, 2)]), 1, T0 + datetime.timedelta(hours=3))
+    first = next_initiative_status(
+        view({"wave": "citywide"}, [deployment("citywide", 2, 2)]), 1, T0
+    )
+    again = next_initiative_status(
+        view(first.status, [deployment("citywide", 2, 2)]), 1, T0 + datetime.timedelta(hours=3)
+    )
     assert again.status == first.status
 
 
 def test_condition_transition_time_moves_only_when_status_changes() -> None:
     first = set_condition([], "Ready", False, "Pilot", "m", 1, T0)
-    same = set_condition(first, "Ready", False, "Pilot", "other message", 2, T0 + datetime.timedelta(minutes=5))
+    same = set_condition(
+        first, "Ready", False, "Pilot", "other message", 2, T0 + datetime.timedelta(minutes=5)
+    )
     flipped = set_condition(same, "Ready", True, "Live", "m", 2, T0 + datetime.timedelta(minutes=9))
     assert same[0]["lastTransitionTime"] == timestamp(T0)
     assert flipped[0]["lastTransitionTime"] == timestamp(T0 + datetime.timedelta(minutes=9))
@@ -142,14 +217,26 @@ def test_condition_transition_time_moves_only_when_status_changes() -> None:
 def test_blueprint_status_counts_by_phase_and_area() -> None:
     blueprint_spec = {
         "version": "2.0.0",
-        "initiatives": [{"ref": "mobility.a"}, {"ref": "mobility.b"}, {"ref": "people.c"}, {"ref": "people.d", "enabled": False}],
-        "kpiTargets": [{"kpi": "k", "baseline": 1, "target": 2, "year": 2030, "commitment": "binding"}],
+        "initiatives": [
+            {"ref": "mobility.a"},
+            {"ref": "mobility.b"},
+            {"ref": "people.c"},
+            {"ref": "people.d", "enabled": False},
+        ],
+        "kpiTargets": [
+            {"kpi": "k", "baseline": 1, "target": 2, "year": 2030, "commitment": "binding"}
+        ],
     }
-    status = fold_blueprint_status(blueprint_spec, 4, {}, {"mobility.a": "Live", "mobility.b": "Pilot"}, T0)
+    status = fold_blueprint_status(
+        blueprint_spec, 4, {}, {"mobility.a": "Live", "mobility.b": "Pilot"}, T0
+    )
     assert status["live"] == "1/3"
     assert status["phase"] == "RollingOut"
     assert status["initiatives"]["byPhase"] == {"Live": 1, "Pending": 1, "Pilot": 1}
-    assert status["initiatives"]["byArea"] == {"mobility": {"live": 1, "total": 2}, "people": {"live": 0, "total": 1}}
+    assert status["initiatives"]["byArea"] == {
+        "mobility": {"live": 1, "total": 2},
+        "people": {"live": 0, "total": 1},
+    }
     assert status["kpiTargets"][0]["commitment"] == "binding"
     assert status["appliedVersion"] == "2.0.0"
 
@@ -157,7 +244,13 @@ def test_blueprint_status_counts_by_phase_and_area() -> None:
 def test_status_patch_removes_map_keys_that_went_away() -> None:
     from citykit.core.converge import merge_patch
 
-    stored = {"phase": "RollingOut", "initiatives": {"byPhase": {"Pilot": 1, "Live": 1}, "total": 2}}
+    stored = {
+        "phase": "RollingOut",
+        "initiatives": {"byPhase": {"Pilot": 1, "Live": 1}, "total": 2},
+    }
     wanted = {"phase": "Live", "initiatives": {"byPhase": {"Live": 2}, "total": 2}}
-    assert merge_patch(stored, wanted) == {"phase": "Live", "initiatives": {"byPhase": {"Pilot": None, "Live": 2}}}
+    assert merge_patch(stored, wanted) == {
+        "phase": "Live",
+        "initiatives": {"byPhase": {"Pilot": None, "Live": 2}},
+    }
     assert merge_patch(wanted, wanted) == {}

@@ -30,4 +30,6 @@ def load_schema(name: str) -> dict[str, Any]:
 
 def schema_names() -> list[str]:
     """Every schema the package ships, by name."""
-    return sorted(path.name.removesuffix(".schema.yaml") for path in schema_dir().glob("*.schema.yaml"))
+    return sorted(
+        path.name.removesuffix(".schema.yaml") for path in schema_dir().glob("*.schema.yaml")
+    )

@@ -38,7 +38,9 @@ def validate(files: tuple[str, ...]) -> None:
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
 def plan(file: str, output: str) -> None:
     """Print every Kubernetes object the operator will create for blueprint FILE."""
     click.echo(dump(render_plan(validate_file(file)), output), nl=False)
@@ -63,7 +65,9 @@ def diff(old: str, new: str) -> None:
         click.echo(f"~ initiative {ref}: {', '.join(fields)}")
     for sign, keys in (("+", result.create), ("~", result.update), ("-", result.delete)):
         for kind, namespace, name in keys:
-            click.echo(f"{sign} {kind} {namespace}/{name}" if namespace else f"{sign} {kind} {name}")
+            click.echo(
+                f"{sign} {kind} {namespace}/{name}" if namespace else f"{sign} {kind} {name}"
+            )
     counts = f"{len(result.create)} to create, {len(result.update)} to update, {len(result.delete)} to delete"
     click.echo(f"objects: {counts}")
 
@@ -85,17 +89,33 @@ def catalogue_list(area: str | None) -> None:
     for column in ("ID", "AREA", "TITLE", "PERSONAL DATA", "PUBLISHES"):
         table.add_column(column)
     for entry in loaded.by_area(area):
-        table.add_row(entry.id, entry.area, entry.title, ", ".join(entry.personal_data), ", ".join(entry.publishes))
+        table.add_row(
+            entry.id,
+            entry.area,
+            entry.title,
+            ", ".join(entry.personal_data),
+            ", ".join(entry.publishes),
+        )
     Console(width=200).print(table)
 
 
 @catalogue.command("show")
 @click.argument("initiative_id")
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
 def catalogue_show(initiative_id: str, output: str) -> None:
     """Show one catalogue entry in full."""
     loaded = load_catalogue()
     entry = loaded.entries.get(initiative_id)
     if entry is None:
-        raise CitykitError(Problem("catalogue", 0, 0, "id", f"unknown initiative '{initiative_id}' (see `citykit catalogue list`)"))
+        raise CitykitError(
+            Problem(
+                "catalogue",
+                0,
+                0,
+                "id",
+                f"unknown initiative '{initiative_id}' (see `citykit catalogue list`)",
+            )
+        )
     click.echo(dump([load_file(entry.source).data], output), nl=False)

@@ -32,7 +32,10 @@ from citykit.toolchain.locations import cache_root
 from citykit.toolchain.pulumi_engine import engine_env, ensure_pulumi
 
 PROJECT_DIR = click.option(
-    "--dir", "project", type=click.Path(file_okay=False, path_type=Path), default=Path(),
+    "--dir",
+    "project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
     help="The city's project folder (default: the current folder).",
 )
 
@@ -40,7 +43,9 @@ PROJECT_DIR = click.option(
 @click.command("new-city")
 @click.argument("name")
 @click.option("--jurisdiction", required=True, help="Jurisdiction profile id (gdpr, pipl, …).")
-@click.option("--from", "example", metavar="EXAMPLE", help="Start from this example city's blueprint.")
+@click.option(
+    "--from", "example", metavar="EXAMPLE", help="Start from this example city's blueprint."
+)
 @PROJECT_DIR
 def new_city(name: str, jurisdiction: str, example: str | None, project: Path) -> None:
     """Scaffold city NAME in the project folder: blueprint, Pulumi stack settings and
@@ -48,8 +53,12 @@ def new_city(name: str, jurisdiction: str, example: str | None, project: Path) -
     files = CityFiles(project, name)
     existing = [path for path in (files.blueprint, files.stack, files.inventory) if path.exists()]
     if existing:
-        raise CitykitError([Problem(str(path), 1, 1, "(document)", "already exists; new-city never overwrites")
-                            for path in existing])
+        raise CitykitError(
+            [
+                Problem(str(path), 1, 1, "(document)", "already exists; new-city never overwrites")
+                for path in existing
+            ]
+        )
     source = load_file(example_city(example)) if example else None
     for path, text in scaffold_city(files, jurisdiction, source).items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,13 +72,21 @@ def example_city(name: str) -> Path:
     source = example_cities_dir() / f"{name}.yaml"
     if not source.is_file():
         choices = ", ".join(sorted(path.stem for path in example_cities_dir().glob("*.yaml")))
-        raise CitykitError(Problem("new-city", 0, 0, "--from", f"no example city '{name}' (choose one of: {choices})"))
+        raise CitykitError(
+            Problem(
+                "new-city", 0, 0, "--from", f"no example city '{name}' (choose one of: {choices})"
+            )
+        )
     return source
 
 
 @click.command()
 @click.argument("city")
-@click.option("--preview", is_flag=True, help="Print the plan (with --destroy: what it would remove); change nothing.")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Print the plan (with --destroy: what it would remove); change nothing.",
+)
 @click.option("--destroy", is_flag=True, help="Remove everything the city's stack created.")
 @PROJECT_DIR
 def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
@@ -78,12 +95,18 @@ def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
     files = CityFiles(project.resolve(), city)
     if destroy and not files.stack.is_file():
         raise RunFailure("city", f"no stack configuration {files.stack}: nothing to destroy")
-    settings = None if destroy else citystack.load_stack(files.stack)  # every problem, before anything is touched
+    settings = (
+        None if destroy else citystack.load_stack(files.stack)
+    )  # every problem, before anything is touched
     passphrase = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
     if passphrase is None:
-        raise RunFailure("PULUMI_CONFIG_PASSPHRASE", "not set: the stack's secrets are encrypted with it")
+        raise RunFailure(
+            "PULUMI_CONFIG_PASSPHRASE", "not set: the stack's secrets are encrypted with it"
+        )
     if settings is not None and not preview:
-        VersionApi(client_for(settings.cluster).client).get_code()  # unreachable: one line, nothing started
+        VersionApi(
+            client_for(settings.cluster).client
+        ).get_code()  # unreachable: one line, nothing started
     _use_engine(passphrase)
     action = ("preview of " if preview else "") + ("destroy" if destroy else "up")
     output: list[str] = []
@@ -91,16 +114,24 @@ def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
     def show(line: str) -> None:
         output.append(line)
         click.echo(line)
+
     try:
         stack = auto.create_or_select_stack(
-            stack_name=city, project_name=citystack.PROJECT, program=lambda: program(files.infra),
+            stack_name=city,
+            project_name=citystack.PROJECT,
+            program=lambda: program(files.infra),
             opts=auto.LocalWorkspaceOptions(work_dir=str(files.infra)),
         )
         if settings is not None:
             _generate_passwords(stack, settings.credentialed)
-        operations: dict[tuple[bool, bool], Callable[..., auto.UpResult | auto.PreviewResult | auto.DestroyResult]] = {
-            (False, False): stack.up, (True, False): stack.preview,
-            (False, True): stack.destroy, (True, True): stack.preview_destroy,
+        operations: dict[
+            tuple[bool, bool],
+            Callable[..., auto.UpResult | auto.PreviewResult | auto.DestroyResult],
+        ] = {
+            (False, False): stack.up,
+            (True, False): stack.preview,
+            (False, True): stack.destroy,
+            (True, True): stack.preview_destroy,
         }
         run = operations[(preview, destroy)]
         result = run(on_output=show)
@@ -118,7 +149,11 @@ def first_error(output: str) -> str | None:
         if header:
             resource = header.group(1)
         error = re.fullmatch(r"    error: (?:Exception calling application: )?(.+)", line)
-        if error and resource and not error.group(1).endswith(("update failed", "preview failed", "destroy failed")):
+        if (
+            error
+            and resource
+            and not error.group(1).endswith(("update failed", "preview failed", "destroy failed"))
+        ):
             return f"{resource}: {error.group(1)}"
     return None
 
@@ -150,5 +185,12 @@ def _generate_passwords(stack: auto.Stack, services: tuple[str, ...]) -> None:
 
 def _summary(result: auto.UpResult | auto.PreviewResult | auto.DestroyResult) -> None:
     """One closing line the tests and scripts can read; the engine has shown the outputs."""
-    changes = result.change_summary if isinstance(result, auto.PreviewResult) else result.summary.resource_changes
-    click.echo("changes: " + (", ".join(f"{count} {op}" for op, count in sorted((changes or {}).items())) or "none"))
+    changes = (
+        result.change_summary
+        if isinstance(result, auto.PreviewResult)
+        else result.summary.resource_changes
+    )
+    click.echo(
+        "changes: "
+        + (", ".join(f"{count} {op}" for op, count in sorted((changes or {}).items())) or "none")
+    )

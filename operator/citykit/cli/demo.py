@@ -37,7 +37,9 @@ def progress_view(city: str, table: list[Row], elapsed: float) -> Group:
     return Group(Text(f"{city}: {summary(table)} ({elapsed:.0f}s)", style="bold"), grid)
 
 
-def follow(city: str, generation: int, operator: OperatorProcess, timeout: float, console: Console) -> list[Row]:
+def follow(
+    city: str, generation: int, operator: OperatorProcess, timeout: float, console: Console
+) -> list[Row]:
     """Shows progress until the blueprint is Live, approving (and saying so) every
     initiative whose manual gate waits."""
     started = time.monotonic()
@@ -58,8 +60,11 @@ def follow(city: str, generation: int, operator: OperatorProcess, timeout: float
             if finished(status, generation):
                 return table
             if elapsed > timeout:
-                raise RunFailure("demo", f"{city} is not Live after {timeout:g}s: {summary(table)};"
-                                 f" operator log: {operator.log}")
+                raise RunFailure(
+                    "demo",
+                    f"{city} is not Live after {timeout:g}s: {summary(table)};"
+                    f" operator log: {operator.log}",
+                )
             time.sleep(1)
 
 
@@ -67,16 +72,30 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     try:
         duration_seconds(value)
     except ValueError as error:
-        raise RunFailure("--gate", f"{error}; expected a number and a unit s, m, h or d, e.g. 5s") from None
+        raise RunFailure(
+            "--gate", f"{error}; expected a number and a unit s, m, h or d, e.g. 5s"
+        ) from None
     return value
 
 
 @click.command()
-@click.option("--city", help="Example city to roll out (default: the one with the most initiatives).")
-@click.option("--timeout", type=click.FloatRange(min=1), default=1200, show_default=True,
-              help="Seconds to wait for every initiative to be Live.")
-@click.option("--gate", default="5s", show_default=True, callback=_duration,
-              help="How long each pilot must be healthy in the demo (30s, 2m, ...).")
+@click.option(
+    "--city", help="Example city to roll out (default: the one with the most initiatives)."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=1200,
+    show_default=True,
+    help="Seconds to wait for every initiative to be Live.",
+)
+@click.option(
+    "--gate",
+    default="5s",
+    show_default=True,
+    callback=_duration,
+    help="How long each pilot must be healthy in the demo (30s, 2m, ...).",
+)
 def demo(city: str | None, timeout: float, gate: str) -> None:
     """Start the local cluster if needed, run the operator, and roll an example city out to Live.
 
@@ -102,6 +121,10 @@ def demo(city: str | None, timeout: float, gate: str) -> None:
         operator.stop()
     console.print()  # a Live display on a pipe ends without a newline
     console.print(status_table(table))
-    console.print(f"\n{name} is Live: {len(table)} initiatives in {time.monotonic() - started:.0f}s.")
-    console.print('The cluster keeps running (the operator has stopped): eval "$(citykit cluster env)",'
-                  f" then `kubectl get ini -n {city_namespace(name)}`, `citykit operator run`, `citykit cluster down`.")
+    console.print(
+        f"\n{name} is Live: {len(table)} initiatives in {time.monotonic() - started:.0f}s."
+    )
+    console.print(
+        'The cluster keeps running (the operator has stopped): eval "$(citykit cluster env)",'
+        f" then `kubectl get ini -n {city_namespace(name)}`, `citykit operator run`, `citykit cluster down`."
+    )

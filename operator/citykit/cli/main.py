@@ -34,7 +34,9 @@ class _CitykitGroup(click.Group):
             sys.exit(1)
         except (ApiException, ConfigException, urllib3.exceptions.HTTPError) as error:
             reason = getattr(error, "reason", None) or str(error).splitlines()[0]
-            click.echo(f"citykit: the Kubernetes API refused or could not be reached: {reason}", err=True)
+            click.echo(
+                f"citykit: the Kubernetes API refused or could not be reached: {reason}", err=True
+            )
             sys.exit(1)
 
 
@@ -44,6 +46,19 @@ def main() -> None:
     """citykit: export a smart city, turnkey."""
 
 
-for _command in (validate, plan, diff, catalogue, install, apply, status, approve, operator_group, demo, new_city, up):
+for _command in (
+    validate,
+    plan,
+    diff,
+    catalogue,
+    install,
+    apply,
+    status,
+    approve,
+    operator_group,
+    demo,
+    new_city,
+    up,
+):
     main.add_command(_command)
 main.add_command(cluster)

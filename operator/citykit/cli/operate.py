@@ -39,7 +39,11 @@ def operator_group() -> None:
 
 
 @operator_group.command("run")
-@click.option("--liveness", metavar="URL", help="Serve kopf's health probe here, e.g. http://0.0.0.0:8080/healthz.")
+@click.option(
+    "--liveness",
+    metavar="URL",
+    help="Serve kopf's health probe here, e.g. http://0.0.0.0:8080/healthz.",
+)
 def operator_run(liveness: str | None) -> None:
     """Run the operator in the foreground against the current kubeconfig (Ctrl-C stops it)."""
     import kopf
@@ -73,8 +77,15 @@ def status_table(table: list[Row]) -> Group:
         grid.add_column(column)
     colours = {"Live": "green", "Degraded": "red", "Blocked": "red", "AwaitingApproval": "yellow"}
     for row in table:
-        grid.add_row(row.city, row.area, row.initiative, Text(row.phase, style=colours.get(row.phase, "")),
-                     row.wave, row.ready, row.age)
+        grid.add_row(
+            row.city,
+            row.area,
+            row.initiative,
+            Text(row.phase, style=colours.get(row.phase, "")),
+            row.wave,
+            row.ready,
+            row.age,
+        )
     return Group(grid, Text(summary(table), style="bold"))
 
 
@@ -99,14 +110,20 @@ def status(city: str | None, watch: bool) -> None:
 @click.command()
 @click.argument("city")
 @click.argument("initiative")
-@click.option("--by", "approver", default="city-programme-office", show_default=True, help="Who approves.")
+@click.option(
+    "--by", "approver", default="city-programme-office", show_default=True, help="Who approves."
+)
 def approve(city: str, initiative: str, approver: str) -> None:
     """Approve INITIATIVE (catalogue id) of CITY to go citywide after its pilot."""
-    click.echo(f"initiative/{approve_initiative(city, initiative, approver)} approved by {approver}")
+    click.echo(
+        f"initiative/{approve_initiative(city, initiative, approver)} approved by {approver}"
+    )
 
 
 def approve_initiative(city: str, ref: str, approver: str) -> str:
     """Records who approved the pilot, which is what the operator's gate waits for."""
     name = object_name(ref)
-    kube.patch_annotation(API_VERSION, INITIATIVE, name, city_namespace(city), APPROVED_BY_ANNOTATION, approver)
+    kube.patch_annotation(
+        API_VERSION, INITIATIVE, name, city_namespace(city), APPROVED_BY_ANNOTATION, approver
+    )
     return name

@@ -11,8 +11,14 @@ from typing import Any
 from citykit.api.enums import Area, Phase
 
 PHASE_ORDER = (
-    Phase.LIVE, Phase.CITYWIDE, Phase.AWAITING_APPROVAL, Phase.PILOT, Phase.WAITING, Phase.PENDING,
-    Phase.DEGRADED, Phase.BLOCKED,
+    Phase.LIVE,
+    Phase.CITYWIDE,
+    Phase.AWAITING_APPROVAL,
+    Phase.PILOT,
+    Phase.WAITING,
+    Phase.PENDING,
+    Phase.DEGRADED,
+    Phase.BLOCKED,
 )
 
 
@@ -43,11 +49,17 @@ def rows(initiatives: Iterable[Mapping[str, Any]], now: datetime.datetime) -> li
     result = []
     for item in initiatives:
         spec, status = item.get("spec", {}), item.get("status") or {}
-        result.append(Row(
-            city=spec.get("city", "?"), initiative=spec.get("ref", item["metadata"]["name"]),
-            area=spec.get("area", "?"), phase=status.get("phase", "Pending"), wave=status.get("wave", "-"),
-            ready=status.get("ready", "-"), age=age(item["metadata"].get("creationTimestamp"), now),
-        ))
+        result.append(
+            Row(
+                city=spec.get("city", "?"),
+                initiative=spec.get("ref", item["metadata"]["name"]),
+                area=spec.get("area", "?"),
+                phase=status.get("phase", "Pending"),
+                wave=status.get("wave", "-"),
+                ready=status.get("ready", "-"),
+                age=age(item["metadata"].get("creationTimestamp"), now),
+            )
+        )
     area_rank = {area: rank for rank, area in enumerate(Area)}
     return sorted(result, key=lambda row: (row.city, area_rank.get(row.area, 99), row.initiative))
 

@@ -53,9 +53,7 @@ class Entry:
 
     @property
     def parameter_defaults(self) -> dict[str, Any]:
-        return {
-            name: spec["default"] for name, spec in self.parameter_schema["properties"].items()
-        }
+        return {name: spec["default"] for name, spec in self.parameter_schema["properties"].items()}
 
 
 @dataclass(frozen=True)
@@ -101,13 +99,20 @@ def load_catalogue(root: Path | None = None) -> Catalogue:
         raise CitykitError(problems)
     services = {
         id_: PlatformService(
-            id=id_, title=spec["title"], image=spec["image"], port=spec["port"],
-            run_as_user=spec.get("runAsUser"), storage=spec.get("storage"),
+            id=id_,
+            title=spec["title"],
+            image=spec["image"],
+            port=spec["port"],
+            run_as_user=spec.get("runAsUser"),
+            storage=spec.get("storage"),
             credentials=bool(spec.get("credentials", False)),
         )
         for id_, spec in index.data["platformServices"].items()
     }
-    kpis = {id_: Kpi(id_, spec["title"], spec["unit"], spec["better"]) for id_, spec in index.data["kpis"].items()}
+    kpis = {
+        id_: Kpi(id_, spec["title"], spec["unit"], spec["better"])
+        for id_, spec in index.data["kpis"].items()
+    }
     entries: dict[str, Entry] = {}
     for path in sorted(root.glob("*/*.yaml")):
         document = load_file(path)
@@ -133,28 +138,39 @@ def _cross_check(
     problems = []
     path = Path(document.source)
     if data["id"] != f"{data['area']}.{path.stem}" or path.parent.name != data["area"]:
-        problems.append(document.problem(
-            ("id",), f"id must be '<area>.<file name>' and the file must sit in the area's folder; "
-            f"expected {path.parent.name}.{path.stem}"))
+        problems.append(
+            document.problem(
+                ("id",),
+                f"id must be '<area>.<file name>' and the file must sit in the area's folder; "
+                f"expected {path.parent.name}.{path.stem}",
+            )
+        )
     if data["id"] in seen:
-        problems.append(document.problem(("id",), f"duplicate id, also in {seen[data['id']].source}"))
+        problems.append(
+            document.problem(("id",), f"duplicate id, also in {seen[data['id']].source}")
+        )
     problems += [
         document.problem(("platformServices", i), f"unknown platform service '{name}'")
-        for i, name in enumerate(data["platformServices"]) if name not in services
+        for i, name in enumerate(data["platformServices"])
+        if name not in services
     ]
     problems += [
         document.problem(("kpis", i), f"unknown KPI '{name}'")
-        for i, name in enumerate(data["kpis"]) if name not in kpis
+        for i, name in enumerate(data["kpis"])
+        if name not in kpis
     ]
     names = [component["name"] for component in data["components"]]
     problems += [
         document.problem(("components", i, "name"), f"duplicate component name '{name}'")
-        for i, name in enumerate(names) if name in names[:i]
+        for i, name in enumerate(names)
+        if name in names[:i]
     ]
     problems += [
-        document.problem(("components", i, "resources", bound, resource),
-                         f"{quantity!r} is not in canonical form; write {canonical!r} "
-                         "(the API server rewrites it, and citykit compares what it applied)")
+        document.problem(
+            ("components", i, "resources", bound, resource),
+            f"{quantity!r} is not in canonical form; write {canonical!r} "
+            "(the API server rewrites it, and citykit compares what it applied)",
+        )
         for i, component in enumerate(data["components"])
         for bound, values in component["resources"].items()
         for resource, quantity in values.items()
@@ -175,7 +191,11 @@ def canonical_quantity(quantity: str) -> str:
     for unit, next_unit in (("Ki", "Mi"), ("Mi", "Gi")):
         if quantity.endswith(unit):
             amount = int(quantity[:-2])
-            return canonical_quantity(f"{amount // 1024}{next_unit}") if amount % 1024 == 0 else f"{amount}{unit}"
+            return (
+                canonical_quantity(f"{amount // 1024}{next_unit}")
+                if amount % 1024 == 0
+                else f"{amount}{unit}"
+            )
     if "." in quantity:
         millis = round(float(quantity) * 1000)
         return canonical_quantity(f"{millis}m")
@@ -185,7 +205,10 @@ def canonical_quantity(quantity: str) -> str:
 def _entry(document: Document) -> Entry:
     data = document.data
     return Entry(
-        id=data["id"], area=data["area"], title=data["title"], summary=data["summary"],
+        id=data["id"],
+        area=data["area"],
+        title=data["title"],
+        summary=data["summary"],
         components=tuple(Component(spec["name"], spec) for spec in data["components"]),
         personal_data=tuple(data["personalData"]),
         capabilities=tuple(data.get("capabilities", ())),

@@ -18,7 +18,8 @@ def covers(actual: Any, desired: Any) -> bool:
         )
     if isinstance(desired, list):
         return (
-            isinstance(actual, list) and len(actual) == len(desired)
+            isinstance(actual, list)
+            and len(actual) == len(desired)
             and all(covers(a, d) for a, d in zip(actual, desired, strict=True))
         )
     return bool(actual == desired)
@@ -41,8 +42,12 @@ def merge_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[
 
 def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
     }
 
 

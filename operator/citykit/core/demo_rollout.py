@@ -44,8 +44,11 @@ def demo_blueprint(blueprint: Mapping[str, Any], gate: str) -> dict[str, Any]:
 
 def awaiting_approval(initiatives: Iterable[Mapping[str, Any]]) -> list[str]:
     """Catalogue ids of the initiatives whose manual gate waits for someone to approve them."""
-    return [item["spec"]["ref"] for item in initiatives
-            if (item.get("status") or {}).get("phase") == "AwaitingApproval"]
+    return [
+        item["spec"]["ref"]
+        for item in initiatives
+        if (item.get("status") or {}).get("phase") == "AwaitingApproval"
+    ]
 
 
 def finished(status: Mapping[str, Any], generation: int) -> bool:

@@ -15,7 +15,11 @@ ObjectKey = tuple[str, str, str]
 def object_key(manifest: Manifest) -> ObjectKey:
     """`("apps/v1/Deployment", namespace, name)`: how objects are matched across versions."""
     metadata = manifest["metadata"]
-    return (f"{manifest['apiVersion']}/{manifest['kind']}", metadata.get("namespace", ""), metadata["name"])
+    return (
+        f"{manifest['apiVersion']}/{manifest['kind']}",
+        metadata.get("namespace", ""),
+        metadata["name"],
+    )
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,24 @@ class BlueprintDiff:
 
     @property
     def empty(self) -> bool:
-        return not (self.settings or self.added or self.removed or self.changed or self.create or self.update or self.delete)
+        return not (
+            self.settings
+            or self.added
+            or self.removed
+            or self.changed
+            or self.create
+            or self.update
+            or self.delete
+        )
 
 
 def diff(old: ValidatedBlueprint, new: ValidatedBlueprint) -> BlueprintDiff:
-    old_specs = {resource["spec"]["ref"]: resource["spec"] for resource in initiative_resources(old)}
-    new_specs = {resource["spec"]["ref"]: resource["spec"] for resource in initiative_resources(new)}
+    old_specs = {
+        resource["spec"]["ref"]: resource["spec"] for resource in initiative_resources(old)
+    }
+    new_specs = {
+        resource["spec"]["ref"]: resource["spec"] for resource in initiative_resources(new)
+    }
     old_objects = {object_key(manifest): manifest for manifest in plan(old)}
     new_objects = {object_key(manifest): manifest for manifest in plan(new)}
     settings = {
@@ -48,11 +64,16 @@ def diff(old: ValidatedBlueprint, new: ValidatedBlueprint) -> BlueprintDiff:
         added=tuple(ref for ref in new_specs if ref not in old_specs),
         removed=tuple(ref for ref in old_specs if ref not in new_specs),
         changed={
-            ref: fields for ref, spec in new_specs.items()
+            ref: fields
+            for ref, spec in new_specs.items()
             if ref in old_specs and (fields := _changed_fields(old_specs[ref], spec))
         },
         create=tuple(key for key in new_objects if key not in old_objects),
-        update=tuple(key for key in new_objects if key in old_objects and new_objects[key] != old_objects[key]),
+        update=tuple(
+            key
+            for key in new_objects
+            if key in old_objects and new_objects[key] != old_objects[key]
+        ),
         delete=tuple(key for key in old_objects if key not in new_objects),
     )
 

@@ -46,13 +46,17 @@ def privacy_settings(
     )
 
 
-def check(document: Document, blueprint: Blueprint, catalogue: Catalogue, profile: Profile) -> list[Problem]:
+def check(
+    document: Document, blueprint: Blueprint, catalogue: Catalogue, profile: Profile
+) -> list[Problem]:
     """Every way the enabled initiatives break the jurisdiction's rules."""
     return [
         problem
         for initiative in blueprint.enabled
         if initiative.ref in catalogue.entries
-        for problem in _initiative_problems(document, initiative, catalogue.entries[initiative.ref], profile)
+        for problem in _initiative_problems(
+            document, initiative, catalogue.entries[initiative.ref], profile
+        )
     ]
 
 
@@ -76,7 +80,11 @@ def _initiative_problems(
                 f"'{entry.id}' collects {category} data, which needs approval by {rule.approver} {where}; "
                 f"record it under approvals",
             )
-        if rule.retention_days and initiative.retention_days and initiative.retention_days > rule.retention_days:
+        if (
+            rule.retention_days
+            and initiative.retention_days
+            and initiative.retention_days > rule.retention_days
+        ):
             yield document.problem(
                 (*path, "retentionDays"),
                 f"{initiative.retention_days} days exceeds the {rule.retention_days}-day limit for {category} data {where}",

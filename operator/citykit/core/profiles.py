@@ -68,8 +68,10 @@ def load_profile(profile_id: str, root: Path | None = None) -> Profile:
         title=data["title"],
         rules={
             category: CategoryRule(
-                allowed=rule["allowed"], consent=rule.get("consent", "none"),
-                retention_days=rule.get("retentionDays"), approver=rule.get("approver"),
+                allowed=rule["allowed"],
+                consent=rule.get("consent", "none"),
+                retention_days=rule.get("retentionDays"),
+                approver=rule.get("approver"),
                 reason=rule.get("reason"),
             )
             for category, rule in data["dataCategories"].items()

@@ -40,8 +40,12 @@ DEFAULT_USER = 65532
 Manifest = dict[str, Any]
 # Every workload may resolve names: egress to the cluster DNS.
 DNS_EGRESS: Manifest = {
-    "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "to": [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ],
     "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
 }
 
@@ -56,7 +60,9 @@ def plan(validated: ValidatedBlueprint) -> list[Manifest]:
     manifests = namespace_objects(validated.blueprint)
     for resource in initiative_resources(validated):
         manifests.append(resource)
-        manifests += initiative_children(resource["spec"], validated.catalogue, initial_wave(resource["spec"]))
+        manifests += initiative_children(
+            resource["spec"], validated.catalogue, initial_wave(resource["spec"])
+        )
     return manifests
 
 
@@ -68,12 +74,18 @@ def namespace_objects(blueprint: Blueprint) -> list[Manifest]:
     }
     return [
         {
-            "apiVersion": "v1", "kind": "Namespace",
+            "apiVersion": "v1",
+            "kind": "Namespace",
             "metadata": {"name": blueprint.namespace, "labels": {**labels, **pod_security}},
         },
         {
-            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "default-deny", "namespace": blueprint.namespace, "labels": labels},
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": "default-deny",
+                "namespace": blueprint.namespace,
+                "labels": labels,
+            },
             "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         },
     ]
@@ -81,7 +93,9 @@ def namespace_objects(blueprint: Blueprint) -> list[Manifest]:
 
 def initiative_resources(validated: ValidatedBlueprint) -> list[Manifest]:
     """One Initiative object per enabled initiative, in blueprint order."""
-    return [_initiative_resource(validated, initiative) for initiative in validated.blueprint.enabled]
+    return [
+        _initiative_resource(validated, initiative) for initiative in validated.blueprint.enabled
+    ]
 
 
 def _initiative_resource(validated: ValidatedBlueprint, initiative: InitiativeSpec) -> Manifest:
@@ -105,11 +119,13 @@ def _initiative_resource(validated: ValidatedBlueprint, initiative: InitiativeSp
         "sharing": {
             "provides": [
                 {"consumer": a.consumer, "dataProduct": a.data_product}
-                for a in blueprint.data_sharing if a.producer == entry.id
+                for a in blueprint.data_sharing
+                if a.producer == entry.id
             ],
             "receives": [
                 {"producer": a.producer, "dataProduct": a.data_product}
-                for a in blueprint.data_sharing if a.consumer == entry.id
+                for a in blueprint.data_sharing
+                if a.consumer == entry.id
             ],
         },
     }
@@ -118,16 +134,20 @@ def _initiative_resource(validated: ValidatedBlueprint, initiative: InitiativeSp
     if initiative.secret_refs:
         spec["secretRefs"] = {key: dict(ref) for key, ref in initiative.secret_refs.items()}
     return {
-        "apiVersion": API_VERSION, "kind": INITIATIVE,
+        "apiVersion": API_VERSION,
+        "kind": INITIATIVE,
         "metadata": {
-            "name": object_name(entry.id), "namespace": blueprint.namespace,
+            "name": object_name(entry.id),
+            "namespace": blueprint.namespace,
             "labels": initiative_labels(blueprint.name, entry.id),
         },
         "spec": spec,
     }
 
 
-def initiative_children(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave) -> list[Manifest]:
+def initiative_children(
+    spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave
+) -> list[Manifest]:
     """ServiceAccount, ConfigMap, Deployments, Services and NetworkPolicy of one initiative."""
     entry = catalogue.entries[spec["ref"]]
     name = object_name(entry.id)
@@ -140,32 +160,67 @@ def initiative_children(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wav
     config = _config_data(spec, wave)
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     manifests: list[Manifest] = [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(name), "automountServiceAccountToken": False},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"{name}-config"), "data": config},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": meta(name),
+            "automountServiceAccountToken": False,
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta(f"{name}-config"),
+            "data": config,
+        },
     ]
     for component in entry.components:
-        component_labels = {"app.kubernetes.io/name": component.name, "app.kubernetes.io/part-of": name}
-        manifests.append({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": meta(f"{name}-{component.name}", {**component_labels, WAVE_LABEL: str(wave)}),
-            "spec": _deployment_spec(spec, name, component, wave, {**labels, **component_labels}, config_hash),
-        })
+        component_labels = {
+            "app.kubernetes.io/name": component.name,
+            "app.kubernetes.io/part-of": name,
+        }
+        manifests.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": meta(
+                    f"{name}-{component.name}", {**component_labels, WAVE_LABEL: str(wave)}
+                ),
+                "spec": _deployment_spec(
+                    spec, name, component, wave, {**labels, **component_labels}, config_hash
+                ),
+            }
+        )
         if component.ports:
-            manifests.append({
-                "apiVersion": "v1", "kind": "Service",
-                "metadata": meta(f"{name}-{component.name}", component_labels),
-                "spec": {
-                    "selector": {INITIATIVE_LABEL: name, "app.kubernetes.io/name": component.name},
-                    "ports": [
-                        {"name": port["name"], "port": port["port"], "targetPort": port["name"], "protocol": "TCP"}
-                        for port in component.ports
-                    ],
-                },
-            })
-    manifests.append({
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": meta(name), "spec": _network_policy_spec(spec, entry, catalogue),
-    })
+            manifests.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": meta(f"{name}-{component.name}", component_labels),
+                    "spec": {
+                        "selector": {
+                            INITIATIVE_LABEL: name,
+                            "app.kubernetes.io/name": component.name,
+                        },
+                        "ports": [
+                            {
+                                "name": port["name"],
+                                "port": port["port"],
+                                "targetPort": port["name"],
+                                "protocol": "TCP",
+                            }
+                            for port in component.ports
+                        ],
+                    },
+                }
+            )
+    manifests.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta(name),
+            "spec": _network_policy_spec(spec, entry, catalogue),
+        }
+    )
     return manifests
 
 
@@ -186,12 +241,19 @@ def _config_data(spec: Mapping[str, Any], wave: Wave) -> dict[str, str]:
 
 
 def _deployment_spec(
-    spec: Mapping[str, Any], name: str, component: Component, wave: Wave,
-    pod_labels: Mapping[str, str], config_hash: str,
+    spec: Mapping[str, Any],
+    name: str,
+    component: Component,
+    wave: Wave,
+    pod_labels: Mapping[str, str],
+    config_hash: str,
 ) -> dict[str, Any]:
     component_spec = component.spec
     user = component_spec.get("runAsUser", DEFAULT_USER)
-    writable = ["/tmp", *[path for path in component_spec.get("writablePaths", []) if path != "/tmp"]]
+    writable = [
+        "/tmp",
+        *[path for path in component_spec.get("writablePaths", []) if path != "/tmp"],
+    ]
     volumes = [{"name": f"writable-{index}", "emptyDir": {}} for index in range(len(writable))]
     container: dict[str, Any] = {
         "name": component.name,
@@ -204,11 +266,16 @@ def _deployment_spec(
             "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": f"writable-{index}", "mountPath": path} for index, path in enumerate(writable)],
+        "volumeMounts": [
+            {"name": f"writable-{index}", "mountPath": path} for index, path in enumerate(writable)
+        ],
     }
     if component_spec.get("args"):
         container["args"] = list(component_spec["args"])
-    env = [{"name": key, "value": value} for key, value in sorted(component_spec.get("env", {}).items())]
+    env = [
+        {"name": key, "value": value}
+        for key, value in sorted(component_spec.get("env", {}).items())
+    ]
     env += [
         {"name": key, "valueFrom": {"secretKeyRef": {"name": ref["name"], "key": ref["key"]}}}
         for key, ref in sorted(spec.get("secretRefs", {}).items())
@@ -217,7 +284,8 @@ def _deployment_spec(
         container["env"] = env
     if component.ports:
         container["ports"] = [
-            {"name": port["name"], "containerPort": port["port"], "protocol": "TCP"} for port in component.ports
+            {"name": port["name"], "containerPort": port["port"], "protocol": "TCP"}
+            for port in component.ports
         ]
     for kind, probe in sorted(component_spec.get("probes", {}).items()):
         container[f"{kind}Probe"] = _probe(probe, component)
@@ -245,7 +313,10 @@ def _deployment_spec(
 def restricted_pod_security(user: int) -> dict[str, Any]:
     """The pod-level settings Pod Security "restricted" asks for, running as `user`."""
     return {
-        "runAsNonRoot": True, "runAsUser": user, "runAsGroup": user, "fsGroup": user,
+        "runAsNonRoot": True,
+        "runAsUser": user,
+        "runAsGroup": user,
+        "fsGroup": user,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 
@@ -253,25 +324,42 @@ def restricted_pod_security(user: int) -> dict[str, Any]:
 def _probe(probe: Mapping[str, Any], component: Component) -> dict[str, Any]:
     port = probe.get("port") or component.ports[0]["name"]
     action: dict[str, Any] = (
-        {"tcpSocket": {"port": port}} if probe.get("tcp") or "httpPath" not in probe
+        {"tcpSocket": {"port": port}}
+        if probe.get("tcp") or "httpPath" not in probe
         else {"httpGet": {"path": probe["httpPath"], "port": port}}
     )
-    return {**action, "initialDelaySeconds": probe.get("initialDelaySeconds", 5), "periodSeconds": 10}
+    return {
+        **action,
+        "initialDelaySeconds": probe.get("initialDelaySeconds", 5),
+        "periodSeconds": 10,
+    }
 
 
-def _network_policy_spec(spec: Mapping[str, Any], entry: Entry, catalogue: Catalogue) -> dict[str, Any]:
+def _network_policy_spec(
+    spec: Mapping[str, Any], entry: Entry, catalogue: Catalogue
+) -> dict[str, Any]:
     """Allow exactly: traffic inside the initiative, DNS, its platform services, the
     declared data-sharing flows in both directions, and public ports from anywhere."""
     own = {"podSelector": {"matchLabels": {INITIATIVE_LABEL: object_name(entry.id)}}}
     ingress: list[dict[str, Any]] = [{"from": [own]}]
     for flow in spec["sharing"]["provides"]:
-        ingress.append({
-            "from": [{"podSelector": {"matchLabels": {INITIATIVE_LABEL: object_name(flow["consumer"])}}}],
-            **_all_ports(entry),
-        })
+        ingress.append(
+            {
+                "from": [
+                    {
+                        "podSelector": {
+                            "matchLabels": {INITIATIVE_LABEL: object_name(flow["consumer"])}
+                        }
+                    }
+                ],
+                **_all_ports(entry),
+            }
+        )
     public = [
         {"port": port["port"], "protocol": "TCP"}
-        for component in entry.components for port in component.ports if port.get("public")
+        for component in entry.components
+        for port in component.ports
+        if port.get("public")
     ]
     if public:
         ingress.append({"ports": public})
@@ -281,17 +369,28 @@ def _network_policy_spec(spec: Mapping[str, Any], entry: Entry, catalogue: Catal
     ]
     for service_id in entry.platform_services:
         service = catalogue.platform_services[service_id]
-        egress.append({
-            "to": [{"podSelector": {"matchLabels": {PLATFORM_SERVICE_LABEL: service_id}}}],
-            "ports": [{"port": service.port, "protocol": "TCP"}],
-        })
+        egress.append(
+            {
+                "to": [{"podSelector": {"matchLabels": {PLATFORM_SERVICE_LABEL: service_id}}}],
+                "ports": [{"port": service.port, "protocol": "TCP"}],
+            }
+        )
     for flow in spec["sharing"]["receives"]:
         producer = catalogue.entries[flow["producer"]]
-        egress.append({
-            "to": [{"podSelector": {"matchLabels": {INITIATIVE_LABEL: object_name(producer.id)}}}],
-            **_all_ports(producer),
-        })
-    return {"podSelector": own["podSelector"], "policyTypes": ["Ingress", "Egress"], "ingress": ingress, "egress": egress}
+        egress.append(
+            {
+                "to": [
+                    {"podSelector": {"matchLabels": {INITIATIVE_LABEL: object_name(producer.id)}}}
+                ],
+                **_all_ports(producer),
+            }
+        )
+    return {
+        "podSelector": own["podSelector"],
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": ingress,
+        "egress": egress,
+    }
 
 
 def _all_ports(entry: Entry) -> dict[str, Any]:

@@ -47,6 +47,8 @@ def required_inputs(playbooks: Path) -> list[RoleInput]:
             for name, option in (entry.get("options") or {}).items():
                 if option.get("required") and name not in given and name not in found:
                     text = option.get("description", "")
-                    description = " ".join((" ".join(text) if isinstance(text, list) else str(text)).split())
+                    description = " ".join(
+                        (" ".join(text) if isinstance(text, list) else str(text)).split()
+                    )
                     found[name] = RoleInput(name, role.name, _kind(option), description)
     return list(found.values())

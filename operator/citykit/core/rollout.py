@@ -49,7 +49,9 @@ class Workloads:
         return self.found == self.expected and self.current and self.ready >= self.desired > 0
 
 
-def fold_workloads(deployments: Iterable[Mapping[str, Any]], expected: int, wave: Wave) -> Workloads:
+def fold_workloads(
+    deployments: Iterable[Mapping[str, Any]], expected: int, wave: Wave
+) -> Workloads:
     """Sum replicas over the Deployments of the current wave; older waves do not count."""
     found = desired = ready = 0
     current = True
@@ -62,24 +64,41 @@ def fold_workloads(deployments: Iterable[Mapping[str, Any]], expected: int, wave
         found += 1
         desired += deployment.get("spec", {}).get("replicas", 1)
         ready += min(status.get("readyReplicas", 0) or 0, status.get("updatedReplicas", 0) or 0)
-        if (status.get("observedGeneration") or 0) < deployment.get("metadata", {}).get("generation", 0):
+        if (status.get("observedGeneration") or 0) < deployment.get("metadata", {}).get(
+            "generation", 0
+        ):
             current = False
     return Workloads(expected, found, desired, ready, current)
 
 
 def set_condition(
-    conditions: Sequence[Mapping[str, Any]], type_: str, status: bool, reason: str, message: str,
-    generation: int, now: datetime.datetime,
+    conditions: Sequence[Mapping[str, Any]],
+    type_: str,
+    status: bool,
+    reason: str,
+    message: str,
+    generation: int,
+    now: datetime.datetime,
 ) -> list[dict[str, Any]]:
     """Conditions with `type_` set; `lastTransitionTime` moves only when `status` changes."""
     value = "True" if status else "False"
     previous = next((c for c in conditions if c["type"] == type_), None)
-    changed_at = previous["lastTransitionTime"] if previous and previous["status"] == value else timestamp(now)
+    changed_at = (
+        previous["lastTransitionTime"]
+        if previous and previous["status"] == value
+        else timestamp(now)
+    )
     condition = {
-        "type": type_, "status": value, "reason": reason, "message": message,
-        "observedGeneration": generation, "lastTransitionTime": changed_at,
+        "type": type_,
+        "status": value,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+        "lastTransitionTime": changed_at,
     }
-    return sorted([*(c for c in conditions if c["type"] != type_), condition], key=lambda c: c["type"])
+    return sorted(
+        [*(c for c in conditions if c["type"] != type_), condition], key=lambda c: c["type"]
+    )
 
 
 @dataclass(frozen=True)
@@ -103,7 +122,9 @@ class Decision:
     recheck_after: float | None
 
 
-def next_initiative_status(view: InitiativeView, components: int, now: datetime.datetime) -> Decision:
+def next_initiative_status(
+    view: InitiativeView, components: int, now: datetime.datetime
+) -> Decision:
     spec, previous = view.spec, view.status
     conditions: list[dict[str, Any]] = list(previous.get("conditions", []))
 
@@ -111,20 +132,36 @@ def next_initiative_status(view: InitiativeView, components: int, now: datetime.
         nonlocal conditions
         conditions = set_condition(conditions, type_, ok, reason, message, view.generation, now)
 
-    condition("PolicyCompliant", True, "Validated", "checked with the blueprint against the jurisdiction profile")
-    waiting = sorted(ref for ref in spec["dependsOn"] if view.dependency_phases.get(ref) not in STARTED_PHASES)
+    condition(
+        "PolicyCompliant",
+        True,
+        "Validated",
+        "checked with the blueprint against the jurisdiction profile",
+    )
+    waiting = sorted(
+        ref for ref in spec["dependsOn"] if view.dependency_phases.get(ref) not in STARTED_PHASES
+    )
     if waiting:
         condition("DependenciesReady", False, "Waiting", "waiting for " + ", ".join(waiting))
         condition("Ready", False, "Waiting", "not deployed until its dependencies are live")
         status = {"phase": Phase.WAITING, "message": "waiting for " + ", ".join(waiting)}
         return Decision(_finish(status, view, conditions, None), None, None)
-    condition("DependenciesReady", True, Phase.LIVE, "all dependencies are live" if spec["dependsOn"] else "no dependencies")
+    condition(
+        "DependenciesReady",
+        True,
+        Phase.LIVE,
+        "all dependencies are live" if spec["dependsOn"] else "no dependencies",
+    )
 
     wave = Wave(previous.get("wave") or initial_wave(spec))
     if wave == Wave.CITYWIDE and not previous.get("wave") and _awaits_approval(view):
         message = "no pilot districts: deploys citywide once approved; run `citykit approve`"
         condition("Ready", False, Phase.AWAITING_APPROVAL, message)
-        return Decision(_finish({"phase": Phase.AWAITING_APPROVAL, "message": message}, view, conditions, None), None, None)
+        return Decision(
+            _finish({"phase": Phase.AWAITING_APPROVAL, "message": message}, view, conditions, None),
+            None,
+            None,
+        )
     workloads = fold_workloads(view.deployments, components, wave)
     status: dict[str, Any] = {"wave": wave}
     recheck: float | None = None
@@ -134,11 +171,20 @@ def next_initiative_status(view: InitiativeView, components: int, now: datetime.
             workloads = fold_workloads(view.deployments, components, wave)
     if wave == Wave.CITYWIDE:
         if workloads.healthy:
-            status["phase"], status["message"] = Phase.LIVE, f"live in all {len(spec['districts'])} districts"
+            status["phase"], status["message"] = (
+                Phase.LIVE,
+                f"live in all {len(spec['districts'])} districts",
+            )
         elif previous.get("phase") in STARTED_PHASES and previous.get("wave") == Wave.CITYWIDE:
-            status["phase"], status["message"] = Phase.DEGRADED, f"{workloads.ready}/{workloads.desired} replicas ready"
+            status["phase"], status["message"] = (
+                Phase.DEGRADED,
+                f"{workloads.ready}/{workloads.desired} replicas ready",
+            )
         else:
-            status["phase"], status["message"] = Phase.CITYWIDE, f"rolling out to all {len(spec['districts'])} districts"
+            status["phase"], status["message"] = (
+                Phase.CITYWIDE,
+                f"rolling out to all {len(spec['districts'])} districts",
+            )
     status["readyReplicas"], status["replicas"] = workloads.ready, workloads.desired
     status["ready"] = f"{workloads.ready}/{workloads.desired}"
     if view.approved_by:  # who let it go citywide stays on record, not just at the transition
@@ -153,17 +199,26 @@ def _pilot(
     spec, previous = view.spec, view.status
     districts = ", ".join(spec["pilotDistricts"])
     if not workloads.healthy:
-        status.update(phase=Phase.PILOT, message=f"piloting in {districts}: {workloads.ready}/{workloads.desired} ready")
+        status.update(
+            phase=Phase.PILOT,
+            message=f"piloting in {districts}: {workloads.ready}/{workloads.desired} ready",
+        )
         return status, Wave.PILOT, None
     since = previous.get("pilotHealthySince") or timestamp(now)
     gate = duration_seconds(spec["gate"]["healthyFor"])
     remaining = gate - (now - parse_timestamp(since)).total_seconds()
     status["pilotHealthySince"] = since
     if remaining > 0:
-        status.update(phase=Phase.PILOT, message=f"piloting in {districts}: healthy, gate opens in {int(remaining) + 1}s")
+        status.update(
+            phase=Phase.PILOT,
+            message=f"piloting in {districts}: healthy, gate opens in {int(remaining) + 1}s",
+        )
         return status, Wave.PILOT, remaining
     if _awaits_approval(view):
-        status.update(phase=Phase.AWAITING_APPROVAL, message=f"pilot healthy for {spec['gate']['healthyFor']}; run `citykit approve`")
+        status.update(
+            phase=Phase.AWAITING_APPROVAL,
+            message=f"pilot healthy for {spec['gate']['healthyFor']}; run `citykit approve`",
+        )
         return status, Wave.PILOT, None
     status["wave"] = Wave.CITYWIDE
     return status, Wave.CITYWIDE, None
@@ -174,7 +229,10 @@ def _awaits_approval(view: InitiativeView) -> bool:
 
 
 def _finish(
-    status: dict[str, Any], view: InitiativeView, conditions: list[dict[str, Any]], wave: Wave | None
+    status: dict[str, Any],
+    view: InitiativeView,
+    conditions: list[dict[str, Any]],
+    wave: Wave | None,
 ) -> dict[str, Any]:
     if wave is None:
         status.pop("wave", None)
@@ -184,8 +242,11 @@ def _finish(
 
 
 def fold_blueprint_status(
-    spec: Mapping[str, Any], generation: int, previous: Mapping[str, Any],
-    initiative_phases: Mapping[str, str], now: datetime.datetime,
+    spec: Mapping[str, Any],
+    generation: int,
+    previous: Mapping[str, Any],
+    initiative_phases: Mapping[str, str],
+    now: datetime.datetime,
 ) -> dict[str, Any]:
     """The blueprint's status from its valid spec and its initiatives' phases (by ref)."""
     enabled = [item for item in spec["initiatives"] if item.get("enabled", True)]
@@ -202,8 +263,24 @@ def fold_blueprint_status(
         phase = BlueprintPhase.DEGRADED
     else:
         phase = BlueprintPhase.ROLLING_OUT
-    conditions = set_condition(previous.get("conditions", []), "Valid", True, "Validated", "schema, references and policy checks passed", generation, now)
-    conditions = set_condition(conditions, "Ready", phase == BlueprintPhase.LIVE, phase, f"{live}/{len(phases)} initiatives live", generation, now)
+    conditions = set_condition(
+        previous.get("conditions", []),
+        "Valid",
+        True,
+        "Validated",
+        "schema, references and policy checks passed",
+        generation,
+        now,
+    )
+    conditions = set_condition(
+        conditions,
+        "Ready",
+        phase == BlueprintPhase.LIVE,
+        phase,
+        f"{live}/{len(phases)} initiatives live",
+        generation,
+        now,
+    )
     return {
         "phase": phase,
         "appliedVersion": spec["version"],
@@ -224,7 +301,19 @@ def blocked_blueprint_status(
 ) -> dict[str, Any]:
     """Status of a blueprint that failed validation: nothing new is deployed, and why."""
     summary = f"{len(problems)} problem(s): {problems[0]}" if problems else "invalid"
-    conditions = set_condition(previous.get("conditions", []), "Valid", False, "ValidationFailed", summary, generation, now)
+    conditions = set_condition(
+        previous.get("conditions", []), "Valid", False, "ValidationFailed", summary, generation, now
+    )
     conditions = set_condition(conditions, "Ready", False, "Blocked", summary, generation, now)
-    status = {key: value for key, value in previous.items() if key in ("appliedVersion", "live", "initiatives", "kpiTargets")}
-    return {**status, "phase": BlueprintPhase.BLOCKED, "observedGeneration": generation, "problems": list(problems[:50]), "conditions": conditions}
+    status = {
+        key: value
+        for key, value in previous.items()
+        if key in ("appliedVersion", "live", "initiatives", "kpiTargets")
+    }
+    return {
+        **status,
+        "phase": BlueprintPhase.BLOCKED,
+        "observedGeneration": generation,
+        "problems": list(problems[:50]),
+        "conditions": conditions,
+    }

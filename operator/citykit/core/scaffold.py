@@ -25,7 +25,9 @@ from citykit.core.validation import ValidatedBlueprint, validate
 from citykit.resources import playbooks_dir
 from citykit.serialize import dump_yaml
 
-STARTER_INITIATIVE = "environment.air-quality-sensing"  # collects no personal data: any profile allows it
+STARTER_INITIATIVE = (
+    "environment.air-quality-sensing"  # collects no personal data: any profile allows it
+)
 
 
 @dataclass(frozen=True)
@@ -62,15 +64,27 @@ class CityFiles:
 def starter_blueprint(city: str, jurisdiction: str) -> dict[str, Any]:
     """A blueprint to edit: placeholder city facts, one district, one initiative."""
     return {
-        "apiVersion": API_VERSION, "kind": CITY_BLUEPRINT, "metadata": {"name": city},
+        "apiVersion": API_VERSION,
+        "kind": CITY_BLUEPRINT,
+        "metadata": {"name": city},
         "spec": {
-            "city": {"name": city.replace("-", " ").title(), "country": "ZZ", "timezone": "UTC", "population": 100000},
+            "city": {
+                "name": city.replace("-", " ").title(),
+                "country": "ZZ",
+                "timezone": "UTC",
+                "population": 100000,
+            },
             "version": "0.1.0",
             "catalogueVersion": load_catalogue().version,
             "jurisdiction": jurisdiction,
             "districts": [{"id": "centre", "name": "City centre"}],
-            "initiatives": [{"ref": STARTER_INITIATIVE, "pilotDistricts": ["centre"],
-                             "gate": {"healthyFor": "1h", "approval": "manual"}}],
+            "initiatives": [
+                {
+                    "ref": STARTER_INITIATIVE,
+                    "pilotDistricts": ["centre"],
+                    "gate": {"healthyFor": "1h", "approval": "manual"},
+                }
+            ],
         },
     }
 
@@ -89,19 +103,23 @@ def blueprint_from(example: Document, city: str, jurisdiction: str) -> dict[str,
 def stack_settings(validated: ValidatedBlueprint, files: CityFiles) -> dict[str, Any]:
     """Stack config sized for the blueprint citywide, with headroom for rolling updates."""
     services = platform_services(validated.blueprint, validated.catalogue)
-    return {"config": {
-        citystack.key("blueprint"): files.relative_blueprint(files.infra),
-        citystack.key("jurisdiction"): validated.blueprint.jurisdiction,
-        citystack.key("sizing"): {
-            "quota": footprint(validated, [need.service for need in services]).quota(),
-            "containerDefaults": copy.deepcopy(dict(CONTAINER_DEFAULTS)),
-        },
-    }}
+    return {
+        "config": {
+            citystack.key("blueprint"): files.relative_blueprint(files.infra),
+            citystack.key("jurisdiction"): validated.blueprint.jurisdiction,
+            citystack.key("sizing"): {
+                "quota": footprint(validated, [need.service for need in services]).quota(),
+                "containerDefaults": copy.deepcopy(dict(CONTAINER_DEFAULTS)),
+            },
+        }
+    }
 
 
 def inventory(files: CityFiles) -> dict[Path, dict[str, Any]]:
     """The playbooks' inventory stub: empty host groups and the city's variables."""
-    groups: dict[str, dict[str, Any]] = {group: {"hosts": {}} for group in ("servers", "agents", "edge_gateways")}
+    groups: dict[str, dict[str, Any]] = {
+        group: {"hosts": {}} for group in ("servers", "agents", "edge_gateways")
+    }
     return {
         files.inventory / "hosts.yml": {"all": {"children": groups}},
         files.group_vars: {
@@ -124,17 +142,30 @@ def inventory_checklist(provided: set[str]) -> str:
 def city_files(files: CityFiles, jurisdiction: str, example: Document | None) -> dict[Path, str]:
     """Every file of a new city and its text, checked first: a blueprint that does not pass
     under `jurisdiction` is refused with its problems, and nothing is returned to write."""
-    data = (blueprint_from(example, files.city, jurisdiction) if example
-            else starter_blueprint(files.city, jurisdiction))
+    data = (
+        blueprint_from(example, files.city, jurisdiction)
+        if example
+        else starter_blueprint(files.city, jurisdiction)
+    )
     origin = f"the example {Path(example.source).stem}" if example else "the starter template"
-    blueprint_text = f"# {files.city}: scaffolded by `citykit new-city` from {origin}.\n" + dump_yaml([data])
+    blueprint_text = (
+        f"# {files.city}: scaffolded by `citykit new-city` from {origin}.\n" + dump_yaml([data])
+    )
     try:
         validated = validate(load_bytes(str(files.blueprint), blueprint_text.encode()))
     except CitykitError as error:
-        note = Problem(str(files.blueprint), 1, 1, "(document)",
-                       f"not written: the blueprint from {origin} does not pass under '{jurisdiction}'")
+        note = Problem(
+            str(files.blueprint),
+            1,
+            1,
+            "(document)",
+            f"not written: the blueprint from {origin} does not pass under '{jurisdiction}'",
+        )
         raise CitykitError([*error.problems, note]) from None
-    contents = {files.blueprint: blueprint_text, files.stack: dump_yaml([stack_settings(validated, files)])}
+    contents = {
+        files.blueprint: blueprint_text,
+        files.stack: dump_yaml([stack_settings(validated, files)]),
+    }
     stub = inventory(files)
     contents |= {path: "---\n" + dump_yaml([value]) for path, value in stub.items()}
     contents[files.group_vars] += inventory_checklist(set(stub[files.group_vars]))

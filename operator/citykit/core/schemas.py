@@ -73,7 +73,10 @@ def _explain(error: jsonschema.ValidationError) -> tuple[FieldPath, str]:
             return path, f"expected {error.validator_value!r}, got {error.instance!r}"
         case "type":
             expected = error.validator_value
-            return path, f"expected {_a(expected)}, got {_json_type(error.instance)} {_short(error.instance)}"
+            return (
+                path,
+                f"expected {_a(expected)}, got {_json_type(error.instance)} {_short(error.instance)}",
+            )
         case "pattern":
             hint = schema.get("description", "").split(";")[0].rstrip(".")
             return path, f"{error.instance!r} does not match {error.validator_value!r}" + (
@@ -85,13 +88,20 @@ def _explain(error: jsonschema.ValidationError) -> tuple[FieldPath, str]:
 def _a(expected: Any) -> str:
     if isinstance(expected, list):
         return " or ".join(_a(option) for option in expected)
-    return {"object": "a mapping", "array": "a list", "integer": "an integer"}.get(expected, f"a {expected}")
+    return {"object": "a mapping", "array": "a list", "integer": "an integer"}.get(
+        expected, f"a {expected}"
+    )
 
 
 def _json_type(value: Any) -> str:
     return {
-        dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-        float: "a number", type(None): "null",
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
     }.get(type(value), type(value).__name__)
 
 

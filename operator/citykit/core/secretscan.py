@@ -12,18 +12,24 @@ from collections.abc import Iterator
 from typing import Any
 
 _SECRET_NAME = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|private[-_]?key|credential|auth)", re.IGNORECASE
+    r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|private[-_]?key|credential|auth)",
+    re.IGNORECASE,
 )
 _SECRET_SHAPES = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a PEM private key"),
     (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "a cloud access key id"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "a JSON Web Token"),
+    (
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+        "a JSON Web Token",
+    ),
     (re.compile(r"\b(gh[pousr]|glpat|xox[abpr])[-_][A-Za-z0-9_-]{16,}"), "an access token"),
     (re.compile(r"://[^/\s:@]+:[^/\s@]+@"), "a URL with an embedded password"),
 )
 
 
-def find_secrets(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def find_secrets(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Yield (path, what it looks like) for every value that looks like a secret."""
     if isinstance(value, dict):
         for key, item in value.items():

@@ -19,8 +19,13 @@ SPEC = ("spec",)
 def check(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> list[Problem]:
     """Every semantic problem of a schema-valid blueprint."""
     checks = (
-        _catalogue_pin, _initiative_refs, _districts, _dependencies, _parameters,
-        _sharing, _kpi_targets,
+        _catalogue_pin,
+        _initiative_refs,
+        _districts,
+        _dependencies,
+        _parameters,
+        _sharing,
+        _kpi_targets,
     )
     return [problem for each in checks for problem in each(document, blueprint, catalogue)]
 
@@ -29,7 +34,9 @@ def _initiative_path(initiative: InitiativeSpec, *rest: str | int) -> tuple[str 
     return (*SPEC, "initiatives", initiative.index, *rest)
 
 
-def _catalogue_pin(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> Iterator[Problem]:
+def _catalogue_pin(
+    document: Document, blueprint: Blueprint, catalogue: Catalogue
+) -> Iterator[Problem]:
     if blueprint.catalogue_version != catalogue.version:
         yield document.problem(
             (*SPEC, "catalogueVersion"),
@@ -38,21 +45,31 @@ def _catalogue_pin(document: Document, blueprint: Blueprint, catalogue: Catalogu
         )
 
 
-def _initiative_refs(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> Iterator[Problem]:
+def _initiative_refs(
+    document: Document, blueprint: Blueprint, catalogue: Catalogue
+) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     for initiative in blueprint.initiatives:
         path = _initiative_path(initiative, "ref")
         if initiative.ref not in catalogue.entries:
-            yield document.problem(path, f"unknown catalogue initiative '{initiative.ref}'{_suggest(initiative.ref, catalogue.entries)}")
+            yield document.problem(
+                path,
+                f"unknown catalogue initiative '{initiative.ref}'{_suggest(initiative.ref, catalogue.entries)}",
+            )
         if initiative.ref in seen:
-            yield document.problem(path, f"duplicate initiative '{initiative.ref}', first listed at initiatives[{seen[initiative.ref]}]")
+            yield document.problem(
+                path,
+                f"duplicate initiative '{initiative.ref}', first listed at initiatives[{seen[initiative.ref]}]",
+            )
         seen.setdefault(initiative.ref, initiative.index)
 
 
 def _districts(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> Iterator[Problem]:
     for index, district in enumerate(blueprint.districts):
         if district in blueprint.districts[:index]:
-            yield document.problem((*SPEC, "districts", index, "id"), f"duplicate district '{district}'")
+            yield document.problem(
+                (*SPEC, "districts", index, "id"), f"duplicate district '{district}'"
+            )
     for initiative in blueprint.initiatives:
         for index, district in enumerate(initiative.pilot_districts):
             if district not in blueprint.districts:
@@ -62,7 +79,9 @@ def _districts(document: Document, blueprint: Blueprint, catalogue: Catalogue) -
                 )
 
 
-def _dependencies(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> Iterator[Problem]:
+def _dependencies(
+    document: Document, blueprint: Blueprint, catalogue: Catalogue
+) -> Iterator[Problem]:
     enabled = {initiative.ref for initiative in blueprint.enabled}
     for initiative in blueprint.enabled:
         for index, dependency in enumerate(initiative.depends_on):
@@ -70,11 +89,17 @@ def _dependencies(document: Document, blueprint: Blueprint, catalogue: Catalogue
             if dependency == initiative.ref:
                 yield document.problem(path, "an initiative cannot depend on itself")
             elif dependency not in enabled:
-                yield document.problem(path, f"depends on '{dependency}', which is not an enabled initiative of this blueprint")
-    for cycle in _cycles({i.ref: [d for d in i.depends_on if d in enabled and d != i.ref] for i in blueprint.enabled}):
+                yield document.problem(
+                    path,
+                    f"depends on '{dependency}', which is not an enabled initiative of this blueprint",
+                )
+    for cycle in _cycles(
+        {i.ref: [d for d in i.depends_on if d in enabled and d != i.ref] for i in blueprint.enabled}
+    ):
         first = next(i for i in blueprint.enabled if i.ref == cycle[0])
         yield document.problem(
-            _initiative_path(first, "dependsOn"), "dependency cycle: " + " -> ".join([*cycle, cycle[0]])
+            _initiative_path(first, "dependsOn"),
+            "dependency cycle: " + " -> ".join([*cycle, cycle[0]]),
         )
 
 
@@ -120,11 +145,13 @@ def _cycle_through(component: list[str], graph: dict[str, list[str]]) -> list[st
     while True:
         successor = min(s for s in graph[path[-1]] if s in members)
         if successor in path:
-            return path[path.index(successor):]
+            return path[path.index(successor) :]
         path.append(successor)
 
 
-def _parameters(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> Iterator[Problem]:
+def _parameters(
+    document: Document, blueprint: Blueprint, catalogue: Catalogue
+) -> Iterator[Problem]:
     for initiative in blueprint.initiatives:
         base = _initiative_path(initiative, "parameters")
         for path, what in find_secrets(dict(initiative.parameters)):
@@ -146,9 +173,13 @@ def _sharing(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> 
         for role in ("producer", "consumer"):
             ref = getattr(agreement, role)
             if ref not in enabled:
-                yield document.problem((*path, role), f"{role} '{ref}' is not an enabled initiative of this blueprint")
+                yield document.problem(
+                    (*path, role), f"{role} '{ref}' is not an enabled initiative of this blueprint"
+                )
         if agreement.producer == agreement.consumer:
-            yield document.problem((*path, "consumer"), "an initiative does not need an agreement with itself")
+            yield document.problem(
+                (*path, "consumer"), "an initiative does not need an agreement with itself"
+            )
         for ref, verb in ((agreement.producer, "publish"), (agreement.consumer, "consume")):
             entry = catalogue.entries.get(ref)
             offered = (entry.publishes if verb == "publish" else entry.consumes) if entry else ()
@@ -161,23 +192,37 @@ def _sharing(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> 
     keys = [(a.producer, a.consumer, a.data_product) for a in blueprint.data_sharing]
     for index, key in enumerate(keys):
         if key in keys[:index]:
-            yield document.problem((*SPEC, "dataSharing", index), "duplicate data-sharing agreement")
+            yield document.problem(
+                (*SPEC, "dataSharing", index), "duplicate data-sharing agreement"
+            )
 
 
-def _kpi_targets(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> Iterator[Problem]:
+def _kpi_targets(
+    document: Document, blueprint: Blueprint, catalogue: Catalogue
+) -> Iterator[Problem]:
     moved = {
-        kpi for initiative in blueprint.enabled if initiative.ref in catalogue.entries
+        kpi
+        for initiative in blueprint.enabled
+        if initiative.ref in catalogue.entries
         for kpi in catalogue.entries[initiative.ref].kpis
     }
     for target in blueprint.kpi_targets:
         path = (*SPEC, "kpiTargets", target.index)
         kpi = catalogue.kpis.get(target.kpi)
         if kpi is None:
-            yield document.problem((*path, "kpi"), f"unknown KPI '{target.kpi}'{_suggest(target.kpi, catalogue.kpis)}")
+            yield document.problem(
+                (*path, "kpi"), f"unknown KPI '{target.kpi}'{_suggest(target.kpi, catalogue.kpis)}"
+            )
             continue
         if target.kpi not in moved:
-            yield document.problem((*path, "kpi"), f"no enabled initiative moves KPI '{target.kpi}'")
-        improves = target.target < target.baseline if kpi.better == "lower" else target.target > target.baseline
+            yield document.problem(
+                (*path, "kpi"), f"no enabled initiative moves KPI '{target.kpi}'"
+            )
+        improves = (
+            target.target < target.baseline
+            if kpi.better == "lower"
+            else target.target > target.baseline
+        )
         if not improves:
             yield document.problem(
                 (*path, "target"),

@@ -36,8 +36,12 @@ class Runtime:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
-_POSTGRES = Runtime("/var/lib/postgresql/data", "POSTGRES_USER", "POSTGRES_PASSWORD",
-                    env={"PGDATA": "/var/lib/postgresql/data/pgdata"})
+_POSTGRES = Runtime(
+    "/var/lib/postgresql/data",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    env={"PGDATA": "/var/lib/postgresql/data/pgdata"},
+)
 RUNTIME: Mapping[str, Runtime] = {
     "mqtt-broker": Runtime("/mosquitto/data"),
     "context-broker": Runtime(env={"ORIONLD_MONGO_HOST": "document-db"}),
@@ -46,11 +50,15 @@ RUNTIME: Mapping[str, Runtime] = {
     "geo-database": _POSTGRES,
     "relational-db": _POSTGRES,
     "identity-provider": Runtime(None, "KEYCLOAK_ADMIN", "KEYCLOAK_ADMIN_PASSWORD", ("start-dev",)),
-    "object-storage": Runtime("/data", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", ("server", "/data")),
+    "object-storage": Runtime(
+        "/data", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", ("server", "/data")
+    ),
     "event-bus": Runtime("/var/lib/kafka/data"),
     "message-queue": Runtime("/var/lib/rabbitmq", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS"),
     "cache": Runtime(None, None, "REDIS_PASSWORD", ("--requirepass", "$(REDIS_PASSWORD)")),
-    "search-index": Runtime("/usr/share/opensearch/data", None, "OPENSEARCH_INITIAL_ADMIN_PASSWORD"),
+    "search-index": Runtime(
+        "/usr/share/opensearch/data", None, "OPENSEARCH_INITIAL_ADMIN_PASSWORD"
+    ),
     "api-gateway": Runtime(env={"KONG_DATABASE": "off"}),
 }
 
@@ -68,7 +76,9 @@ class ServiceNeed:
         return self.service.id
 
 
-def platform_services(blueprint: Blueprint, catalogue: Catalogue, extra: Iterable[str] = ()) -> list[ServiceNeed]:
+def platform_services(
+    blueprint: Blueprint, catalogue: Catalogue, extra: Iterable[str] = ()
+) -> list[ServiceNeed]:
     """The services the blueprint's enabled initiatives need plus `extra`, in catalogue order."""
     users: dict[str, list[str]] = {service_id: [] for service_id in catalogue.platform_services}
     for initiative in blueprint.enabled:
@@ -77,7 +87,8 @@ def platform_services(blueprint: Blueprint, catalogue: Catalogue, extra: Iterabl
     wanted = set(extra)
     return [
         ServiceNeed(catalogue.platform_services[service_id], tuple(refs))
-        for service_id, refs in users.items() if refs or service_id in wanted
+        for service_id, refs in users.items()
+        if refs or service_id in wanted
     ]
 
 
@@ -106,21 +117,39 @@ def service_objects(need: ServiceNeed, namespace: str) -> list[Manifest]:
     metadata = {"name": service.id, "namespace": namespace, "labels": labels}
     manifests: list[Manifest] = []
     if service.storage:
-        manifests.append({
-            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata,
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": service.storage}}},
-        })
+        manifests.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": metadata,
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": service.storage}},
+                },
+            }
+        )
     manifests += [
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": _deployment_spec(service, labels)},
         {
-            "apiVersion": "v1", "kind": "Service", "metadata": metadata,
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": metadata,
+            "spec": _deployment_spec(service, labels),
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": metadata,
             "spec": {
                 "selector": {SERVICE_LABEL: service.id},
-                "ports": [{"name": "main", "port": service.port, "targetPort": "main", "protocol": "TCP"}],
+                "ports": [
+                    {"name": "main", "port": service.port, "targetPort": "main", "protocol": "TCP"}
+                ],
             },
         },
         {
-            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata,
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": metadata,
             "spec": _network_policy_spec(need),
         },
     ]
@@ -130,11 +159,19 @@ def service_objects(need: ServiceNeed, namespace: str) -> list[Manifest]:
 def _deployment_spec(service: PlatformService, labels: Mapping[str, str]) -> dict[str, Any]:
     runtime = RUNTIME[service.id]
     user = service.run_as_user or DEFAULT_USER
-    env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in sorted(runtime.env.items())]
+    env: list[dict[str, Any]] = [
+        {"name": key, "value": value} for key, value in sorted(runtime.env.items())
+    ]
     for key, env_name in (("username", runtime.username_env), ("password", runtime.password_env)):
         if service.credentials and env_name:
-            env.append({"name": env_name, "valueFrom": {"secretKeyRef": {
-                "name": credentials_secret_name(service.id), "key": key}}})
+            env.append(
+                {
+                    "name": env_name,
+                    "valueFrom": {
+                        "secretKeyRef": {"name": credentials_secret_name(service.id), "key": key}
+                    },
+                }
+            )
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
     if service.storage and runtime.data_path:
@@ -144,7 +181,11 @@ def _deployment_spec(service: PlatformService, labels: Mapping[str, str]) -> dic
         "name": service.id,
         "image": service.image,
         "ports": [{"name": "main", "containerPort": service.port, "protocol": "TCP"}],
-        "readinessProbe": {"tcpSocket": {"port": "main"}, "initialDelaySeconds": 5, "periodSeconds": 10},
+        "readinessProbe": {
+            "tcpSocket": {"port": "main"},
+            "initialDelaySeconds": 5,
+            "periodSeconds": 10,
+        },
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "runAsNonRoot": True,
@@ -177,13 +218,25 @@ def _network_policy_spec(need: ServiceNeed) -> dict[str, Any]:
     """In: the initiatives that use it and the other platform services, on its port.
     Out: DNS and the other platform services (the context broker keeps its state in the
     document store)."""
-    platform_peer = {"podSelector": {"matchExpressions": [{"key": SERVICE_LABEL, "operator": "Exists"}]}}
+    platform_peer = {
+        "podSelector": {"matchExpressions": [{"key": SERVICE_LABEL, "operator": "Exists"}]}
+    }
     peers: list[dict[str, Any]] = [platform_peer]
     if need.needed_by:
-        peers.insert(0, {"podSelector": {"matchExpressions": [{
-            "key": INITIATIVE_LABEL, "operator": "In",
-            "values": [object_name(ref) for ref in need.needed_by],
-        }]}})
+        peers.insert(
+            0,
+            {
+                "podSelector": {
+                    "matchExpressions": [
+                        {
+                            "key": INITIATIVE_LABEL,
+                            "operator": "In",
+                            "values": [object_name(ref) for ref in need.needed_by],
+                        }
+                    ]
+                }
+            },
+        )
     return {
         "podSelector": {"matchLabels": {SERVICE_LABEL: need.id}},
         "policyTypes": ["Ingress", "Egress"],

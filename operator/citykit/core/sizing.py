@@ -20,9 +20,16 @@ from citykit.core.validation import ValidatedBlueprint
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _UNITS = {
-    None: Fraction(1), "m": Fraction(1, 1000), "k": Fraction(10**3), "M": Fraction(10**6),
-    "G": Fraction(10**9), "T": Fraction(10**12), "Ki": Fraction(2**10), "Mi": Fraction(2**20),
-    "Gi": Fraction(2**30), "Ti": Fraction(2**40),
+    None: Fraction(1),
+    "m": Fraction(1, 1000),
+    "k": Fraction(10**3),
+    "M": Fraction(10**6),
+    "G": Fraction(10**9),
+    "T": Fraction(10**12),
+    "Ki": Fraction(2**10),
+    "Mi": Fraction(2**20),
+    "Gi": Fraction(2**30),
+    "Ti": Fraction(2**40),
 }
 GI = Fraction(2**30)
 # Pods a Deployment may add during a rolling update (maxSurge 25%) and a margin for jobs.
@@ -33,8 +40,13 @@ CONTAINER_DEFAULTS: Mapping[str, Mapping[str, str]] = {
     "limit": {"cpu": "500m", "memory": "512Mi"},
 }
 QUOTA_KEYS = (
-    "requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "pods",
-    "requests.storage", "persistentvolumeclaims",
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+    "pods",
+    "requests.storage",
+    "persistentvolumeclaims",
 )
 
 
@@ -68,7 +80,8 @@ class Footprint:
 
 
 def footprint(
-    validated: ValidatedBlueprint, services: Iterable[PlatformService],
+    validated: ValidatedBlueprint,
+    services: Iterable[PlatformService],
     defaults: Mapping[str, Mapping[str, str]] = CONTAINER_DEFAULTS,
 ) -> Footprint:
     """Every enabled initiative's components at their citywide replicas, and one pod per
@@ -95,24 +108,32 @@ def footprint(
 
 
 def namespace_sizing(
-    namespace: str, labels: Mapping[str, str], hard: Mapping[str, str | int],
+    namespace: str,
+    labels: Mapping[str, str],
+    hard: Mapping[str, str | int],
     defaults: Mapping[str, Mapping[str, str]],
 ) -> list[dict[str, object]]:
     """The namespace's ResourceQuota and the LimitRange that gives containers defaults."""
     metadata = {"namespace": namespace, "labels": dict(labels)}
     return [
         {
-            "apiVersion": "v1", "kind": "ResourceQuota",
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
             "metadata": {"name": "city-quota", **metadata},
             "spec": {"hard": {key: str(hard[key]) for key in QUOTA_KEYS}},
         },
         {
-            "apiVersion": "v1", "kind": "LimitRange",
+            "apiVersion": "v1",
+            "kind": "LimitRange",
             "metadata": {"name": "container-defaults", **metadata},
-            "spec": {"limits": [{
-                "type": "Container",
-                "defaultRequest": dict(defaults["request"]),
-                "default": dict(defaults["limit"]),
-            }]},
+            "spec": {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "defaultRequest": dict(defaults["request"]),
+                        "default": dict(defaults["limit"]),
+                    }
+                ]
+            },
         },
     ]

@@ -84,14 +84,18 @@ def load_file(path: Path | str) -> Document:
 def load_bytes(source: str, raw: bytes) -> Document:
     """Parse YAML bytes (one document) into a located `Document`, or raise `CitykitError`."""
     if len(raw) > MAX_FILE_BYTES:
-        raise _whole_file(source, f"input is {len(raw):,} bytes; citykit reads at most {MAX_FILE_BYTES:,}")
+        raise _whole_file(
+            source, f"input is {len(raw):,} bytes; citykit reads at most {MAX_FILE_BYTES:,}"
+        )
     if b"\x00" in raw:
         raise _whole_file(source, "binary data (NUL bytes): expected a YAML text file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise CitykitError(Problem(source, line, 1, "", "not UTF-8 text: expected a YAML text file")) from None
+        raise CitykitError(
+            Problem(source, line, 1, "", "not UTF-8 text: expected a YAML text file")
+        ) from None
     if not text.strip():
         raise _whole_file(source, "empty file: expected a YAML document")
     composer = _Composer(source)
@@ -103,7 +107,9 @@ def load_bytes(source: str, raw: bytes) -> Document:
     except yaml.YAMLError as error:
         raise _whole_file(source, f"invalid YAML: {error}") from None
     if len(composer.documents) != 1:
-        raise _whole_file(source, f"expected exactly one YAML document, found {len(composer.documents)}")
+        raise _whole_file(
+            source, f"expected exactly one YAML document, found {len(composer.documents)}"
+        )
     return Document(source, composer.documents[0], composer.positions)
 
 
@@ -147,20 +153,26 @@ class _Composer:
         self.stack: list[_Frame] = []
         self.nodes = 0
 
-    def fail(self, at: tuple[int, int], message: str, path: FieldPath | None = None) -> CitykitError:
+    def fail(
+        self, at: tuple[int, int], message: str, path: FieldPath | None = None
+    ) -> CitykitError:
         where = path if path is not None else self._child_path()
         return CitykitError(Problem(self.source, at[0], at[1], dotted(where), message))
 
     def feed(self, event: yaml.Event) -> None:
         at = (event.start_mark.line + 1, event.start_mark.column + 1)
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            self._check_tag(event.tag, ("map",) if isinstance(event, yaml.MappingStartEvent) else ("seq",), at)
+            self._check_tag(
+                event.tag, ("map",) if isinstance(event, yaml.MappingStartEvent) else ("seq",), at
+            )
             if len(self.stack) >= MAX_DEPTH:
                 raise self.fail(at, f"nested deeper than {MAX_DEPTH} levels")
             path = self._child_path()
             self.positions.setdefault(path, self._position_for_child(at))
             self._count(1, at)
-            container: dict[str, Any] | list[Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
+            container: dict[str, Any] | list[Any] = (
+                {} if isinstance(event, yaml.MappingStartEvent) else []
+            )
             self.stack.append(_Frame(container, path, event.anchor, self.nodes - 1))
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             frame = self.stack.pop()
@@ -169,7 +181,11 @@ class _Composer:
                 self.anchors[frame.anchor] = (frame.value, weight)
             self._place(frame.value, at, is_merge=False)
         elif isinstance(event, yaml.ScalarEvent):
-            tag = event.tag if event.tag and event.tag != "!" else _resolve(event.value, event.implicit)
+            tag = (
+                event.tag
+                if event.tag and event.tag != "!"
+                else _resolve(event.value, event.implicit)
+            )
             is_merge = tag == f"{_CORE}merge" and event.implicit[0]
             if not is_merge:
                 self._check_tag(tag, (), at)
@@ -188,8 +204,11 @@ class _Composer:
     def _count(self, weight: int, at: tuple[int, int]) -> None:
         self.nodes += weight
         if self.nodes > MAX_NODES:
-            raise self.fail(at, f"document expands to more than {MAX_NODES:,} values "
-                                "(a YAML alias bomb?); refusing to load it")
+            raise self.fail(
+                at,
+                f"document expands to more than {MAX_NODES:,} values "
+                "(a YAML alias bomb?); refusing to load it",
+            )
 
     def _check_tag(self, tag: str | None, kinds: tuple[str, ...], at: tuple[int, int]) -> None:
         allowed = {f"{_CORE}{kind}" for kind in kinds} if kinds else _SCALAR_TAGS
@@ -239,7 +258,9 @@ class _Composer:
         if frame.key == "<<":
             sources = value if isinstance(value, list) else [value]
             if not all(isinstance(source, dict) for source in sources):
-                raise self.fail(frame.key_at, "a merge key (<<) takes a mapping or a list of mappings")
+                raise self.fail(
+                    frame.key_at, "a merge key (<<) takes a mapping or a list of mappings"
+                )
             for source in sources:
                 for name, item in source.items():
                     if name not in frame.value:

@@ -36,11 +36,13 @@ def validate(document: Document, catalogue: Catalogue | None = None) -> Validate
     catalogue = catalogue or load_catalogue()
     problems = semantics.check(document, blueprint, catalogue)
     if blueprint.jurisdiction not in available_profiles():
-        problems.append(document.problem(
-            ("spec", "jurisdiction"),
-            f"unknown jurisdiction profile '{blueprint.jurisdiction}' "
-            f"(available: {', '.join(available_profiles())})",
-        ))
+        problems.append(
+            document.problem(
+                ("spec", "jurisdiction"),
+                f"unknown jurisdiction profile '{blueprint.jurisdiction}' "
+                f"(available: {', '.join(available_profiles())})",
+            )
+        )
         raise CitykitError(problems)
     profile = load_profile(blueprint.jurisdiction)
     problems += policy.check(document, blueprint, catalogue, profile)

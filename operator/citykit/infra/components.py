@@ -25,13 +25,17 @@ from citykit.core.services import (
 from citykit.core.sizing import namespace_sizing
 from citykit.infra.kubeprovider import Cluster, KubernetesObject
 
-RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+RESTRICTED = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+}
 
 
 def _create(manifest: Manifest, cluster: Cluster, opts: pulumi.ResourceOptions) -> KubernetesObject:
     """One Kubernetes object, named in the stack `Kind/namespace/name`."""
     metadata = manifest["metadata"]
-    name = "/".join(part for part in (manifest["kind"], metadata.get("namespace"), metadata["name"]) if part)
+    name = "/".join(
+        part for part in (manifest["kind"], metadata.get("namespace"), metadata["name"]) if part
+    )
     return KubernetesObject(manifest, name, cluster, opts)
 
 
@@ -47,12 +51,21 @@ class CityNamespace(pulumi.ComponentResource):
     """The city namespace (Pod Security restricted) with its default-deny NetworkPolicy —
     the operator's own `namespace_objects` — and the quota and container defaults."""
 
-    def __init__(self, name: str, args: CityNamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: CityNamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("citykit:city:Namespace", name, None, opts)
         namespace, *policies = namespace_objects(args.blueprint)
-        inside = pulumi.ResourceOptions(parent=self, depends_on=[_create(namespace, args.cluster, pulumi.ResourceOptions(parent=self))])
-        sizing = namespace_sizing(args.blueprint.namespace, {"app.kubernetes.io/managed-by": "pulumi"},
-                                  args.quota, args.container_defaults)
+        inside = pulumi.ResourceOptions(
+            parent=self,
+            depends_on=[_create(namespace, args.cluster, pulumi.ResourceOptions(parent=self))],
+        )
+        sizing = namespace_sizing(
+            args.blueprint.namespace,
+            {"app.kubernetes.io/managed-by": "pulumi"},
+            args.quota,
+            args.container_defaults,
+        )
         for manifest in [*policies, *sizing]:
             _create(manifest, args.cluster, inside)
         self.register_outputs({"name": args.blueprint.namespace})
@@ -69,10 +82,19 @@ class CitykitOperator(pulumi.ComponentResource):
     """The operator as its Helm chart renders it (CRDs, least-privilege RBAC, Deployment), in
     a restricted namespace of its own: the chart is the one source of truth for the install."""
 
-    def __init__(self, name: str, args: OperatorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: OperatorArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("citykit:operator:Operator", name, None, opts)
-        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": args.namespace, "labels": RESTRICTED}}
-        inside = pulumi.ResourceOptions(parent=self, depends_on=[_create(namespace, args.cluster, pulumi.ResourceOptions(parent=self))])
+        namespace = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": args.namespace, "labels": RESTRICTED},
+        }
+        inside = pulumi.ResourceOptions(
+            parent=self,
+            depends_on=[_create(namespace, args.cluster, pulumi.ResourceOptions(parent=self))],
+        )
         for manifest in args.manifests:
             _create(manifest, args.cluster, inside)
         self.register_outputs({"namespace": args.namespace})
@@ -90,7 +112,9 @@ class PlatformService(pulumi.ComponentResource):
     """One shared platform service: credentials Secret (a Pulumi secret end to end), storage
     claim, Deployment, Service and the NetworkPolicy admitting the initiatives that use it."""
 
-    def __init__(self, name: str, args: PlatformServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: PlatformServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("citykit:platform:Service", name, None, opts)
         service_id = args.need.id
         secrets = []
@@ -98,9 +122,14 @@ class PlatformService(pulumi.ComponentResource):
             if args.password is None:
                 raise ValueError(f"platform service {service_id} needs a password")
             secret: Manifest = {
-                "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                "metadata": {"name": credentials_secret_name(service_id), "namespace": args.namespace,
-                             "labels": platform_labels(service_id)},
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {
+                    "name": credentials_secret_name(service_id),
+                    "namespace": args.namespace,
+                    "labels": platform_labels(service_id),
+                },
                 "stringData": {"username": USERNAME, "password": args.password},
             }
             secrets.append(_create(secret, args.cluster, pulumi.ResourceOptions(parent=self)))
@@ -119,7 +148,9 @@ class CityBlueprintArgs:
 class CityBlueprint(pulumi.ComponentResource):
     """The city's validated CityBlueprint: once it exists, the operator starts rolling out."""
 
-    def __init__(self, name: str, args: CityBlueprintArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: CityBlueprintArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("citykit:city:Blueprint", name, None, opts)
         _create(dict(args.document), args.cluster, pulumi.ResourceOptions(parent=self))
         self.register_outputs({"name": args.document["metadata"]["name"]})

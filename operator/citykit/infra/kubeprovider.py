@@ -53,14 +53,27 @@ def identity(manifest: Mapping[str, Any]) -> str:
     """`apps/v1/Deployment/city-x/name`: what an object is, whatever its content."""
     metadata = manifest["metadata"]
     return "/".join(
-        part for part in (manifest["apiVersion"], manifest["kind"], metadata.get("namespace"), metadata["name"]) if part
+        part
+        for part in (
+            manifest["apiVersion"],
+            manifest["kind"],
+            metadata.get("namespace"),
+            metadata["name"],
+        )
+        if part
     )
 
 
 def _read(manifest: Mapping[str, Any], client: DynamicClient) -> dict[str, Any] | None:
     metadata = manifest["metadata"]
     try:
-        return kube.read(manifest["apiVersion"], manifest["kind"], metadata["name"], metadata.get("namespace"), client)
+        return kube.read(
+            manifest["apiVersion"],
+            manifest["kind"],
+            metadata["name"],
+            metadata.get("namespace"),
+            client,
+        )
     except ApiException as error:
         if error.status == 404:
             return None
@@ -74,7 +87,10 @@ def ready(manifest: Mapping[str, Any], observed: Mapping[str, Any] | None) -> bo
         return False
     status = observed.get("status") or {}
     if manifest["kind"] == "CustomResourceDefinition":
-        return any(c["type"] == "Established" and c["status"] == "True" for c in status.get("conditions") or [])
+        return any(
+            c["type"] == "Established" and c["status"] == "True"
+            for c in status.get("conditions") or []
+        )
     if manifest["kind"] == "Deployment":
         replicas = observed["spec"].get("replicas", 1)
         return bool(
@@ -87,7 +103,9 @@ def ready(manifest: Mapping[str, Any], observed: Mapping[str, Any] | None) -> bo
 class KubernetesObjectProvider(ResourceProvider):
     """CRUD of one Kubernetes object whose whole desired state is the `manifest` input."""
 
-    serialize_as_secret_always = False  # the provider holds nothing secret; secret inputs stay secret
+    serialize_as_secret_always = (
+        False  # the provider holds nothing secret; secret inputs stay secret
+    )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         self._apply(props["manifest"], client_for(props["cluster"]))
@@ -98,7 +116,9 @@ class KubernetesObjectProvider(ResourceProvider):
         moved = identity(old) != identity(new) or olds["cluster"] != news["cluster"]
         if old == new and not moved:
             return DiffResult(changes=False)
-        return DiffResult(changes=True, replaces=["manifest"] if moved else [], delete_before_replace=True)
+        return DiffResult(
+            changes=True, replaces=["manifest"] if moved else [], delete_before_replace=True
+        )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self._apply(news["manifest"], client_for(news["cluster"]))
@@ -112,16 +132,31 @@ class KubernetesObjectProvider(ResourceProvider):
         if manifest["kind"] == "CustomResourceDefinition" and _live_instances(manifest, client):
             return
         metadata = manifest["metadata"]
-        kube.delete(manifest["apiVersion"], manifest["kind"], metadata["name"], metadata.get("namespace"), client,
-                    propagation="Foreground")
-        wait_for(lambda: _read(manifest, client) is None, TIMEOUT_SECONDS, f"{identity(manifest)} to be deleted", interval=1)
+        kube.delete(
+            manifest["apiVersion"],
+            manifest["kind"],
+            metadata["name"],
+            metadata.get("namespace"),
+            client,
+            propagation="Foreground",
+        )
+        wait_for(
+            lambda: _read(manifest, client) is None,
+            TIMEOUT_SECONDS,
+            f"{identity(manifest)} to be deleted",
+            interval=1,
+        )
 
     @staticmethod
     def _apply(manifest: Manifest, client: DynamicClient) -> None:
         kube.apply(manifest, field_manager=FIELD_MANAGER, client=client)
         try:
-            wait_for(lambda: ready(manifest, _read(manifest, client)), TIMEOUT_SECONDS,
-                     f"{identity(manifest)} to be ready", interval=1)
+            wait_for(
+                lambda: ready(manifest, _read(manifest, client)),
+                TIMEOUT_SECONDS,
+                f"{identity(manifest)} to be ready",
+                interval=1,
+            )
         except TimeoutError as error:
             raise TimeoutError(f"{error}{_why_pods_wait(manifest, client)}") from None
 
@@ -131,11 +166,15 @@ def _live_instances(crd: Mapping[str, Any], client: DynamicClient) -> list[str]:
     spec = crd["spec"]
     version = next(v["name"] for v in spec["versions"] if v.get("storage"))
     try:
-        resource = client.resources.get(api_version=f"{spec['group']}/{version}", kind=spec["names"]["kind"])
+        resource = client.resources.get(
+            api_version=f"{spec['group']}/{version}", kind=spec["names"]["kind"]
+        )
     except ResourceNotFoundError:
         return []
     items = client.get(resource).to_dict()["items"]
-    return [item["metadata"]["name"] for item in items if not item["metadata"].get("deletionTimestamp")]
+    return [
+        item["metadata"]["name"] for item in items if not item["metadata"].get("deletionTimestamp")
+    ]
 
 
 def _why_pods_wait(manifest: Mapping[str, Any], client: DynamicClient) -> str:
@@ -145,21 +184,37 @@ def _why_pods_wait(manifest: Mapping[str, Any], client: DynamicClient) -> str:
         return ""
     selector = ",".join(f"{k}={v}" for k, v in manifest["spec"]["selector"]["matchLabels"].items())
     pods = client.resources.get(api_version="v1", kind="Pod")
-    for pod in client.get(pods, namespace=manifest["metadata"]["namespace"], label_selector=selector).to_dict()["items"]:
+    for pod in client.get(
+        pods, namespace=manifest["metadata"]["namespace"], label_selector=selector
+    ).to_dict()["items"]:
         status = pod.get("status") or {}
-        reasons = [c.get("message") for c in status.get("conditions") or [] if c.get("status") == "False" and c.get("message")]
-        reasons += [s["state"]["waiting"].get("message") or s["state"]["waiting"]["reason"]
-                    for s in status.get("containerStatuses") or [] if (s.get("state") or {}).get("waiting")]
+        reasons = [
+            c.get("message")
+            for c in status.get("conditions") or []
+            if c.get("status") == "False" and c.get("message")
+        ]
+        reasons += [
+            s["state"]["waiting"].get("message") or s["state"]["waiting"]["reason"]
+            for s in status.get("containerStatuses") or []
+            if (s.get("state") or {}).get("waiting")
+        ]
         if reasons:
             return f": pod {pod['metadata']['name']}: {reasons[0]}"
-    return ": no pod created (see the ReplicaSet's events: a full quota, a refused security context)"
+    return (
+        ": no pod created (see the ReplicaSet's events: a full quota, a refused security context)"
+    )
 
 
 class KubernetesObject(Resource, module="citykit", name="KubernetesObject"):
     """One Kubernetes object in `cluster`; named `Kind/namespace/name` in the stack."""
 
     def __init__(
-        self, manifest: pulumi.Input[Manifest], name: str, cluster: Cluster = ENVIRONMENT,
+        self,
+        manifest: pulumi.Input[Manifest],
+        name: str,
+        cluster: Cluster = ENVIRONMENT,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(KubernetesObjectProvider(), name, {"manifest": manifest, "cluster": dict(cluster)}, opts)
+        super().__init__(
+            KubernetesObjectProvider(), name, {"manifest": manifest, "cluster": dict(cluster)}, opts
+        )

@@ -50,7 +50,11 @@ def read_stack(base: Path | None = None) -> tuple[CityStack, dict[str, pulumi.Ou
     base = base or Path.cwd()
     config = pulumi.Config(PROJECT)
     city = pulumi.get_stack()
-    data = {key(name): _value(raw) for name in SETTINGS if (raw := pulumi.runtime.get_config(key(name))) is not None}
+    data = {
+        key(name): _value(raw)
+        for name in SETTINGS
+        if (raw := pulumi.runtime.get_config(key(name))) is not None
+    }
     source = str(stack_file(base, city))
     try:
         stack = check_stack(from_data(source, {"config": data}), city, base)
@@ -62,7 +66,8 @@ def read_stack(base: Path | None = None) -> tuple[CityStack, dict[str, pulumi.Ou
         raise pulumi.RunError(
             f"{source}: config.{key('credentials')}: no password for {', '.join(missing)}; "
             f"`citykit up {city}` generates them (or: pulumi config set --secret --path "
-            f"'{key('credentials')}.{missing[0]}' …)")
+            f"'{key('credentials')}.{missing[0]}' …)"
+        )
     secrets = config.require_secret_object("credentials")
     return stack, {service: secrets.apply(_password(service)) for service in stack.credentialed}
 
@@ -90,27 +95,45 @@ def render_chart(chart: Path, namespace: str = OPERATOR_NAMESPACE) -> list[Manif
     helm = ensure_helm(pulumi.log.info)
     rendered = subprocess.run(
         [str(helm), "template", "citykit", str(chart), "--namespace", namespace, "--include-crds"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if rendered.returncode != 0:
         raise pulumi.RunError(f"{chart}: helm template failed: {rendered.stderr.strip()}")
     return [document for document in yaml.safe_load_all(rendered.stdout) if document]
 
 
-def provision(stack: CityStack, passwords: Mapping[str, pulumi.Output[str]], operator_manifests: Sequence[Manifest]) -> None:
+def provision(
+    stack: CityStack,
+    passwords: Mapping[str, pulumi.Output[str]],
+    operator_manifests: Sequence[Manifest],
+) -> None:
     """Namespace, operator, platform services, then the CityBlueprint that sets the operator off."""
     blueprint = stack.validated.blueprint
-    namespace = CityNamespace("city", CityNamespaceArgs(stack.cluster, blueprint, stack.quota, stack.container_defaults))
-    operator = CitykitOperator("operator", OperatorArgs(stack.cluster, OPERATOR_NAMESPACE, operator_manifests))
+    namespace = CityNamespace(
+        "city", CityNamespaceArgs(stack.cluster, blueprint, stack.quota, stack.container_defaults)
+    )
+    operator = CitykitOperator(
+        "operator", OperatorArgs(stack.cluster, OPERATOR_NAMESPACE, operator_manifests)
+    )
     services = [
-        PlatformService(need.id, PlatformServiceArgs(stack.cluster, need, stack.namespace, passwords.get(need.id)),
-                        opts=pulumi.ResourceOptions(depends_on=[namespace]))
+        PlatformService(
+            need.id,
+            PlatformServiceArgs(stack.cluster, need, stack.namespace, passwords.get(need.id)),
+            opts=pulumi.ResourceOptions(depends_on=[namespace]),
+        )
         for need in stack.services
     ]
-    CityBlueprint("blueprint", CityBlueprintArgs(stack.cluster, stack.validated.document.data),
-                  opts=pulumi.ResourceOptions(depends_on=[namespace, operator, *services]))
+    CityBlueprint(
+        "blueprint",
+        CityBlueprintArgs(stack.cluster, stack.validated.document.data),
+        opts=pulumi.ResourceOptions(depends_on=[namespace, operator, *services]),
+    )
     pulumi.export("namespace", stack.namespace)
     pulumi.export("operatorNamespace", OPERATOR_NAMESPACE)
     pulumi.export("operatorStatus", f"citykit status {stack.city}")
     pulumi.export("platformServices", [need.id for need in stack.services])
-    pulumi.export("endpoints", {need.id: endpoint(need, stack.namespace) for need in stack.services})
+    pulumi.export(
+        "endpoints", {need.id: endpoint(need, stack.namespace) for need in stack.services}
+    )

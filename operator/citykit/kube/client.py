@@ -33,19 +33,29 @@ def dynamic_client() -> DynamicClient:
 
 
 def apply(
-    manifest: Mapping[str, Any], field_manager: str = FIELD_MANAGER, client: DynamicClient | None = None
+    manifest: Mapping[str, Any],
+    field_manager: str = FIELD_MANAGER,
+    client: DynamicClient | None = None,
 ) -> None:
     """Server-side apply `manifest` as citykit, taking over fields someone edited by hand."""
     client = client or dynamic_client()
     resource = client.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
     client.server_side_apply(
-        resource, body=dict(manifest), name=manifest["metadata"]["name"],
-        namespace=manifest["metadata"].get("namespace"), field_manager=field_manager, force_conflicts=True,
+        resource,
+        body=dict(manifest),
+        name=manifest["metadata"]["name"],
+        namespace=manifest["metadata"].get("namespace"),
+        field_manager=field_manager,
+        force_conflicts=True,
     )
 
 
 def read(
-    api_version: str, kind: str, name: str, namespace: str | None = None, client: DynamicClient | None = None
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str | None = None,
+    client: DynamicClient | None = None,
 ) -> dict[str, Any]:
     client = client or dynamic_client()
     resource = client.resources.get(api_version=api_version, kind=kind)
@@ -54,7 +64,11 @@ def read(
 
 
 def delete(
-    api_version: str, kind: str, name: str, namespace: str | None = None, client: DynamicClient | None = None,
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str | None = None,
+    client: DynamicClient | None = None,
     propagation: str | None = None,
 ) -> None:
     """Delete an object; one that is already gone is fine. `propagation="Foreground"` keeps
@@ -62,17 +76,26 @@ def delete(
     client = client or dynamic_client()
     resource = client.resources.get(api_version=api_version, kind=kind)
     try:
-        client.delete(resource, name=name, namespace=namespace,
-                      body={"propagationPolicy": propagation} if propagation else None)
+        client.delete(
+            resource,
+            name=name,
+            namespace=namespace,
+            body={"propagationPolicy": propagation} if propagation else None,
+        )
     except ApiException as error:
         if error.status != 404:
             raise
 
 
-def patch_annotation(api_version: str, kind: str, name: str, namespace: str | None, key: str, value: str) -> None:
+def patch_annotation(
+    api_version: str, kind: str, name: str, namespace: str | None, key: str, value: str
+) -> None:
     client = dynamic_client()
     resource = client.resources.get(api_version=api_version, kind=kind)
     client.patch(
-        resource, name=name, namespace=namespace, body={"metadata": {"annotations": {key: value}}},
+        resource,
+        name=name,
+        namespace=namespace,
+        body={"metadata": {"annotations": {key: value}}},
         content_type="application/merge-patch+json",
     )

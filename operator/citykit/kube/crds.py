@@ -13,10 +13,17 @@ from citykit.kube.wait import wait_for
 def install_crds(api: ApiClient, timeout: float = 60) -> None:
     """Server-side applies citykit's CRDs and waits until the API serves their kinds."""
     dynamic = DynamicClient(api)
-    definitions = dynamic.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+    definitions = dynamic.resources.get(
+        api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
+    )
     for manifest in crds().values():
-        dynamic.server_side_apply(definitions, body=manifest, name=manifest["metadata"]["name"],
-                                  field_manager=FIELD_MANAGER, force_conflicts=True)
+        dynamic.server_side_apply(
+            definitions,
+            body=manifest,
+            name=manifest["metadata"]["name"],
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
     extensions = ApiextensionsV1Api(api)
 
     def established(name: str) -> bool:

@@ -20,18 +20,31 @@ from citykit.core.errors import RunFailure
 class OperatorProcess:
     """`citykit operator run` as a child process, its output kept in `log` for diagnosis."""
 
-    def __init__(self, kubeconfig: Path, log: Path, resync_seconds: float = 1, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log: Path,
+        resync_seconds: float = 1,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.kubeconfig, self.log, self.resync_seconds = kubeconfig, log, resync_seconds
         self.extra_env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, **self.extra_env, "KUBECONFIG": str(self.kubeconfig),
-               "CITYKIT_RESYNC_SECONDS": f"{self.resync_seconds:g}"}
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "KUBECONFIG": str(self.kubeconfig),
+            "CITYKIT_RESYNC_SECONDS": f"{self.resync_seconds:g}",
+        }
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "citykit", "operator", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "citykit", "operator", "run"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
 
     @property
@@ -41,8 +54,11 @@ class OperatorProcess:
     def check_alive(self) -> None:
         """Raises with the operator's last log lines if it has exited."""
         if self.process is not None and self.process.poll() is not None:
-            raise RunFailure("operator", f"exited with code {self.process.returncode}; last log lines"
-                             f" ({self.log}):\n" + "\n".join(self.last_lines()))
+            raise RunFailure(
+                "operator",
+                f"exited with code {self.process.returncode}; last log lines"
+                f" ({self.log}):\n" + "\n".join(self.last_lines()),
+            )
 
     def last_lines(self, count: int = 15) -> list[str]:
         if not self.log.is_file():

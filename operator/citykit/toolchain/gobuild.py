@@ -158,7 +158,12 @@ def _run(step: GoBuild, on_package: Report) -> None:
     env = {**os.environ, **_GO_ENV, **step.env}
     tail: collections.deque[str] = collections.deque(maxlen=25)
     with subprocess.Popen(
-        step.argv, cwd=step.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        step.argv,
+        cwd=step.cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     ) as go:
         assert go.stdout is not None
         for line in go.stdout:
@@ -178,7 +183,10 @@ def ensure_binaries(report: Report, on_package: Report = lambda _: None) -> Path
         raise ClusterError(f"{infra} is missing: the local cluster is built from a source checkout")
     build_date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return ensure_built(
-        lambda out: build_steps(infra, out, build_date), "etcd, Kubernetes and KWOK", report, on_package
+        lambda out: build_steps(infra, out, build_date),
+        "etcd, Kubernetes and KWOK",
+        report,
+        on_package,
     )
 
 

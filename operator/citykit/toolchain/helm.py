@@ -24,7 +24,13 @@ def helm_steps(out: Path) -> tuple[GoBuild, ...]:
         GoBuild(
             binaries=("helm",),
             stamp=f"helm {HELM_VERSION}",
-            argv=("go", "install", *COMMON_FLAGS, f"-ldflags={ldflags}", f"{HELM_MODULE}/cmd/helm@{HELM_VERSION}"),
+            argv=(
+                "go",
+                "install",
+                *COMMON_FLAGS,
+                f"-ldflags={ldflags}",
+                f"{HELM_MODULE}/cmd/helm@{HELM_VERSION}",
+            ),
             cwd=out,
             env={"GOBIN": str(out)},
         ),
