@@ -627,7 +627,7 @@ def city_runs(
         "-e",
         f"citykit_helm={helm}",
         "-e",
-        f"citykit_kubectl={bin_dir(kube_cluster.kubernetes_version) / 'kubectl'}",
+        f"citykit_kubectl={bin_dir() / 'kubectl'}",
         "-e",
         f"citykit_release={RELEASE}",
         "-e",

@@ -16,7 +16,9 @@ import pytest
 
 from citykit.localcluster import control_plane
 from citykit.localcluster.errors import ClusterError
-from citykit.toolchain.gobuild import build_steps, ensure_binaries, kubernetes_version, stamp_path
+from citykit.toolchain.errors import ToolchainError
+from citykit.toolchain.gobuild import stamp_path
+from citykit.toolchain.kubernetes import build_steps, ensure_binaries
 from citykit.toolchain.locations import bin_dir, local_cluster_module
 from tests.conftest import LOCATED_LINE, run_cli
 
@@ -27,7 +29,7 @@ CRASHING = "#!/bin/sh\necho 'listen tcp 127.0.0.1:2379: bind: address already in
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CITYKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CITYKIT_STATE", str(tmp_path / "state"))
-    return bin_dir(kubernetes_version())
+    return bin_dir()
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def test_missing_go_is_named_when_binaries_must_be_built(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
 
-    with pytest.raises(ClusterError, match="the Go toolchain is not on PATH"):
+    with pytest.raises(ToolchainError, match="the Go toolchain is not on PATH"):
         ensure_binaries(report=lambda _: None)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from citykit.toolchain.gobuild import kubernetes_version
 from citykit.toolchain.gomod import (
     UpstreamGoMod,
     parse_upstream,
@@ -12,7 +11,7 @@ from citykit.toolchain.gomod import (
     render_wrapper_gomod,
     staging_version,
 )
-from citykit.toolchain.locations import local_cluster_module
+from citykit.toolchain.locations import kubernetes_version, local_cluster_module
 
 UPSTREAM = """\
 module k8s.io/kubernetes
@@ -43,7 +42,7 @@ def test_staging_modules_are_tagged_v0_minor_patch() -> None:
 
 
 def test_a_non_kubernetes_tag_is_refused() -> None:
-    with pytest.raises(ValueError, match="not a Kubernetes 1.x release tag"):
+    with pytest.raises(ValueError, match=r"not a Kubernetes 1\.x release tag"):
         staging_version("v2.0.0")
 
 

@@ -16,8 +16,9 @@ from citykit.localcluster.commandlines import Layout, Ports
 from citykit.localcluster.errors import ClusterError
 from citykit.localcluster.ports import claim, free_ports
 from citykit.localcluster.processes import is_alive, log_tail, spawn, stop
-from citykit.toolchain.gobuild import GoBuild, is_current, version_ldflags
-from citykit.toolchain.locations import bin_dir, state_dir
+from citykit.toolchain.gobuild import GoBuild, is_current
+from citykit.toolchain.kubernetes import version_ldflags
+from citykit.toolchain.locations import bin_dir, kubernetes_version, state_dir
 
 LAYOUT = Layout(
     bin=Path("/cache/bin"), state=Path("/state"), infra=Path("/infra"), ports=Ports(1, 2, 3, 4, 5)
@@ -27,9 +28,10 @@ LAYOUT = Layout(
 def test_cache_prefers_citykit_cache_then_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
     monkeypatch.delenv("CITYKIT_CACHE", raising=False)
-    assert bin_dir("v1.35.4") == Path("/xdg/citykit/bin/v1.35.4")
+    version = kubernetes_version()
+    assert bin_dir() == Path("/xdg/citykit/bin") / version
     monkeypatch.setenv("CITYKIT_CACHE", "/ck")
-    assert bin_dir("v1.35.4") == Path("/ck/bin/v1.35.4")
+    assert bin_dir() == Path("/ck/bin") / version
 
 
 def test_citykit_state_overrides_the_per_name_state_folder(monkeypatch: pytest.MonkeyPatch) -> None:

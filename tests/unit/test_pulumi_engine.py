@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from citykit.localcluster.errors import ClusterError
+from citykit.toolchain.errors import ToolchainError
 from citykit.toolchain.pulumi_engine import SDK_MODULE, engine_module, ensure_pulumi, pulumi_version
 
 
@@ -34,6 +34,6 @@ def test_without_go_the_engine_build_names_what_it_needs(
     monkeypatch.setenv("CITYKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(
-        ClusterError, match=r"the Go toolchain is not on PATH.*the Pulumi engine v3\.\d+\.\d+"
+        ToolchainError, match=r"the Go toolchain is not on PATH.*the Pulumi engine v3\.\d+\.\d+"
     ):
         ensure_pulumi(report=lambda _: None)

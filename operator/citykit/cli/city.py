@@ -26,7 +26,7 @@ from citykit.core.scaffold import city_files as scaffold_city
 from citykit.core.source import load_file
 from citykit.infra.kubeprovider import client_for
 from citykit.infra.program import program
-from citykit.localcluster.errors import ClusterError
+from citykit.toolchain.errors import ToolchainError
 from citykit.resources import example_cities_dir
 from citykit.toolchain.locations import cache_root
 from citykit.toolchain.pulumi_engine import engine_env, ensure_pulumi
@@ -163,7 +163,7 @@ def _use_engine(passphrase: str) -> None:
     backend and Pulumi home under citykit's cache unless the environment names others."""
     try:
         engine = ensure_pulumi(report=click.echo)
-    except ClusterError as error:
+    except ToolchainError as error:
         raise RunFailure("pulumi", f"the Pulumi engine could not be built: {error}") from None
     state = cache_root() / "pulumi" / "state"
     state.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,8 @@ from citykit.localcluster.nodes import NODE_COUNT, fake_nodes
 from citykit.localcluster.ports import claim, free_ports
 from citykit.localcluster.processes import Process, is_alive, log_tail, spawn, stop
 from citykit.localcluster.state import LocalCluster, load, save
-from citykit.toolchain.gobuild import ensure_binaries, kubernetes_version
+from citykit.toolchain.kubernetes import ensure_binaries
+from citykit.toolchain.locations import kubernetes_version
 from citykit.toolchain.locations import local_cluster_module
 
 Report = Callable[[str], None]

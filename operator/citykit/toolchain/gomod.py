@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from citykit.toolchain.locations import local_cluster_module
+from citykit.resources import go_module
 
 WRAPPER_MODULE = "citykit.local/cluster"
 _STAGING_REPLACE = re.compile(
@@ -105,4 +105,4 @@ def regenerate(kubernetes_version: str, module_dir: Path) -> None:
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python3 -m citykit.toolchain.gomod <kubernetes version, e.g. v1.35.4>")
-    regenerate(sys.argv[1], local_cluster_module())
+    regenerate(sys.argv[1], go_module("local-cluster"))

@@ -1,4 +1,4 @@
-"""Where the local cluster's sources, binaries and state live.
+"""Where the toolchain's sources and binaries, and the local cluster's state, live.
 
 Binaries are cached per version outside the repository (they are large and reusable across
 checkouts); each cluster's state (certs, etcd data, logs, pid files) has its own folder so
@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from citykit.resources import go_module
+from citykit.toolchain.gomod import pinned_kubernetes_version
 
 
 def local_cluster_module() -> Path:
@@ -27,9 +28,15 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "citykit"
 
 
-def bin_dir(kubernetes_version: str) -> Path:
-    """One folder per Kubernetes release, so bumping the version never mixes binaries."""
-    return cache_root() / "bin" / kubernetes_version
+def kubernetes_version(module: Path | None = None) -> str:
+    """The release the wrapper go.mod builds; it names the binary cache folder."""
+    return pinned_kubernetes_version(((module or local_cluster_module()) / "go.mod").read_text())
+
+
+def bin_dir() -> Path:
+    """One folder per Kubernetes release, so bumping the version never mixes binaries; every
+    tool citykit builds lands there, so one PATH entry (`citykit cluster env`) finds them all."""
+    return cache_root() / "bin" / kubernetes_version()
 
 
 def state_dir(cluster_name: str) -> Path:

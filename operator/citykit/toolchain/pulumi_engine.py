@@ -29,8 +29,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from citykit.localcluster.errors import ClusterError
 from citykit.resources import go_module
+from citykit.toolchain.errors import ToolchainError
 from citykit.toolchain.gobuild import COMMON_FLAGS, GoBuild, Report, digest, ensure_built
 
 PKG_MODULE = "github.com/pulumi/pulumi/pkg/v3"
@@ -95,8 +95,9 @@ def _install_dynamic_provider_plugin(module: Path, out: Path, version: str) -> N
         text=True,
     )
     if download.returncode != 0:
-        raise ClusterError(
-            f"cannot download {SDK_MODULE} for {DYNAMIC_PROVIDER_PLUGIN}: {download.stdout}{download.stderr}".strip()
+        raise ToolchainError(
+            f"cannot download {SDK_MODULE} for {DYNAMIC_PROVIDER_PLUGIN}: "
+            f"{download.stdout}{download.stderr}".strip()
         )
     source = Path(json.loads(download.stdout)["Dir"]) / "python" / "dist" / DYNAMIC_PROVIDER_PLUGIN
     staged = target.with_name(f".{DYNAMIC_PROVIDER_PLUGIN}.tmp")
@@ -110,7 +111,7 @@ def ensure_pulumi(report: Report, on_package: Report = lambda _: None) -> Path:
     """The cache folder holding `pulumi` and its dynamic-provider plugin, built on first use."""
     module = engine_module()
     if not (module / "go.mod").is_file():
-        raise ClusterError(
+        raise ToolchainError(
             f"{module} is missing: the Pulumi engine is built from a source checkout"
         )
     version = pulumi_version(module)
