@@ -44,19 +44,16 @@ def main() -> None:
     print(f"cold validate (loads catalogue and profile): {cold:.1f} ms")
     load_catalogue.cache_clear()
     load_profile.cache_clear()
-    print(
-        f"catalogue load: {median_ms(lambda: (load_catalogue.cache_clear(), load_catalogue()), 5):.1f} ms median of 5"
-    )
-    print(
-        f"validate {largest.name}: {median_ms(lambda: validate_file(largest)):.1f} ms median of {RUNS} runs"
-    )
+    catalogue_ms = median_ms(lambda: (load_catalogue.cache_clear(), load_catalogue()), 5)
+    print(f"catalogue load: {catalogue_ms:.1f} ms median of 5")
+    validate_ms = median_ms(lambda: validate_file(largest))
+    print(f"validate {largest.name}: {validate_ms:.1f} ms median of {RUNS} runs")
     document = load_file(largest)
     print(f"  of which YAML load: {median_ms(lambda: load_file(largest)):.1f} ms")
     print(f"  checks on loaded YAML: {median_ms(lambda: validate(document)):.1f} ms")
     objects = len(plan(validated))
-    print(
-        f"plan {largest.name}: {median_ms(lambda: plan(validated)):.1f} ms median of {RUNS} runs, {objects} objects"
-    )
+    plan_ms = median_ms(lambda: plan(validated))
+    print(f"plan {largest.name}: {plan_ms:.1f} ms median of {RUNS} runs, {objects} objects")
     sys.stdout.flush()
 
 

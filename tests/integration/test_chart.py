@@ -75,7 +75,7 @@ def run_helm(helm: Path, kube_cluster: LocalCluster) -> Any:
 
 @pytest.fixture(scope="module")
 def release(api: client.ApiClient, run_helm: Any) -> Iterator[str]:
-    """The chart installed, with defaults, into a namespace that enforces Pod Security restricted."""
+    """The chart installed with defaults into a namespace that enforces Pod Security restricted."""
     core = client.CoreV1Api(api)
     core.create_namespace(
         client.V1Namespace(

@@ -244,8 +244,9 @@ def test_firewall_baseline_reloads_in_a_kernel_and_leaves_kubernetes_tables_alon
     loading it twice (as the handler does on every change) replaces only `inet citykit`."""
     ruleset = throwaway.root(SERVER) / "etc" / "nftables.conf"
     script = (
-        f"nft add table ip kube-proxy && nft add chain ip kube-proxy services && nft --file {ruleset} && "
-        f"nft --file {ruleset} && nft list tables && nft list chain inet citykit input"
+        "nft add table ip kube-proxy && nft add chain ip kube-proxy services && "
+        f"nft --file {ruleset} && nft --file {ruleset} && nft list tables && "
+        "nft list chain inet citykit input"
     )
     loaded = subprocess.run(
         ["unshare", "--net", "sh", "-c", script], capture_output=True, text=True, check=False
@@ -359,8 +360,9 @@ def test_edge_gateway_bridge_carries_a_district_sensor_reading_to_the_city_broke
     )
     server = city_ca.issue_api_serving()
     (tmp_path / "city.conf").write_text(
-        f"user root\nlistener {broker_port} 127.0.0.1\ncafile {city_ca.pair.cert}\ncertfile {server.cert}\n"
-        f"keyfile {server.key}\nrequire_certificate true\nallow_anonymous true\n"
+        f"user root\nlistener {broker_port} 127.0.0.1\ncafile {city_ca.pair.cert}\n"
+        f"certfile {server.cert}\nkeyfile {server.key}\n"
+        "require_certificate true\nallow_anonymous true\n"
     )
     folder = throwaway.inventory / "credentials" / "mqtt"
     brokers = [
@@ -549,10 +551,8 @@ def test_k8s_airgap_refuses_a_bundle_whose_checksum_does_not_match_and_installs_
     run = Throwaway(throwaway.inventory, fresh).run(["cluster.yml"], [AGENT], *bad.args())
     assert run.returncode != 0 and recap(run)[AGENT]["failed"] == 1
     expected = hashlib.sha256(EXECUTABLE.read_bytes()).hexdigest()
-    assert (
-        f"{bad.folder}/k3s: sha256 is {hashlib.sha256((bad.folder / 'k3s').read_bytes()).hexdigest()},"
-        in run.stdout
-    )
+    actual = hashlib.sha256((bad.folder / "k3s").read_bytes()).hexdigest()
+    assert f"{bad.folder}/k3s: sha256 is {actual}," in run.stdout
     assert f"sha256sum-amd64.txt says {expected}; nothing was installed" in run.stdout
     assert sorted(path.name for path in (fresh / AGENT).iterdir()) == ["etc"]
     assert not (fresh / AGENT / "etc" / "rancher").exists()
@@ -568,8 +568,8 @@ def test_k8s_airgap_refuses_a_bundle_missing_its_images(
     )
     assert run.returncode != 0
     assert (
-        f"{bad.folder}/k3s-airgap-images-amd64.tar.gz: missing from the bundle; nothing was installed"
-        in run.stdout
+        f"{bad.folder}/k3s-airgap-images-amd64.tar.gz: "
+        "missing from the bundle; nothing was installed" in run.stdout
     )
 
 

@@ -26,7 +26,7 @@ def test_the_default_city_is_the_one_with_the_most_enabled_initiatives() -> None
 
 
 def test_an_unknown_city_names_the_choices() -> None:
-    with pytest.raises(RunFailure, match="no example city 'atlantis'; choose one of: .*tallinn"):
+    with pytest.raises(RunFailure, match=r"no example city 'atlantis'; choose one of: .*tallinn"):
         choose_city("atlantis")
 
 
@@ -88,7 +88,7 @@ def test_a_blocked_blueprint_ends_the_demo_with_the_operator_s_reasons() -> None
     }
 
     with pytest.raises(
-        RunFailure, match="blocked the blueprint: spec.initiatives\\[3\\]: biometric"
+        RunFailure, match=r"blocked the blueprint: spec.initiatives\[3\]: biometric"
     ):
         finished(status, generation=2)
 

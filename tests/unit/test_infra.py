@@ -310,6 +310,7 @@ def test_read_stack_reports_bad_settings_as_one_located_line_each(
     with pytest.raises(pulumi.RunError) as raised:
         run("tallinn", read_stack, config)
     assert str(raised.value) == (
-        f"{INFRA / 'Pulumi.tallinn.yaml'}:1:1: config.citykit:jurisdiction: 'pipl' differs from the "
+        f"{INFRA / 'Pulumi.tallinn.yaml'}:1:1: "
+        "config.citykit:jurisdiction: 'pipl' differs from the "
         "blueprint's jurisdiction 'gdpr'; change both together"
     )

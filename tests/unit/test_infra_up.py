@@ -82,7 +82,8 @@ def test_an_unreachable_cluster_is_one_line_before_the_engine_starts(project: Pa
     )
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines() == [
-        "citykit: the Kubernetes API refused or could not be reached: Invalid kube-config file. No configuration found."
+        "citykit: the Kubernetes API refused or could not be reached: "
+        "Invalid kube-config file. No configuration found."
     ]
     assert not (project / "cache").exists()
 
@@ -94,7 +95,8 @@ Diagnostics:
     error: update failed
 
   pulumi-python:dynamic/citykit:KubernetesObject (Deployment/city-testville/document-db):
-    error: Exception calling application: timed out after 600s waiting for apps/v1/Deployment/city-testville/document-db to be ready
+    error: Exception calling application: timed out after 600s waiting for \
+apps/v1/Deployment/city-testville/document-db to be ready
 
 Outputs:
 """

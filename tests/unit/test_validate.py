@@ -92,8 +92,8 @@ def test_unknown_catalogue_id_suggests_the_closest(check: Callable[..., tuple[in
     code, output = check(minimal("gdpr", {"ref": "environment.air-quality-sensor"}))
     assert code == 1
     assert (
-        "spec.initiatives[0].ref: unknown catalogue initiative 'environment.air-quality-sensor'; did you mean 'environment.air-quality-sensing'?"
-        in output
+        "spec.initiatives[0].ref: unknown catalogue initiative 'environment.air-quality-sensor'; "
+        "did you mean 'environment.air-quality-sensing'?" in output
     )
 
 
@@ -135,8 +135,8 @@ def test_dependency_cycle_is_reported_once_with_its_path(
     assert code == 1
     assert output.count("dependency cycle") == 1
     assert (
-        "environment.air-quality-sensing -> environment.noise-monitoring -> government.open-data-portal -> environment.air-quality-sensing"
-        in output
+        "environment.air-quality-sensing -> environment.noise-monitoring -> "
+        "government.open-data-portal -> environment.air-quality-sensing" in output
     )
 
 
@@ -153,8 +153,8 @@ def test_dependency_on_disabled_initiative(check: Callable[..., tuple[int, str]]
     )
     assert code == 1
     assert (
-        "spec.initiatives[0].dependsOn[0]: depends on 'environment.air-quality-sensing', which is not an enabled initiative"
-        in output
+        "spec.initiatives[0].dependsOn[0]: depends on 'environment.air-quality-sensing', "
+        "which is not an enabled initiative" in output
     )
 
 
@@ -203,8 +203,8 @@ def test_sharing_a_product_the_producer_does_not_publish(
     code, output = check(data)
     assert code == 1
     assert (
-        "spec.dataSharing[0].dataProduct: 'environment.air-quality-sensing' does not publish 'traffic-flow'"
-        in output
+        "spec.dataSharing[0].dataProduct: 'environment.air-quality-sensing' "
+        "does not publish 'traffic-flow'" in output
     )
 
 
@@ -222,8 +222,8 @@ def test_sharing_with_an_initiative_not_enabled(check: Callable[..., tuple[int, 
     code, output = check(data)
     assert code == 1
     assert (
-        "spec.dataSharing[0].consumer: consumer 'mobility.adaptive-traffic-signals' is not an enabled initiative"
-        in output
+        "spec.dataSharing[0].consumer: consumer 'mobility.adaptive-traffic-signals' "
+        "is not an enabled initiative" in output
     )
 
 
@@ -272,7 +272,8 @@ def test_blueprint_under_ordinance_blocks_face_recognition(
     )
     assert code == 1
     assert re.search(
-        r"spec\.initiatives\[0\]\.ref: 'living\.face-recognition-access' uses face-recognition, which is forbidden under the us-surveillance-ordinance profile",
+        r"spec\.initiatives\[0\]\.ref: 'living\.face-recognition-access' uses face-recognition, "
+        r"which is forbidden under the us-surveillance-ordinance profile",
         output,
     )
 
@@ -316,6 +317,6 @@ def test_exporting_a_surveillance_blueprint_to_gdpr_names_what_must_change(
     result = run_cli("validate", str(city_variant("hangzhou", to_gdpr)))
     assert result.exit_code == 1
     assert (
-        "'living.face-recognition-access' collects biometric data, which is not allowed under the gdpr profile"
-        in result.output
+        "'living.face-recognition-access' collects biometric data, "
+        "which is not allowed under the gdpr profile" in result.output
     )

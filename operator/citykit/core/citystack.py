@@ -75,7 +75,8 @@ def load_stack(path: Path) -> CityStack:
                 1,
                 1,
                 "(document)",
-                f"no stack configuration for city '{city}' (create it with `citykit new-city {city}`)",
+                f"no stack configuration for city '{city}' "
+                f"(create it with `citykit new-city {city}`)",
             )
         )
     return check_stack(load_file(path), city, path.parent)

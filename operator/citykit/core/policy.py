@@ -77,8 +77,8 @@ def _initiative_problems(
         if rule.approver and rule.approver not in initiative.approvers:
             yield document.problem(
                 (*path, "approvals"),
-                f"'{entry.id}' collects {category} data, which needs approval by {rule.approver} {where}; "
-                f"record it under approvals",
+                f"'{entry.id}' collects {category} data, which needs approval by "
+                f"{rule.approver} {where}; record it under approvals",
             )
         if (
             rule.retention_days
@@ -87,7 +87,8 @@ def _initiative_problems(
         ):
             yield document.problem(
                 (*path, "retentionDays"),
-                f"{initiative.retention_days} days exceeds the {rule.retention_days}-day limit for {category} data {where}",
+                f"{initiative.retention_days} days exceeds the {rule.retention_days}-day limit "
+                f"for {category} data {where}",
             )
     for capability in entry.capabilities:
         if capability in profile.forbidden_capabilities:
@@ -100,5 +101,6 @@ def _initiative_problems(
         if approver and approver not in initiative.approvers:
             yield document.problem(
                 (*path, "approvals"),
-                f"'{entry.id}' uses {capability}, which needs approval by {approver} {where}; record it under approvals",
+                f"'{entry.id}' uses {capability}, which needs approval by {approver} {where}; "
+                "record it under approvals",
             )

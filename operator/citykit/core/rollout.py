@@ -79,7 +79,7 @@ def set_condition(
     message: str,
     generation: int,
     now: datetime.datetime,
-) -> list[dict[str, Any]]:
+) -> list[Mapping[str, Any]]:
     """Conditions with `type_` set; `lastTransitionTime` moves only when `status` changes."""
     value = "True" if status else "False"
     previous = next((c for c in conditions if c["type"] == type_), None)
@@ -88,7 +88,7 @@ def set_condition(
         if previous and previous["status"] == value
         else timestamp(now)
     )
-    condition = {
+    condition: Mapping[str, Any] = {
         "type": type_,
         "status": value,
         "reason": reason,
@@ -126,7 +126,7 @@ def next_initiative_status(
     view: InitiativeView, components: int, now: datetime.datetime
 ) -> Decision:
     spec, previous = view.spec, view.status
-    conditions: list[dict[str, Any]] = list(previous.get("conditions", []))
+    conditions: list[Mapping[str, Any]] = list(previous.get("conditions", []))
 
     def condition(type_: str, ok: bool, reason: str, message: str) -> None:
         nonlocal conditions
@@ -142,10 +142,14 @@ def next_initiative_status(
         ref for ref in spec["dependsOn"] if view.dependency_phases.get(ref) not in STARTED_PHASES
     )
     if waiting:
-        condition("DependenciesReady", False, "Waiting", "waiting for " + ", ".join(waiting))
+        message = "waiting for " + ", ".join(waiting)
+        condition("DependenciesReady", False, "Waiting", message)
         condition("Ready", False, "Waiting", "not deployed until its dependencies are live")
-        status = {"phase": Phase.WAITING, "message": "waiting for " + ", ".join(waiting)}
-        return Decision(_finish(status, view, conditions, None), None, None)
+        return Decision(
+            _finish({"phase": Phase.WAITING, "message": message}, view, conditions, None),
+            None,
+            None,
+        )
     condition(
         "DependenciesReady",
         True,
@@ -153,7 +157,7 @@ def next_initiative_status(
         "all dependencies are live" if spec["dependsOn"] else "no dependencies",
     )
 
-    wave = Wave(previous.get("wave") or initial_wave(spec))
+    wave: Wave = Wave(previous.get("wave") or initial_wave(spec))
     if wave == Wave.CITYWIDE and not previous.get("wave") and _awaits_approval(view):
         message = "no pilot districts: deploys citywide once approved; run `citykit approve`"
         condition("Ready", False, Phase.AWAITING_APPROVAL, message)
@@ -195,7 +199,7 @@ def next_initiative_status(
 
 def _pilot(
     view: InitiativeView, workloads: Workloads, now: datetime.datetime, status: dict[str, Any]
-) -> tuple[dict[str, Any], str, float | None]:
+) -> tuple[dict[str, Any], Wave, float | None]:
     spec, previous = view.spec, view.status
     districts = ", ".join(spec["pilotDistricts"])
     if not workloads.healthy:
@@ -231,7 +235,7 @@ def _awaits_approval(view: InitiativeView) -> bool:
 def _finish(
     status: dict[str, Any],
     view: InitiativeView,
-    conditions: list[dict[str, Any]],
+    conditions: list[Mapping[str, Any]],
     wave: Wave | None,
 ) -> dict[str, Any]:
     if wave is None:

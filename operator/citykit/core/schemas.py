@@ -75,7 +75,8 @@ def _explain(error: jsonschema.ValidationError) -> tuple[FieldPath, str]:
             expected = error.validator_value
             return (
                 path,
-                f"expected {_a(expected)}, got {_json_type(error.instance)} {_short(error.instance)}",
+                f"expected {_a(expected)}, "
+                f"got {_json_type(error.instance)} {_short(error.instance)}",
             )
         case "pattern":
             hint = schema.get("description", "").split(";")[0].rstrip(".")

@@ -54,12 +54,14 @@ def _initiative_refs(
         if initiative.ref not in catalogue.entries:
             yield document.problem(
                 path,
-                f"unknown catalogue initiative '{initiative.ref}'{_suggest(initiative.ref, catalogue.entries)}",
+                f"unknown catalogue initiative '{initiative.ref}'"
+                f"{_suggest(initiative.ref, catalogue.entries)}",
             )
         if initiative.ref in seen:
             yield document.problem(
                 path,
-                f"duplicate initiative '{initiative.ref}', first listed at initiatives[{seen[initiative.ref]}]",
+                f"duplicate initiative '{initiative.ref}', "
+                f"first listed at initiatives[{seen[initiative.ref]}]",
             )
         seen.setdefault(initiative.ref, initiative.index)
 
@@ -91,7 +93,8 @@ def _dependencies(
             elif dependency not in enabled:
                 yield document.problem(
                     path,
-                    f"depends on '{dependency}', which is not an enabled initiative of this blueprint",
+                    f"depends on '{dependency}', "
+                    "which is not an enabled initiative of this blueprint",
                 )
     for cycle in _cycles(
         {i.ref: [d for d in i.depends_on if d in enabled and d != i.ref] for i in blueprint.enabled}

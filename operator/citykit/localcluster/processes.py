@@ -8,6 +8,7 @@ Liveness is read from /proc, so this needs Linux (where CI and the dev container
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -64,10 +65,8 @@ def spawn(name: str, argv: Sequence[str], log: Path) -> Process:
 
 def _reap(pid: int) -> None:
     """Collects the exit status if the process is our child, so it does not linger as a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def is_alive(process: Process) -> bool:
@@ -103,10 +102,8 @@ def _stop_one(process: Process, grace_seconds: float) -> None:
 
 
 def _signal_group(process: Process, signum: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def log_tail(log: Path, lines: int = 15) -> str:
