@@ -160,7 +160,8 @@ class _Composer:
         return CitykitError(Problem(self.source, at[0], at[1], dotted(where), message))
 
     def feed(self, event: yaml.Event) -> None:
-        at = (event.start_mark.line + 1, event.start_mark.column + 1)
+        mark = event.start_mark
+        at = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             self._check_tag(
                 event.tag, ("map",) if isinstance(event, yaml.MappingStartEvent) else ("seq",), at
@@ -284,7 +285,7 @@ def _resolver() -> yaml.resolver.Resolver:
 
 
 def _resolve(value: str, implicit: tuple[bool, bool]) -> str:
-    tag: str = _resolver().resolve(yaml.ScalarNode, value, implicit)
+    tag: str = _resolver().resolve(yaml.ScalarNode, value, implicit)  # type: ignore[no-untyped-call]
     return tag
 
 
