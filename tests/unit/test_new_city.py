@@ -30,7 +30,7 @@ def files_under(root: Path) -> dict[str, str]:
 
 
 def test_new_city_writes_a_blueprint_a_stack_and_an_inventory(project: Path) -> None:
-    result = run_cli("new-city", "testville", "--jurisdiction", "gdpr")
+    result = run_cli("new-city", "testville", "--jurisdiction", "gdpr", "--country", "EE")
     assert result.exit_code == 0, result.output
     assert sorted(files_under(project)) == [
         "blueprints/cities/testville.yaml",
@@ -42,7 +42,7 @@ def test_new_city_writes_a_blueprint_a_stack_and_an_inventory(project: Path) -> 
 
 
 def test_scaffolded_stack_names_the_blueprint_and_jurisdiction_and_loads(project: Path) -> None:
-    run_cli("new-city", "testville", "--jurisdiction", "pdpo")
+    run_cli("new-city", "testville", "--jurisdiction", "pdpo", "--country", "HK")
     config = yaml.safe_load((project / "infra/Pulumi.testville.yaml").read_text())["config"]
     assert config["citykit:blueprint"] == "../blueprints/cities/testville.yaml"
     assert config["citykit:jurisdiction"] == "pdpo"
@@ -79,7 +79,7 @@ def test_copy_of_an_example_takes_the_new_name_and_jurisdiction(project: Path) -
 
 
 def test_inventory_stub_has_the_playbooks_groups_and_city_variables(project: Path) -> None:
-    run_cli("new-city", "testville", "--jurisdiction", "gdpr")
+    run_cli("new-city", "testville", "--jurisdiction", "gdpr", "--country", "EE")
     hosts = yaml.safe_load((project / "playbooks/inventories/testville/hosts.yml").read_text())
     assert sorted(hosts["all"]["children"]) == ["agents", "edge_gateways", "servers"]
     variables = yaml.safe_load(
@@ -92,7 +92,7 @@ def test_inventory_stub_has_the_playbooks_groups_and_city_variables(project: Pat
 
 
 def test_new_city_never_overwrites(project: Path) -> None:
-    run_cli("new-city", "testville", "--jurisdiction", "gdpr")
+    run_cli("new-city", "testville", "--jurisdiction", "gdpr", "--country", "EE")
     (project / "blueprints/cities/testville.yaml").write_text("# edited by the city team\n")
     before = files_under(project)
     result = run_cli("new-city", "testville", "--jurisdiction", "pipl")
@@ -106,7 +106,9 @@ def test_new_city_never_overwrites(project: Path) -> None:
 def test_example_that_breaks_the_new_jurisdiction_is_refused_and_nothing_written(
     project: Path,
 ) -> None:
-    result = run_cli("new-city", "springfield", "--jurisdiction", "gdpr", "--from", "bay-city")
+    result = run_cli(
+        "new-city", "springfield", "--jurisdiction", "gdpr", "--from", "bay-city", "--country", "IE"
+    )
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert all(re.match(LOCATED_LINE, line) for line in lines), result.output
@@ -135,14 +137,14 @@ def test_unknown_jurisdiction_or_example_is_one_clear_line(
 
 
 def test_a_name_that_is_no_dns_label_is_refused(project: Path) -> None:
-    result = run_cli("new-city", "Test_Ville", "--jurisdiction", "gdpr")
+    result = run_cli("new-city", "Test_Ville", "--jurisdiction", "gdpr", "--country", "EE")
     assert result.exit_code == 1
     assert "metadata.name: 'Test_Ville' does not match" in result.output
     assert files_under(project) == {}
 
 
 def test_scaffolded_inventory_lists_every_role_input_still_to_give(project: Path) -> None:
-    run_cli("new-city", "testville", "--jurisdiction", "gdpr")
+    run_cli("new-city", "testville", "--jurisdiction", "gdpr", "--country", "EE")
     text = (project / "playbooks/inventories/testville/group_vars/all.yml").read_text()
     placeholders = re.findall(r"^# (\w+):", text, flags=re.MULTILINE)
     given = set(yaml.safe_load(text)) | set(

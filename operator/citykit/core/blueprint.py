@@ -58,12 +58,22 @@ class KpiTarget:
 
 
 @dataclass(frozen=True)
+class ExternalRecipient:
+    """Who outside the city's platform a consumer hands shared data on to, and where."""
+
+    recipient: str
+    country: str
+    safeguard: str | None
+
+
+@dataclass(frozen=True)
 class SharingAgreement:
     index: int
     producer: str
     consumer: str
     data_product: str
     purpose: str
+    external: ExternalRecipient | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,7 @@ class Blueprint:
     name: str
     city_name: str
     country: str
+    hosting_country: str
     timezone: str
     population: int
     version: str
@@ -100,6 +111,7 @@ def parse(data: Mapping[str, Any]) -> Blueprint:
         name=data["metadata"]["name"],
         city_name=spec["city"]["name"],
         country=spec["city"]["country"],
+        hosting_country=spec.get("hosting", {}).get("country", spec["city"]["country"]),
         timezone=spec["city"]["timezone"],
         population=spec["city"]["population"],
         version=spec["version"],
@@ -113,10 +125,21 @@ def parse(data: Mapping[str, Any]) -> Blueprint:
             KpiTarget(i, t["kpi"], t["baseline"], t["target"], t["year"], t["commitment"])
             for i, t in enumerate(spec.get("kpiTargets", []))
         ),
-        data_sharing=tuple(
-            SharingAgreement(i, a["producer"], a["consumer"], a["dataProduct"], a["purpose"])
-            for i, a in enumerate(spec.get("dataSharing", []))
-        ),
+        data_sharing=tuple(_agreement(i, a) for i, a in enumerate(spec.get("dataSharing", []))),
+    )
+
+
+def _agreement(index: int, item: Mapping[str, Any]) -> SharingAgreement:
+    external = item.get("external")
+    return SharingAgreement(
+        index,
+        item["producer"],
+        item["consumer"],
+        item["dataProduct"],
+        item["purpose"],
+        ExternalRecipient(external["recipient"], external["country"], external.get("safeguard"))
+        if external
+        else None,
     )
 
 

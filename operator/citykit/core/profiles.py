@@ -37,7 +37,9 @@ class Profile:
     forbidden_capabilities: Mapping[str, str]
     capability_approvers: Mapping[str, str]
     region: str
+    countries: tuple[str, ...]
     cross_border_transfer: str
+    safeguards: tuple[str, ...]
     source: str
 
     def rule(self, category: str) -> CategoryRule:
@@ -83,6 +85,8 @@ def load_profile(profile_id: str, root: Path | None = None) -> Profile:
             item["capability"]: item["approver"] for item in data.get("capabilityApprovals", [])
         },
         region=data["residency"]["region"],
+        countries=tuple(data["residency"]["countries"]),
         cross_border_transfer=data["residency"]["crossBorderTransfer"],
+        safeguards=tuple(data["residency"].get("safeguards", ())),
         source=str(path),
     )

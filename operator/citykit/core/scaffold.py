@@ -17,6 +17,8 @@ from citykit.api.names import API_VERSION, CITY_BLUEPRINT
 from citykit.core import citystack
 from citykit.core.catalogue import load_catalogue
 from citykit.core.errors import CitykitError, Problem
+from citykit.core.profiles import available_profiles, load_profile
+from citykit.core.residency import residency_text
 from citykit.core.roleinputs import required_inputs
 from citykit.core.services import platform_services
 from citykit.core.sizing import CONTAINER_DEFAULTS, footprint
@@ -61,7 +63,37 @@ class CityFiles:
         return os.path.relpath(self.blueprint, start)
 
 
-def starter_blueprint(city: str, jurisdiction: str) -> dict[str, Any]:
+def city_country(jurisdiction: str, example: Document | None, country: str | None) -> str:
+    """The new city's country: `--country`, else the example's when it lies inside the
+    jurisdiction profile's residency; otherwise a one-line refusal naming the countries."""
+    if country:
+        return country.upper()
+    if jurisdiction not in available_profiles():
+        raise CitykitError(
+            Problem(
+                "new-city",
+                0,
+                0,
+                "--jurisdiction",
+                f"unknown jurisdiction profile '{jurisdiction}' "
+                f"(available: {', '.join(available_profiles())})",
+            )
+        )
+    profile = load_profile(jurisdiction)
+    theirs = example.data.get("spec", {}).get("city", {}).get("country") if example else None
+    if example is not None and theirs in profile.countries:
+        return str(theirs)
+    reason = (
+        f"the example {Path(example.source).stem} is in {theirs}, outside "
+        f"{residency_text(profile)}; give the city's ISO 3166-1 alpha-2 code inside it"
+        if example is not None
+        else "the starter template has no country; give the city's ISO 3166-1 alpha-2 code "
+        f"inside {residency_text(profile)}"
+    )
+    raise CitykitError(Problem("new-city", 0, 0, "--country", f"required: {reason}"))
+
+
+def starter_blueprint(city: str, jurisdiction: str, country: str) -> dict[str, Any]:
     """A blueprint to edit: placeholder city facts, one district, one initiative."""
     return {
         "apiVersion": API_VERSION,
@@ -70,7 +102,7 @@ def starter_blueprint(city: str, jurisdiction: str) -> dict[str, Any]:
         "spec": {
             "city": {
                 "name": city.replace("-", " ").title(),
-                "country": "ZZ",
+                "country": country,
                 "timezone": "UTC",
                 "population": 100000,
             },
@@ -89,12 +121,17 @@ def starter_blueprint(city: str, jurisdiction: str) -> dict[str, Any]:
     }
 
 
-def blueprint_from(example: Document, city: str, jurisdiction: str) -> dict[str, Any]:
-    """An example city's blueprint renamed for `city`, under `jurisdiction`, at 0.1.0."""
+def blueprint_from(example: Document, city: str, jurisdiction: str, country: str) -> dict[str, Any]:
+    """An example city's blueprint renamed for `city` in `country`, under `jurisdiction`, at
+    0.1.0. In another country the example's hosting is dropped: the platform is then taken
+    to be hosted in the city's own country."""
     data = copy.deepcopy(example.data)
     data["metadata"] = {"name": city}
     spec = data["spec"]
     spec["city"]["name"] = city.replace("-", " ").title()
+    if spec["city"].get("country") != country:
+        spec["city"]["country"] = country
+        spec.pop("hosting", None)
     spec["jurisdiction"] = jurisdiction
     spec["version"] = "0.1.0"
     return dict(data)
@@ -139,13 +176,18 @@ def inventory_checklist(provided: set[str]) -> str:
     return header + "".join(item.placeholder() + "\n" for item in missing)
 
 
-def city_files(files: CityFiles, jurisdiction: str, example: Document | None) -> dict[Path, str]:
+def city_files(
+    files: CityFiles, jurisdiction: str, example: Document | None, country: str | None = None
+) -> dict[Path, str]:
     """Every file of a new city and its text, checked first: a blueprint that does not pass
-    under `jurisdiction` is refused with its problems, and nothing is returned to write."""
+    under `jurisdiction` is refused with its problems, and nothing is returned to write.
+    `country` may be left out only when the example's country lies in the profile's
+    residency (see `city_country`)."""
+    country = city_country(jurisdiction, example, country)
     data = (
-        blueprint_from(example, files.city, jurisdiction)
+        blueprint_from(example, files.city, jurisdiction, country)
         if example
-        else starter_blueprint(files.city, jurisdiction)
+        else starter_blueprint(files.city, jurisdiction, country)
     )
     origin = f"the example {Path(example.source).stem}" if example else "the starter template"
     blueprint_text = (

@@ -1,8 +1,8 @@
 """The one entry point that turns a blueprint document into something safe to deploy.
 
 The CLI (`validate`, `plan`, `diff`, `apply`) and the operator both call `validate`; a
-blueprint either passes every check (schema, semantics, jurisdiction policy) or yields the
-full list of located problems and nothing is rendered.
+blueprint either passes every check (schema, semantics, jurisdiction policy, residency) or
+yields the full list of located problems and nothing is rendered.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citykit.api import jsonschemas
-from citykit.core import policy, schemas, semantics
+from citykit.core import policy, residency, schemas, semantics
 from citykit.core.blueprint import Blueprint, parse
 from citykit.core.catalogue import Catalogue, load_catalogue
 from citykit.core.errors import CitykitError
@@ -46,6 +46,7 @@ def validate(document: Document, catalogue: Catalogue | None = None) -> Validate
         raise CitykitError(problems)
     profile = load_profile(blueprint.jurisdiction)
     problems += policy.check(document, blueprint, catalogue, profile)
+    problems += residency.check(document, blueprint, catalogue, profile)
     if problems:
         raise CitykitError(problems)
     return ValidatedBlueprint(document, blueprint, catalogue, profile)
