@@ -46,8 +46,16 @@ PROJECT_DIR = click.option(
 @click.option(
     "--from", "example", metavar="EXAMPLE", help="Start from this example city's blueprint."
 )
+@click.option(
+    "--country",
+    metavar="CC",
+    help="The city's ISO 3166-1 alpha-2 country, inside the jurisdiction's residency "
+    "(required unless --from gives one there).",
+)
 @PROJECT_DIR
-def new_city(name: str, jurisdiction: str, example: str | None, project: Path) -> None:
+def new_city(
+    name: str, jurisdiction: str, example: str | None, country: str | None, project: Path
+) -> None:
     """Scaffold city NAME in the project folder: blueprint, Pulumi stack settings and
     Ansible inventory. Checked first; never overwrites."""
     files = CityFiles(project, name)
@@ -60,7 +68,7 @@ def new_city(name: str, jurisdiction: str, example: str | None, project: Path) -
             ]
         )
     source = load_file(example_city(example)) if example else None
-    for path, text in scaffold_city(files, jurisdiction, source).items():
+    for path, text in scaffold_city(files, jurisdiction, source, country).items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         click.echo(f"created {path}")
