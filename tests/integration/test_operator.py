@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from citykit import kube
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
@@ -27,9 +28,9 @@ GROUP, VERSION = "citykit.io", "v1alpha1"
 
 @pytest.fixture(scope="module")
 def api(kube_cluster: Any) -> client.ApiClient:
-    api_client = config.new_client_from_config(str(kube_cluster.kubeconfig))
-    install_crds(api_client)
-    return api_client
+    dynamic = kube.dynamic_client(kube_cluster.kubeconfig)
+    install_crds(dynamic)
+    return dynamic.client
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ import pytest
 import yaml
 from kubernetes import client, config
 
+from citykit import kube
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
@@ -72,7 +73,7 @@ def operator(
     big_city: tuple[Path, dict[str, Any]],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
-    install_crds(config.new_client_from_config(str(kube_cluster.kubeconfig)))
+    install_crds(kube.dynamic_client(kube_cluster.kubeconfig))
     running = OperatorProcess(
         kube_cluster.kubeconfig,
         tmp_path_factory.mktemp("operator") / "operator.log",

@@ -19,15 +19,15 @@ import click
 from kubernetes.client import VersionApi
 from pulumi import automation as auto
 
+from citykit import kube
 from citykit.core import citystack
 from citykit.core.errors import CitykitError, Problem, RunFailure
 from citykit.core.scaffold import CityFiles
 from citykit.core.scaffold import city_files as scaffold_city
 from citykit.core.source import load_file
-from citykit.infra.kubeprovider import client_for
 from citykit.infra.program import program
-from citykit.toolchain.errors import ToolchainError
 from citykit.resources import example_cities_dir
+from citykit.toolchain.errors import ToolchainError
 from citykit.toolchain.locations import cache_root
 from citykit.toolchain.pulumi_engine import engine_env, ensure_pulumi
 
@@ -111,10 +111,9 @@ def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
         raise RunFailure(
             "PULUMI_CONFIG_PASSPHRASE", "not set: the stack's secrets are encrypted with it"
         )
-    if settings is not None and not preview:
-        VersionApi(
-            client_for(settings.cluster).client
-        ).get_code()  # unreachable: one line, nothing started
+    if settings is not None and not preview:  # unreachable: one line, nothing started
+        cluster = kube.dynamic_client(settings.cluster["kubeconfig"], settings.cluster["context"])
+        VersionApi(cluster.client).get_code()
     _use_engine(passphrase)
     action = ("preview of " if preview else "") + ("destroy" if destroy else "up")
     output: list[str] = []

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime
-import os
 import time
 from typing import Any
 
 import click
+from kubernetes.dynamic import DynamicClient
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -23,6 +23,7 @@ from citykit.core.demo_rollout import awaiting_approval, choose_city, demo_bluep
 from citykit.core.errors import RunFailure
 from citykit.core.validation import validate_file
 from citykit.kube.crds import install_crds
+from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 
 APPROVER = "citykit-demo"
@@ -38,7 +39,12 @@ def progress_view(city: str, table: list[Row], elapsed: float) -> Group:
 
 
 def follow(
-    city: str, generation: int, operator: OperatorProcess, timeout: float, console: Console
+    client: DynamicClient,
+    city: str,
+    generation: int,
+    operator: OperatorProcess,
+    timeout: float,
+    console: Console,
 ) -> list[Row]:
     """Shows progress until the blueprint is Live, approving (and saying so) every
     initiative whose manual gate waits."""
@@ -46,26 +52,30 @@ def follow(
     table: list[Row] = []
     approved: set[str] = set()  # the phase shows it only once the operator has seen the approval
     with Live(progress_view(city, table, 0), console=console, refresh_per_second=2) as live:
-        while True:
+
+        def live_now() -> bool:
+            """One look: fails fast if the operator died, approves, redraws."""
+            nonlocal table
             operator.check_alive()
-            initiatives = list_initiatives(city)
+            initiatives = list_initiatives(client, city)
             for ref in [ref for ref in awaiting_approval(initiatives) if ref not in approved]:
-                approve_initiative(city, ref, APPROVER)
+                approve_initiative(client, city, ref, APPROVER)
                 approved.add(ref)
                 live.console.print(f"approved {ref} as {APPROVER}")
             table = rows(initiatives, datetime.datetime.now(datetime.UTC))
-            elapsed = time.monotonic() - started
-            live.update(progress_view(city, table, elapsed))
-            status = kube.read(API_VERSION, CITY_BLUEPRINT, city).get("status") or {}
-            if finished(status, generation):
-                return table
-            if elapsed > timeout:
-                raise RunFailure(
-                    "demo",
-                    f"{city} is not Live after {timeout:g}s: {summary(table)};"
-                    f" operator log: {operator.log}",
-                )
-            time.sleep(1)
+            live.update(progress_view(city, table, time.monotonic() - started))
+            status = kube.read(client, API_VERSION, CITY_BLUEPRINT, city).get("status") or {}
+            return finished(status, generation)
+
+        try:
+            wait_for(live_now, timeout, f"{city} to be Live", interval=1)
+        except TimeoutError:
+            raise RunFailure(
+                "demo",
+                f"{city} is not Live after {timeout:g}s: {summary(table)};"
+                f" operator log: {operator.log}",
+            ) from None
+    return table
 
 
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -107,16 +117,16 @@ def demo(city: str | None, timeout: float, gate: str) -> None:
     blueprint: dict[str, Any] = demo_blueprint(validated.document.data, gate)
     name = validated.blueprint.name
     cluster = start_with_progress("citykit")
-    os.environ["KUBECONFIG"] = str(cluster.kubeconfig)  # the clients below and the operator use it
-    install_crds(kube.dynamic_client().client)
+    client = kube.dynamic_client(cluster.kubeconfig)
+    install_crds(client)
     operator = OperatorProcess(cluster.kubeconfig, cluster.state_dir / "operator.log")
     operator.start()
     console = Console()
     started = time.monotonic()
     try:
-        kube.apply(blueprint)
-        generation = kube.read(API_VERSION, CITY_BLUEPRINT, name)["metadata"]["generation"]
-        table = follow(name, generation, operator, timeout, console)
+        kube.apply(client, blueprint)
+        generation = kube.read(client, API_VERSION, CITY_BLUEPRINT, name)["metadata"]["generation"]
+        table = follow(client, name, generation, operator, timeout, console)
     finally:
         operator.stop()
     console.print()  # a Live display on a pipe ends without a newline
@@ -126,5 +136,6 @@ def demo(city: str | None, timeout: float, gate: str) -> None:
     )
     console.print(
         'The cluster keeps running (the operator has stopped): eval "$(citykit cluster env)",'
-        f" then `kubectl get ini -n {city_namespace(name)}`, `citykit operator run`, `citykit cluster down`."
+        f" then `kubectl get ini -n {city_namespace(name)}`, `citykit operator run`,"
+        " `citykit cluster down`."
     )

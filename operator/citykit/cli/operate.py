@@ -1,4 +1,5 @@
-"""`citykit operator run | apply | status | approve`: the commands that talk to a cluster."""
+"""`citykit operator run | install | apply | status | approve`: the commands that talk to a
+cluster, the one $KUBECONFIG (or the pod's service account) names, through `citykit.kube`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import time
 from typing import Any
 
 import click
+from kubernetes.dynamic import DynamicClient
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from citykit import kube
-from citykit.api.crd import crds
 from citykit.api.names import (
     API_VERSION,
     APPROVED_BY_ANNOTATION,
@@ -24,13 +25,14 @@ from citykit.api.names import (
 )
 from citykit.cli.statusview import Row, rows, summary
 from citykit.core.validation import validate_file
+from citykit.kube.crds import install_crds
 
 
-def list_initiatives(city: str | None) -> list[dict[str, Any]]:
-    client = kube.dynamic_client()
-    resource = client.resources.get(api_version=API_VERSION, kind=INITIATIVE)
-    found = resource.get(namespace=city_namespace(city)) if city else resource.get()
-    return [item.to_dict() for item in found.items]
+def list_initiatives(client: DynamicClient, city: str | None) -> list[dict[str, Any]]:
+    """CITY's Initiatives, or every city's."""
+    return kube.list_objects(
+        client, API_VERSION, INITIATIVE, city_namespace(city) if city else None
+    )
 
 
 @click.group("operator")
@@ -56,10 +58,9 @@ def operator_run(liveness: str | None) -> None:
 
 @click.command()
 def install() -> None:
-    """Install (or update) the citykit CRDs in the current cluster."""
-    for manifest in crds().values():
-        kube.apply(manifest)
-        click.echo(f"customresourcedefinition/{manifest['metadata']['name']} applied")
+    """Install (or update) the citykit CRDs; returns once the API serves their kinds."""
+    for name in install_crds(kube.dynamic_client()):
+        click.echo(f"customresourcedefinition/{name} established")
 
 
 @click.command()
@@ -67,7 +68,7 @@ def install() -> None:
 def apply(file: str) -> None:
     """Validate blueprint FILE, then server-side apply it as a CityBlueprint."""
     validated = validate_file(file)
-    kube.apply(validated.document.data)
+    kube.apply(kube.dynamic_client(), validated.document.data)
     click.echo(f"cityblueprint/{validated.blueprint.name} applied ({validated.blueprint.version})")
 
 
@@ -95,8 +96,12 @@ def status_table(table: list[Row]) -> Group:
 def status(city: str | None, watch: bool) -> None:
     """Show each initiative's rollout: phase, wave, ready replicas, age."""
 
+    client = kube.dynamic_client()
+
     def current() -> Group:
-        return status_table(rows(list_initiatives(city), datetime.datetime.now(datetime.UTC)))
+        return status_table(
+            rows(list_initiatives(client, city), datetime.datetime.now(datetime.UTC))
+        )
 
     if not watch:
         Console().print(current())
@@ -115,15 +120,20 @@ def status(city: str | None, watch: bool) -> None:
 )
 def approve(city: str, initiative: str, approver: str) -> None:
     """Approve INITIATIVE (catalogue id) of CITY to go citywide after its pilot."""
-    click.echo(
-        f"initiative/{approve_initiative(city, initiative, approver)} approved by {approver}"
-    )
+    name = approve_initiative(kube.dynamic_client(), city, initiative, approver)
+    click.echo(f"initiative/{name} approved by {approver}")
 
 
-def approve_initiative(city: str, ref: str, approver: str) -> str:
+def approve_initiative(client: DynamicClient, city: str, ref: str, approver: str) -> str:
     """Records who approved the pilot, which is what the operator's gate waits for."""
     name = object_name(ref)
     kube.patch_annotation(
-        API_VERSION, INITIATIVE, name, city_namespace(city), APPROVED_BY_ANNOTATION, approver
+        client,
+        API_VERSION,
+        INITIATIVE,
+        name,
+        city_namespace(city),
+        APPROVED_BY_ANNOTATION,
+        approver,
     )
     return name

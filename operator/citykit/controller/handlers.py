@@ -121,25 +121,20 @@ def _children(
     ]
 
 
-def _converge(desired: Iterable[dict[str, Any]], observed: Iterable[Mapping[str, Any]]) -> int:
-    """Apply desired objects not already covered; delete observed ones no longer desired."""
-    existing = {(o["kind"], o["metadata"]["name"]): o for o in observed}
-    wanted = set()
-    writes = 0
-    for manifest in desired:
-        key = (manifest["kind"], manifest["metadata"]["name"])
-        wanted.add(key)
-        if key not in existing or not converge.covers(existing[key], manifest):
-            kube.apply(manifest)
-            writes += 1
-    for key, stale in existing.items():
-        if key not in wanted:
-            metadata = stale["metadata"]
-            kube.delete(
-                stale["apiVersion"], stale["kind"], metadata["name"], metadata.get("namespace")
-            )
-            writes += 1
-    return writes
+def _converge(desired: Iterable[dict[str, Any]], observed: Iterable[Mapping[str, Any]]) -> None:
+    """Carry out the pure core's plan: apply what is missing or changed, delete what is
+    no longer desired. A plan with nothing in it makes no request."""
+    plan = converge.plan_writes(desired, observed)
+    if not (plan.apply or plan.delete):
+        return
+    client = kube.dynamic_client()  # the pod's service account, or $KUBECONFIG as kopf's
+    for manifest in plan.apply:
+        kube.apply(client, manifest)
+    for stale in plan.delete:
+        metadata = stale["metadata"]
+        kube.delete(
+            client, stale["apiVersion"], stale["kind"], metadata["name"], metadata.get("namespace")
+        )
 
 
 def _patch_status(

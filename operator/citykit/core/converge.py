@@ -2,11 +2,13 @@
 
 `covers` decides whether an observed object already holds every field citykit would set;
 when it does, no request is made, which is what keeps an idle operator at zero writes.
+`plan_writes` is the whole decision a reconcile makes; the operator only carries it out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -23,6 +25,38 @@ def covers(actual: Any, desired: Any) -> bool:
             and all(covers(a, d) for a, d in zip(actual, desired, strict=True))
         )
     return bool(actual == desired)
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """The requests one reconcile makes: server-side apply `apply` in order (a namespace
+    before what lives in it), then delete `delete`. Both empty when nothing changed."""
+
+    apply: tuple[Mapping[str, Any], ...] = ()
+    delete: tuple[Mapping[str, Any], ...] = ()
+
+
+def _key(manifest: Mapping[str, Any]) -> tuple[str, str]:
+    return manifest["kind"], manifest["metadata"]["name"]
+
+
+def plan_writes(
+    desired: Iterable[Mapping[str, Any]], observed: Iterable[Mapping[str, Any]]
+) -> WritePlan:
+    """Apply each desired object that no observed object of its kind and name covers; delete
+    each observed object no longer desired. `observed` is what citykit made in one scope (a
+    city's namespace, or one initiative's children): everything in it not desired goes."""
+    existing = {_key(item): item for item in observed}
+    manifests = list(desired)
+    wanted = {_key(manifest) for manifest in manifests}
+    return WritePlan(
+        apply=tuple(
+            manifest
+            for manifest in manifests
+            if _key(manifest) not in existing or not covers(existing[_key(manifest)], manifest)
+        ),
+        delete=tuple(item for key, item in existing.items() if key not in wanted),
+    )
 
 
 def merge_patch(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,18 +7,17 @@ it never takes fields from the operator's), replace when an object's identity ch
 wait for CRDs to be served and Deployments to roll out, and on delete wait until the object
 is gone, so `pulumi destroy` leaves nothing behind. The engine's dynamic-provider plugin
 process imports this module by name. Each object names its cluster (`Cluster`): a kubeconfig
-file and context, or, where both are empty, KUBECONFIG from the engine's environment.
+file and context, or, where both are empty, KUBECONFIG from the engine's environment; the
+client for it is `citykit.kube`'s, like every other.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-from kubernetes import config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
@@ -37,16 +36,11 @@ Cluster = Mapping[str, str]  # {"kubeconfig": path or "", "context": name or ""}
 ENVIRONMENT: Cluster = {"kubeconfig": "", "context": ""}
 
 
-def client_for(cluster: Cluster) -> DynamicClient:
-    """The API client for `cluster`; the environment's when it names neither file nor context."""
-    if not (cluster["kubeconfig"] or cluster["context"]):
-        return kube.dynamic_client()
-    return _named_client(cluster["kubeconfig"] or None, cluster["context"] or None)
-
-
-@functools.cache
-def _named_client(kubeconfig: str | None, context: str | None) -> DynamicClient:
-    return DynamicClient(config.new_client_from_config(config_file=kubeconfig, context=context))
+def _client(props: Mapping[str, Any]) -> DynamicClient:
+    """The client for the object's cluster; the environment's when it names neither a
+    kubeconfig file nor a context."""
+    cluster: Cluster = props["cluster"]
+    return kube.dynamic_client(cluster["kubeconfig"], cluster["context"])
 
 
 def identity(manifest: Mapping[str, Any]) -> str:
@@ -68,11 +62,11 @@ def _read(manifest: Mapping[str, Any], client: DynamicClient) -> dict[str, Any] 
     metadata = manifest["metadata"]
     try:
         return kube.read(
+            client,
             manifest["apiVersion"],
             manifest["kind"],
             metadata["name"],
             metadata.get("namespace"),
-            client,
         )
     except ApiException as error:
         if error.status == 404:
@@ -108,7 +102,7 @@ class KubernetesObjectProvider(ResourceProvider):
     )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        self._apply(props["manifest"], client_for(props["cluster"]))
+        self._apply(props["manifest"], _client(props))
         return CreateResult(identity(props["manifest"]), outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -121,23 +115,23 @@ class KubernetesObjectProvider(ResourceProvider):
         )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._apply(news["manifest"], client_for(news["cluster"]))
+        self._apply(news["manifest"], _client(news))
         return UpdateResult(outs=news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Foreground: an object is gone only when everything it owns is (a blueprint's
         namespace and Initiatives). A CRD that other cities' objects still use is left, as
         Helm leaves CRDs: deleting it would delete their blueprints."""
-        manifest, client = props["manifest"], client_for(props["cluster"])
+        manifest, client = props["manifest"], _client(props)
         if manifest["kind"] == "CustomResourceDefinition" and _live_instances(manifest, client):
             return
         metadata = manifest["metadata"]
         kube.delete(
+            client,
             manifest["apiVersion"],
             manifest["kind"],
             metadata["name"],
             metadata.get("namespace"),
-            client,
             propagation="Foreground",
         )
         wait_for(
@@ -149,7 +143,7 @@ class KubernetesObjectProvider(ResourceProvider):
 
     @staticmethod
     def _apply(manifest: Manifest, client: DynamicClient) -> None:
-        kube.apply(manifest, field_manager=FIELD_MANAGER, client=client)
+        kube.apply(client, manifest, field_manager=FIELD_MANAGER)
         try:
             wait_for(
                 lambda: ready(manifest, _read(manifest, client)),

@@ -1,34 +1,37 @@
-"""Installing citykit's CRDs: server-side apply, then wait until the API serves the kinds."""
+"""Installing citykit's CRDs: the one way, for `citykit install`, the demo and the tests.
+
+Applying a CRD is not enough: until the API server reports it Established, creating a
+CityBlueprint fails with "no matches for kind". So install waits for that too.
+"""
 
 from __future__ import annotations
 
-from kubernetes.client import ApiClient, ApiextensionsV1Api
 from kubernetes.dynamic import DynamicClient
 
 from citykit.api.crd import crds
-from citykit.api.names import FIELD_MANAGER
+from citykit.kube.client import apply, read
 from citykit.kube.wait import wait_for
 
+CRD_API_VERSION = "apiextensions.k8s.io/v1"
 
-def install_crds(api: ApiClient, timeout: float = 60) -> None:
-    """Server-side applies citykit's CRDs and waits until the API serves their kinds."""
-    dynamic = DynamicClient(api)
-    definitions = dynamic.resources.get(
-        api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition"
+
+def established(client: DynamicClient, name: str) -> bool:
+    status = read(client, CRD_API_VERSION, "CustomResourceDefinition", name).get("status") or {}
+    return any(
+        c.get("type") == "Established" and c.get("status") == "True"
+        for c in status.get("conditions") or []
     )
-    for manifest in crds().values():
-        dynamic.server_side_apply(
-            definitions,
-            body=manifest,
-            name=manifest["metadata"]["name"],
-            field_manager=FIELD_MANAGER,
-            force_conflicts=True,
+
+
+def install_crds(client: DynamicClient, timeout: float = 60) -> list[str]:
+    """Server-side applies citykit's CRDs, waits until the API serves their kinds, and
+    returns their names."""
+    manifests = list(crds().values())
+    for manifest in manifests:
+        apply(client, manifest)
+    names = [manifest["metadata"]["name"] for manifest in manifests]
+    for name in names:
+        wait_for(
+            lambda name=name: established(client, name), timeout, f"CRD {name} to be established"
         )
-    extensions = ApiextensionsV1Api(api)
-
-    def established(name: str) -> bool:
-        conditions = extensions.read_custom_resource_definition(name).status.conditions or []
-        return any(c.type == "Established" and c.status == "True" for c in conditions)
-
-    for name in (manifest["metadata"]["name"] for manifest in crds().values()):
-        wait_for(lambda name=name: established(name), timeout, f"CRD {name} to be established")
+    return names

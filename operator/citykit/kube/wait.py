@@ -10,7 +10,10 @@ T = TypeVar("T")
 
 
 def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.5) -> T:
-    """Polls `condition` until it returns something truthy, and returns that."""
+    """Polls `condition` until it returns something truthy, and returns that.
+
+    A condition that can tell the wait is hopeless (a process it waits on has exited) raises
+    its own, better error instead of returning False until the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()

@@ -1,8 +1,11 @@
 """A minimal HTTPS client for the few calls `cluster up` makes before handing over.
 
-Bringing the cluster up only needs health checks, a handful of GETs and creating the fake
-Nodes; plain `http.client` with the admin certificate does that without configuring a full
-Kubernetes client.
+Why not `citykit.kube`, the one Kubernetes client: while the control plane starts, "connection
+refused" is the expected answer, asked every 0.2s. The kubernetes package's client retries
+each refused connection three times and logs a urllib3 warning for each retry; plain
+`http.client` with the admin certificate answers at once (an OSError is "not yet"). It makes
+only the start-up calls: /readyz, a few GETs and creating the fake Nodes. Once the cluster
+is up, everything else (the CLI, the operator, the tests) talks to it through `citykit.kube`.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from citykit.kube.wait import wait_for
 from citykit.localcluster import commandlines
 from citykit.localcluster.bootstrap_client import ApiClient
 from citykit.localcluster.certs import (
@@ -32,8 +32,7 @@ from citykit.localcluster.ports import claim, free_ports
 from citykit.localcluster.processes import Process, is_alive, log_tail, spawn, stop
 from citykit.localcluster.state import LocalCluster, load, save
 from citykit.toolchain.kubernetes import ensure_binaries
-from citykit.toolchain.locations import kubernetes_version
-from citykit.toolchain.locations import local_cluster_module
+from citykit.toolchain.locations import kubernetes_version, local_cluster_module
 
 Report = Callable[[str], None]
 START_TIMEOUT_SECONDS = 180.0
@@ -195,9 +194,10 @@ def _start(cluster: LocalCluster, report: Report) -> LocalCluster:
 
 
 def _wait(cluster: LocalCluster, what: str, condition: Callable[[], bool]) -> None:
-    """Polls `condition`, failing fast with its log if any started component exits."""
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
+    """Waits for `condition`, failing fast with its log if any started component exits; a
+    refused connection is only "not yet" while components start."""
+
+    def holds() -> bool:
         for process in cluster.processes:
             if not is_alive(process):
                 raise ClusterError(
@@ -205,15 +205,17 @@ def _wait(cluster: LocalCluster, what: str, condition: Callable[[], bool]) -> No
                     f"{process.log}:\n{log_tail(process.log)}"
                 )
         try:
-            if condition():
-                return
+            return condition()
         except OSError:
-            pass
-        time.sleep(0.2)
-    raise ClusterError(
-        f"timed out after {START_TIMEOUT_SECONDS:.0f}s waiting for {what};"
-        f" component logs are in {cluster.layout.logs}"
-    )
+            return False
+
+    try:
+        wait_for(holds, START_TIMEOUT_SECONDS, what, interval=0.2)
+    except TimeoutError:
+        raise ClusterError(
+            f"timed out after {START_TIMEOUT_SECONDS:.0f}s waiting for {what};"
+            f" component logs are in {cluster.layout.logs}"
+        ) from None
 
 
 def _etcd_healthy(port: int) -> bool:

@@ -1,0 +1,173 @@
+"""The package's shape, held by tests: the pure core and the API contract import no cluster,
+engine or terminal library; imports point one way (cli -> controller/infra/localcluster ->
+kube -> core -> api); and the Phase / Wave / Area enums are the values the schemas allow."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import citykit
+from citykit.api import jsonschemas
+from citykit.api.enums import Area, BlueprintPhase, Phase, Wave
+
+PACKAGE = Path(citykit.__file__).parent
+Path_ = tuple[str, ...]  # keys from a schema's root to an object in it
+FORBIDDEN = ("kubernetes", "kopf", "pulumi", "click", "rich")
+PURE_LAYERS = ("api", "core")
+# What each pure layer may import from citykit itself (a prefix matches a module and its
+# submodules). `resources` finds the packaged data, `serialize` writes YAML: both are pure.
+ALLOWED_CITYKIT_IMPORTS = {
+    "api": ("citykit.api", "citykit.resources", "citykit.serialize"),
+    "core": ("citykit.api", "citykit.core", "citykit.resources", "citykit.serialize"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer_files(layer: str) -> list[Path]:
+    return sorted((PACKAGE / layer).rglob("*.py"))
+
+
+def imported_modules(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, module) for every import in `path`, at any depth (function-level ones too);
+    `from package import name` yields `package.name`, since the name may be a module."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = (
+        module_name(path) if path.name == "__init__.py" else module_name(path).rsplit(".", 1)[0]
+    )
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                yield node.lineno, f"{base}.{alias.name}"
+
+
+def within(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == prefix or module.startswith(f"{prefix}.") for prefix in prefixes)
+
+
+def test_layer_files_are_found() -> None:
+    """Guards the tests below against passing because they looked at nothing."""
+    assert len(layer_files("api")) >= 4
+    assert len(layer_files("core")) >= 10
+
+
+@pytest.mark.parametrize("layer", PURE_LAYERS)
+def test_pure_layers_import_no_cluster_engine_or_terminal_library(layer: str) -> None:
+    offences = [
+        f"{path.relative_to(PACKAGE)}:{line}: {module}"
+        for path in layer_files(layer)
+        for line, module in imported_modules(path)
+        if within(module, FORBIDDEN)
+    ]
+    assert offences == []
+
+
+def test_importing_every_pure_module_loads_no_cluster_engine_or_terminal_library() -> None:
+    """What the static check cannot see (an import through a helper, a dependency that pulls
+    one in) shows in a fresh interpreter's sys.modules."""
+    modules = [module_name(path) for layer in PURE_LAYERS for path in layer_files(layer)]
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r})))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(completed.stdout) == []
+
+
+@pytest.mark.parametrize("layer", PURE_LAYERS)
+def test_pure_layers_import_only_layers_below_them(layer: str) -> None:
+    allowed = ALLOWED_CITYKIT_IMPORTS[layer]
+    offences = []
+    for path in layer_files(layer):
+        for line, module in imported_modules(path):
+            if within(module, ("citykit",)) and not within(module, allowed):
+                offences.append(f"{path.relative_to(PACKAGE)}:{line}: {module}")
+    assert offences == []
+
+
+# The enums and the schemas: one set of values.
+
+
+def enums_of(schema: Any, name: str, path: Path_ = ()) -> Iterator[tuple[Path_, list[Any]]]:
+    """(path of the object, values) for every property called `name` with an `enum`, found
+    by walking the whole schema ($defs included)."""
+    if isinstance(schema, Mapping):
+        properties = schema.get("properties")
+        if isinstance(properties, Mapping):
+            found = properties.get(name)
+            if isinstance(found, Mapping) and "enum" in found:
+                yield path, list(found["enum"])
+        for key, value in schema.items():
+            yield from enums_of(value, name, (*path, str(key)))
+    elif isinstance(schema, list):
+        for index, item in enumerate(schema):
+            yield from enums_of(item, name, (*path, str(index)))
+
+
+def enum_at(schema_name: str, path: Path_, name: str) -> list[Any]:
+    """The enum of property `name` of the object at `path` in schema `schema_name`."""
+    found = dict(enums_of(jsonschemas.load_schema(schema_name), name))
+    assert path in found, f"{schema_name}: no `{name}` enum at {'/'.join(path) or 'the top'}"
+    return found[path]
+
+
+def every_enum(name: str) -> list[tuple[str, Path_, list[Any]]]:
+    return [
+        (schema, path, enum_values)
+        for schema in jsonschemas.schema_names()
+        for path, enum_values in enums_of(jsonschemas.load_schema(schema), name)
+    ]
+
+
+def values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
+
+
+def test_phase_is_the_initiative_status_phase_enum() -> None:
+    assert values(Phase) == enum_at(jsonschemas.STATUS, ("$defs", "initiativeStatus"), "phase")
+
+
+def test_blueprint_phase_is_the_city_blueprint_status_phase_enum() -> None:
+    assert values(BlueprintPhase) == enum_at(
+        jsonschemas.STATUS, ("$defs", "cityBlueprintStatus"), "phase"
+    )
+
+
+def test_wave_is_the_initiative_status_wave_enum_and_every_other() -> None:
+    assert values(Wave) == enum_at(jsonschemas.STATUS, ("$defs", "initiativeStatus"), "wave")
+    assert [found for found in every_enum("wave") if found[2] != values(Wave)] == []
+
+
+def test_area_is_the_catalogue_entry_area_enum() -> None:
+    assert values(Area) == enum_at(jsonschemas.CATALOGUE_ENTRY, (), "area")
+
+
+def test_area_is_the_initiative_spec_area_enum() -> None:
+    assert values(Area) == enum_at(jsonschemas.INITIATIVE, ("properties", "spec"), "area")
+
+
+def test_no_schema_has_another_area_enum() -> None:
+    assert [found for found in every_enum("area") if found[2] != values(Area)] == []
