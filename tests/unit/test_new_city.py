@@ -155,3 +155,74 @@ def test_scaffolded_inventory_lists_every_role_input_still_to_give(project: Path
         assert required <= given | set(placeholders), (
             f"{role}: {sorted(required - given - set(placeholders))}"
         )
+
+
+def test_from_an_example_outside_the_residency_without_country_is_one_clear_line(
+    project: Path,
+) -> None:
+    result = run_cli("new-city", "testville", "--jurisdiction", "gdpr", "--from", "hangzhou")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "new-city:0:0: --country: required: the example hangzhou is in CN, outside the gdpr "
+        "profile's residency (EU: AT, BE, BG, HR, CY, CZ, DK, EE, FI, FR, DE, GR, HU, IE, IT, "
+        "LV, LT, LU, MT, NL, PL, PT, RO, SK, SI, ES, SE, IS, LI, NO); give the city's "
+        "ISO 3166-1 alpha-2 code inside it"
+    ]
+    assert files_under(project) == {}
+
+
+def test_from_hangzhou_under_gdpr_with_a_country_leaves_only_the_policy_problems(
+    project: Path,
+) -> None:
+    """The country no longer stands in the way; what Hangzhou's programme breaks under GDPR
+    (retention, face recognition, approvals) is listed, and nothing is written."""
+    result = run_cli(
+        "new-city", "testville", "--jurisdiction", "gdpr", "--from", "hangzhou", "--country", "EE"
+    )
+    assert result.exit_code == 1
+    assert all(re.match(LOCATED_LINE, line) for line in result.output.strip().splitlines())
+    assert "spec.city.country" not in result.output
+    assert "uses face-recognition, which is forbidden under the gdpr profile" in result.output
+    assert files_under(project) == {}
+
+
+def test_from_an_example_inside_the_residency_keeps_its_country(project: Path) -> None:
+    assert (
+        run_cli("new-city", "ningbo", "--jurisdiction", "pipl", "--from", "hangzhou").exit_code == 0
+    )
+    assert validate_file(project / "blueprints/cities/ningbo.yaml").blueprint.country == "CN"
+
+
+def test_country_moves_an_example_within_the_residency(project: Path) -> None:
+    result = run_cli(
+        "new-city", "espoo", "--jurisdiction", "gdpr", "--from", "tallinn", "--country", "fi"
+    )
+    assert result.exit_code == 0, result.output
+    blueprint = validate_file(project / "blueprints/cities/espoo.yaml").blueprint
+    assert (blueprint.country, blueprint.hosting_country) == ("FI", "FI")
+
+
+def test_the_starter_needs_a_country_and_has_no_placeholder(project: Path) -> None:
+    result = run_cli("new-city", "testville", "--jurisdiction", "pdpo")
+    assert result.exit_code == 1
+    assert (
+        "--country: required: the starter template has no country; give the city's "
+        "ISO 3166-1 alpha-2 code inside the pdpo profile's residency (HK: HK)" in result.output
+    )
+    assert files_under(project) == {}
+    assert (
+        run_cli("new-city", "testville", "--jurisdiction", "pdpo", "--country", "HK").exit_code == 0
+    )
+    text = (project / "blueprints/cities/testville.yaml").read_text()
+    assert "country: HK" in text and "ZZ" not in text
+
+
+def test_a_country_outside_the_residency_is_refused_at_the_field(project: Path) -> None:
+    result = run_cli("new-city", "testville", "--jurisdiction", "pipl", "--country", "US")
+    assert result.exit_code == 1
+    assert all(re.match(LOCATED_LINE, line) for line in result.output.strip().splitlines())
+    assert (
+        "spec.city.country: city country US is outside the pipl profile's residency (CN: CN)"
+        in result.output
+    )
+    assert files_under(project) == {}
