@@ -2,34 +2,42 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
-from rich.console import Console
-from rich.table import Table
 
 from citykit.api.enums import Area
+from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
 from citykit.core.catalogue import load_catalogue
-from citykit.core.diff import diff as blueprint_diff
 from citykit.core.errors import CitykitError, Problem
-from citykit.core.render import plan as render_plan
 from citykit.core.source import load_file
 from citykit.core.validation import validate_file
 from citykit.serialize import dump
 
+# Rendering (plan, diff) and rich (the catalogue table) are imported by the commands that use
+# them, so `citykit validate` loads only what validating needs.
+
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def validate(files: tuple[str, ...]) -> None:
-    """Check blueprint FILES: schema, references, cycles, parameters and jurisdiction policy."""
+@click.argument("files", nargs=-1, required=True, metavar="FILE|CITY...")
+@PROJECT_DIR
+def validate(files: tuple[str, ...], project: Path) -> None:
+    """Check blueprints, given as FILE paths or CITY names: schema, references, cycles,
+    parameters and jurisdiction policy.
+
+    A CITY name is looked up as blueprints/cities/CITY.yaml in the project folder, then among
+    the example cities citykit ships."""
     problems: list[Problem] = []
     for file in files:
         try:
-            validated = validate_file(file)
+            path = city_blueprint(file, project)
+            validated = validate_file(path)
         except CitykitError as error:
             problems += error.problems
             continue
         blueprint = validated.blueprint
         click.echo(
-            f"{file}: ok — {blueprint.city_name} blueprint {blueprint.version}, "
+            f"{path}: ok — {blueprint.city_name} blueprint {blueprint.version}, "
             f"{len(blueprint.enabled)} initiatives under {blueprint.jurisdiction}"
         )
     if problems:
@@ -37,13 +45,19 @@ def validate(files: tuple[str, ...]) -> None:
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", metavar="FILE|CITY")
 @click.option(
     "-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
 )
-def plan(file: str, output: str) -> None:
-    """Print every Kubernetes object the operator will create for blueprint FILE."""
-    click.echo(dump(render_plan(validate_file(file)), output), nl=False)
+@PROJECT_DIR
+def plan(file: str, output: str, project: Path) -> None:
+    """Print every Kubernetes object the operator will create for blueprint FILE or city CITY.
+
+    A CITY name is looked up as blueprints/cities/CITY.yaml in the project folder, then among
+    the example cities citykit ships."""
+    from citykit.core.render import plan as render_plan
+
+    click.echo(dump(render_plan(validate_file(city_blueprint(file, project))), output), nl=False)
 
 
 @click.command()
@@ -51,6 +65,8 @@ def plan(file: str, output: str) -> None:
 @click.argument("new", type=click.Path(dir_okay=False))
 def diff(old: str, new: str) -> None:
     """Show what changes from blueprint OLD to blueprint NEW; exits 0 either way."""
+    from citykit.core.diff import diff as blueprint_diff
+
     result = blueprint_diff(validate_file(old), validate_file(new))
     if result.empty:
         click.echo("no changes")
@@ -68,7 +84,10 @@ def diff(old: str, new: str) -> None:
             click.echo(
                 f"{sign} {kind} {namespace}/{name}" if namespace else f"{sign} {kind} {name}"
             )
-    counts = f"{len(result.create)} to create, {len(result.update)} to update, {len(result.delete)} to delete"
+    counts = (
+        f"{len(result.create)} to create, {len(result.update)} to update, "
+        f"{len(result.delete)} to delete"
+    )
     click.echo(f"objects: {counts}")
 
 
@@ -84,6 +103,9 @@ def catalogue(context: click.Context) -> None:
 @click.option("--area", type=click.Choice([area.value for area in Area]), help="Only this area.")
 def catalogue_list(area: str | None) -> None:
     """List initiatives, by area."""
+    from rich.console import Console
+    from rich.table import Table
+
     loaded = load_catalogue()
     table = Table(title=f"citykit catalogue {loaded.version}")
     for column in ("ID", "AREA", "TITLE", "PERSONAL DATA", "PUBLISHES"):

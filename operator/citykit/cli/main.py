@@ -1,7 +1,9 @@
 """The `citykit` command line: thin commands over the pure core.
 
 Every user-caused error becomes `CitykitError`, printed one problem per line, exit code 1,
-never a traceback.
+never a traceback. A command's module is imported only when that command runs, so
+`citykit validate` starts without the Kubernetes client, kopf or Pulumi
+(benchmarks/cli_startup_bench.py measures it).
 """
 
 from __future__ import annotations
@@ -9,20 +11,90 @@ from __future__ import annotations
 import sys
 
 import click
-import urllib3
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config import ConfigException
 
 from citykit import __version__
-from citykit.cli.blueprint import catalogue, diff, plan, validate
-from citykit.cli.city import new_city, up
-from citykit.cli.cluster import cluster
-from citykit.cli.demo import demo
-from citykit.cli.operate import apply, approve, install, operator_group, status
+from citykit.cli.lazygroup import LazyCommand, LazyGroup
 from citykit.core.errors import CitykitError
 
+# Each subcommand: where it lives, and the one line `citykit --help` shows for it without
+# importing it (tests/unit/test_cli_imports.py holds these equal to the commands' docstrings).
+COMMANDS = {
+    "validate": LazyCommand(
+        "citykit.cli.blueprint:validate",
+        "Check blueprints, given as FILE paths or CITY names: schema, references, cycles, "
+        "parameters and jurisdiction policy.",
+    ),
+    "plan": LazyCommand(
+        "citykit.cli.blueprint:plan",
+        "Print every Kubernetes object the operator will create for blueprint FILE or city CITY.",
+    ),
+    "diff": LazyCommand(
+        "citykit.cli.blueprint:diff",
+        "Show what changes from blueprint OLD to blueprint NEW; exits 0 either way.",
+    ),
+    "catalogue": LazyCommand(
+        "citykit.cli.blueprint:catalogue", "Browse the initiative catalogue (default: list)."
+    ),
+    "install": LazyCommand(
+        "citykit.cli.operate:install",
+        "Install (or update) the citykit CRDs; returns once the API serves their kinds.",
+    ),
+    "apply": LazyCommand(
+        "citykit.cli.operate:apply",
+        "Validate blueprint FILE, then server-side apply it as a CityBlueprint.",
+    ),
+    "status": LazyCommand(
+        "citykit.cli.operate:status",
+        "Show each initiative's rollout: phase, wave, ready replicas, age.",
+    ),
+    "approve": LazyCommand(
+        "citykit.cli.operate:approve",
+        "Approve INITIATIVE (catalogue id) of CITY to go citywide after its pilot.",
+    ),
+    "operator": LazyCommand("citykit.cli.operate:operator_group", "Run the citykit operator."),
+    "demo": LazyCommand(
+        "citykit.cli.demo:demo",
+        "Start the local cluster if needed, run the operator, and roll an example city out "
+        "to Live.",
+    ),
+    "new-city": LazyCommand(
+        "citykit.cli.city:new_city",
+        "Scaffold city NAME in the project folder: blueprint, Pulumi stack settings and "
+        "Ansible inventory.",
+    ),
+    "up": LazyCommand(
+        "citykit.cli.city:up",
+        "Provision CITY's platform on the current cluster (KUBECONFIG): namespace, operator, "
+        "shared platform services and the CityBlueprint.",
+    ),
+    "cluster": LazyCommand(
+        "citykit.cli.cluster:cluster",
+        "Run a local Kubernetes control plane (etcd, kube-apiserver, controller-manager, "
+        "scheduler) with KWOK's simulated nodes, all built from Go modules.",
+    ),
+}
 
-class _CitykitGroup(click.Group):
+# The errors of the Kubernetes client (an API refusal, a bad kubeconfig, an unreachable
+# server), by module and name: an instance can exist only once its module is imported, so
+# looking the types up in sys.modules recognises them without importing the client here.
+KUBERNETES_ERRORS = (
+    ("kubernetes.client.exceptions", "ApiException"),
+    ("kubernetes.config.config_exception", "ConfigException"),
+    ("urllib3.exceptions", "HTTPError"),
+)
+
+
+def is_kubernetes_error(error: BaseException) -> bool:
+    """Whether `error` is one of KUBERNETES_ERRORS (or a subclass), importing nothing."""
+    for module_name, type_name in KUBERNETES_ERRORS:
+        module = sys.modules.get(module_name)
+        error_type = getattr(module, type_name, None) if module else None
+        if isinstance(error_type, type) and isinstance(error, error_type):
+            return True
+    return False
+
+
+class _CitykitGroup(LazyGroup):
     """Turns user errors raised anywhere below into located one-line messages and exit 1."""
 
     def invoke(self, ctx: click.Context) -> object:
@@ -32,7 +104,9 @@ class _CitykitGroup(click.Group):
             for problem in error.problems:
                 click.echo(str(problem), err=True)
             sys.exit(1)
-        except (ApiException, ConfigException, urllib3.exceptions.HTTPError) as error:
+        except Exception as error:
+            if not is_kubernetes_error(error):
+                raise
             reason = getattr(error, "reason", None) or str(error).splitlines()[0]
             click.echo(
                 f"citykit: the Kubernetes API refused or could not be reached: {reason}", err=True
@@ -40,25 +114,7 @@ class _CitykitGroup(click.Group):
             sys.exit(1)
 
 
-@click.group(cls=_CitykitGroup)
+@click.group(cls=_CitykitGroup, lazy=COMMANDS)
 @click.version_option(__version__, prog_name="citykit")
 def main() -> None:
     """citykit: export a smart city, turnkey."""
-
-
-for _command in (
-    validate,
-    plan,
-    diff,
-    catalogue,
-    install,
-    apply,
-    status,
-    approve,
-    operator_group,
-    demo,
-    new_city,
-    up,
-):
-    main.add_command(_command)
-main.add_command(cluster)

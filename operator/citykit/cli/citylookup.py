@@ -1,0 +1,59 @@
+"""Finding a city's blueprint from what a user typed: a FILE path or a CITY name.
+
+`citykit validate tallinn` and `citykit validate blueprints/cities/tallinn.yaml` mean the same
+thing in a city's project folder. An existing file is used as it is; an argument that looks
+like a path (a folder separator, or a .yaml/.yml/.json suffix) stays a path, so a missing file is
+reported as one; anything else is a city NAME, looked up as `blueprints/cities/NAME.yaml` in the
+project folder (the current folder, or --dir, as for `new-city` and `up`), then among the
+example cities citykit ships. A local city shadows an example of the same name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from citykit.core.errors import CitykitError, Problem
+from citykit.resources import example_cities_dir
+
+PROJECT_DIR = click.option(
+    "--dir",
+    "project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    help="The city's project folder, where CITY names are looked up (default: the current folder).",
+)
+
+PATH_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def looks_like_path(argument: str) -> bool:
+    """Whether `argument` names a file rather than a city: a separator or a file suffix."""
+    separators = {"/", os.sep, *([os.altsep] if os.altsep else [])}
+    return any(sep in argument for sep in separators) or argument.endswith(PATH_SUFFIXES)
+
+
+def city_blueprint(argument: str, project: Path) -> Path:
+    """The blueprint file `argument` stands for, or a located refusal saying where it looked."""
+    given = Path(argument)
+    if given.is_file() or looks_like_path(argument) or not argument:
+        return given
+    from citykit.core.scaffold import CityFiles  # only when a name is given: scaffold is heavier
+
+    candidates = [CityFiles(project, argument).blueprint, example_cities_dir() / f"{argument}.yaml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    examples = ", ".join(sorted(path.stem for path in example_cities_dir().glob("*.yaml")))
+    raise CitykitError(
+        Problem(
+            "citykit",
+            0,
+            0,
+            "city",
+            f"no file or city '{argument}' (looked in {candidates[0]} and the examples: "
+            f"{examples})",
+        )
+    )
