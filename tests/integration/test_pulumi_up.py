@@ -106,7 +106,7 @@ class FirstUp:
 
 @pytest.fixture(scope="module")
 def first_up(citykit: Any, volumes: None, api: client.ApiClient) -> FirstUp:
-    scaffold = citykit("new-city", CITY, "--jurisdiction", "gdpr")
+    scaffold = citykit("new-city", CITY, "--jurisdiction", "gdpr", "--country", "EE")
     assert scaffold.returncode == 0, scaffold.stderr
     preview = citykit("up", CITY, "--preview")
     assert preview.returncode == 0, preview.stdout[-4000:] + preview.stderr[-4000:]

@@ -22,7 +22,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path / "project")
     monkeypatch.setenv("CITYKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test only")
-    assert run_cli("new-city", "testville", "--jurisdiction", "gdpr").exit_code == 0
+    assert (
+        run_cli("new-city", "testville", "--jurisdiction", "gdpr", "--country", "EE").exit_code == 0
+    )
     return tmp_path
 
 

@@ -15,6 +15,10 @@ from tests.conftest import LOCATED_LINE, run_cli
 Edit = Callable[[dict[str, Any]], None]
 
 
+# A country inside each profile's residency, so a minimal city is hosted where it may be.
+HOME_COUNTRY = {"gdpr": "DE", "pipl": "CN", "pdpo": "HK", "us-surveillance-ordinance": "US"}
+
+
 def minimal(
     jurisdiction: str = "gdpr", *initiatives: dict[str, Any], **spec: Any
 ) -> dict[str, Any]:
@@ -26,7 +30,7 @@ def minimal(
         "spec": {
             "city": {
                 "name": "Testville",
-                "country": "DE",
+                "country": HOME_COUNTRY.get(jurisdiction, "DE"),
                 "timezone": "Europe/Berlin",
                 "population": 120000,
             },
