@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from citykit import kube
-from citykit.api.names import API_VERSION, CITY_BLUEPRINT, city_namespace
+from citykit.api.names import API_VERSION, APPROVED_BY_ANNOTATION, CITY_BLUEPRINT, city_namespace
 from citykit.cli.cluster import start_with_progress
 from citykit.cli.operate import approve_initiative, list_initiatives, status_table
 from citykit.cli.statusview import Row, by_area, phases_text, rows, summary
@@ -38,6 +38,16 @@ def progress_view(city: str, table: list[Row], elapsed: float) -> Group:
     return Group(Text(f"{city}: {summary(table)} ({elapsed:.0f}s)", style="bold"), grid)
 
 
+def already_approved(initiatives: list[dict[str, Any]]) -> set[str]:
+    """Initiatives someone approved (an earlier, interrupted demo among them) whose status
+    the operator has not caught up with yet: approving them again would say so twice."""
+    return {
+        item["spec"]["ref"]
+        for item in initiatives
+        if APPROVED_BY_ANNOTATION in (item["metadata"].get("annotations") or {})
+    }
+
+
 def follow(
     client: DynamicClient,
     city: str,
@@ -58,6 +68,7 @@ def follow(
             nonlocal table
             operator.check_alive()
             initiatives = list_initiatives(client, city)
+            approved.update(already_approved(initiatives))
             for ref in [ref for ref in awaiting_approval(initiatives) if ref not in approved]:
                 approve_initiative(client, city, ref, APPROVER)
                 approved.add(ref)
