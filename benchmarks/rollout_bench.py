@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from kubernetes import client, config
 
+from citykit import kube
 from citykit.core.render import plan
 from citykit.core.source import load_file
 from citykit.core.validation import validate
@@ -61,7 +62,7 @@ def main() -> None:
         operator = OperatorProcess(cluster.kubeconfig, Path(state) / "operator.log")
         try:
             api = config.new_client_from_config(str(cluster.kubeconfig))
-            install_crds(api)
+            install_crds(kube.dynamic_client(cluster.kubeconfig))
             operator.start()
             time.sleep(3)  # the operator's startup (CRD scan, first list) is not the rollout
             before = operator_writes(cluster.audit_log)

@@ -19,7 +19,7 @@ from typing import Any
 from citykit.localcluster.certs import KeyPair
 
 
-class ApiClient:
+class BootstrapClient:
     """Talks to one API server on 127.0.0.1 as the admin user."""
 
     def __init__(self, port: int, ca_cert: Path, client: KeyPair, timeout: float = 5.0) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from citykit.kube.wait import wait_for
 from citykit.localcluster import commandlines
-from citykit.localcluster.bootstrap_client import ApiClient
+from citykit.localcluster.bootstrap_client import BootstrapClient
 from citykit.localcluster.certs import (
     CertificateAuthority,
     ClientIdentity,
@@ -58,9 +58,9 @@ def _quiet(_: str) -> None:
     """The default reporter: say nothing."""
 
 
-def admin_client(layout: Layout) -> ApiClient:
+def admin_client(layout: Layout) -> BootstrapClient:
     pki = layout.pki
-    return ApiClient(
+    return BootstrapClient(
         layout.ports.apiserver, pki / "ca.crt", KeyPair(pki / "admin.crt", pki / "admin.key")
     )
 
@@ -227,7 +227,7 @@ def _etcd_healthy(port: int) -> bool:
         connection.close()
 
 
-def _nodes_ready(api: ApiClient) -> bool:
+def _nodes_ready(api: BootstrapClient) -> bool:
     """All fake nodes Ready and free of the not-ready taints the node controller puts on first."""
     nodes = api.get_json("/api/v1/nodes?labelSelector=type%3Dkwok")
     if nodes is None or len(nodes["items"]) < NODE_COUNT:
