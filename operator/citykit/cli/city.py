@@ -20,6 +20,7 @@ from kubernetes.client import VersionApi
 from pulumi import automation as auto
 
 from citykit import kube
+from citykit.cli.citylookup import PROJECT_DIR
 from citykit.core import citystack
 from citykit.core.errors import CitykitError, Problem, RunFailure
 from citykit.core.scaffold import CityFiles
@@ -30,14 +31,6 @@ from citykit.resources import example_cities_dir
 from citykit.toolchain.errors import ToolchainError
 from citykit.toolchain.locations import cache_root
 from citykit.toolchain.pulumi_engine import engine_env, ensure_pulumi
-
-PROJECT_DIR = click.option(
-    "--dir",
-    "project",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(),
-    help="The city's project folder (default: the current folder).",
-)
 
 
 @click.command("new-city")

@@ -23,7 +23,8 @@ PROJECT_DIR = click.option(
     "project",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(),
-    help="The city's project folder, where CITY names are looked up (default: the current folder).",
+    help="The city's project folder, holding blueprints/cities, infra and playbooks/inventories"
+    " (default: the current folder).",
 )
 
 PATH_SUFFIXES = (".yaml", ".yml", ".json")
