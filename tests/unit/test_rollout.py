@@ -6,7 +6,10 @@ import datetime
 from typing import Any
 
 from citykit.core.rollout import (
+    DeploymentState,
+    InitiativeStatus,
     InitiativeView,
+    RolloutSpec,
     fold_blueprint_status,
     next_initiative_status,
     set_condition,
@@ -42,14 +45,21 @@ def deployment(
 
 
 def view(
-    status: dict[str, Any] | None = None,
+    status: dict[str, Any] | InitiativeStatus | None = None,
     deployments: list[dict[str, Any]] | None = None,
     approved_by: str | None = None,
     phases: dict[str, str] | None = None,
     **spec_overrides: Any,
 ) -> InitiativeView:
     return InitiativeView(
-        spec(**spec_overrides), 1, status or {}, phases or {}, deployments or [], approved_by
+        RolloutSpec.from_spec(spec(**spec_overrides)),
+        1,
+        status
+        if isinstance(status, InitiativeStatus)
+        else InitiativeStatus.from_dict(status or {}),
+        phases or {},
+        [DeploymentState.from_api(item) for item in deployments or []],
+        approved_by,
     )
 
 
@@ -63,8 +73,8 @@ def test_initiative_waits_for_dependencies_that_are_not_live() -> None:
         T0,
     )
     assert decision.wave is None
-    assert decision.status["phase"] == "Waiting"
-    assert "government.digital-identity" in decision.status["message"]
+    assert decision.status.phase == "Waiting"
+    assert "government.digital-identity" in decision.status.message
 
 
 def test_initiative_starts_once_dependencies_are_live() -> None:
@@ -77,22 +87,22 @@ def test_initiative_starts_once_dependencies_are_live() -> None:
         T0,
     )
     assert decision.wave == "pilot"
-    assert decision.status["phase"] == "Pilot"
+    assert decision.status.phase == "Pilot"
 
 
 def test_initiative_without_pilot_districts_goes_straight_citywide() -> None:
     decision = next_initiative_status(view(pilotDistricts=[]), 1, T0)
     assert decision.wave == "citywide"
-    assert decision.status["phase"] == "Citywide"
+    assert decision.status.phase == "Citywide"
 
 
 def test_manual_gate_without_pilot_districts_deploys_nothing_until_approved() -> None:
     manual = {"pilotDistricts": [], "gate": {"healthyFor": "10m", "approval": "manual"}}
     waiting = next_initiative_status(view(**manual), 1, T0)
-    assert (waiting.wave, waiting.status["phase"]) == (None, "AwaitingApproval")
-    assert "citykit approve" in waiting.status["message"]
+    assert (waiting.wave, waiting.status.phase) == (None, "AwaitingApproval")
+    assert "citykit approve" in waiting.status.message
     approved = next_initiative_status(view(waiting.status, approved_by="council", **manual), 1, T0)
-    assert (approved.wave, approved.status["phase"], approved.status["approvedBy"]) == (
+    assert (approved.wave, approved.status.phase, approved.status.approved_by) == (
         "citywide",
         "Citywide",
         "council",
@@ -111,13 +121,13 @@ def test_manual_gate_does_not_hold_back_an_initiative_already_deployed_citywide(
         1,
         T0,
     )
-    assert (decision.wave, decision.status["phase"]) == ("citywide", "Live")
+    assert (decision.wave, decision.status.phase) == ("citywide", "Live")
 
 
 def test_healthy_pilot_waits_for_its_gate() -> None:
     decision = next_initiative_status(view(deployments=[deployment("pilot", 1)]), 1, T0)
-    assert decision.status["phase"] == "Pilot"
-    assert decision.status["pilotHealthySince"] == timestamp(T0)
+    assert decision.status.phase == "Pilot"
+    assert decision.status.pilot_healthy_since == timestamp(T0)
     assert decision.recheck_after == 600
 
 
@@ -127,7 +137,7 @@ def test_pilot_healthy_for_its_gate_goes_citywide() -> None:
         view(earlier, [deployment("pilot", 1)]), 1, T0 + datetime.timedelta(minutes=10)
     )
     assert decision.wave == "citywide"
-    assert decision.status["phase"] == "Citywide"
+    assert decision.status.phase == "Citywide"
 
 
 def test_unhealthy_pilot_restarts_the_gate_clock() -> None:
@@ -136,7 +146,7 @@ def test_unhealthy_pilot_restarts_the_gate_clock() -> None:
         view(earlier, [deployment("pilot", 0)]), 1, T0 + datetime.timedelta(minutes=20)
     )
     assert decision.wave == "pilot"
-    assert "pilotHealthySince" not in decision.status
+    assert decision.status.pilot_healthy_since is None
 
 
 def test_manual_gate_waits_for_approval() -> None:
@@ -147,7 +157,7 @@ def test_manual_gate_waits_for_approval() -> None:
         1,
         later,
     )
-    assert (waiting.wave, waiting.status["phase"]) == ("pilot", "AwaitingApproval")
+    assert (waiting.wave, waiting.status.phase) == ("pilot", "AwaitingApproval")
     approved = next_initiative_status(
         view(
             earlier,
@@ -158,7 +168,7 @@ def test_manual_gate_waits_for_approval() -> None:
         1,
         later,
     )
-    assert (approved.wave, approved.status["approvedBy"]) == ("citywide", "mayor")
+    assert (approved.wave, approved.status.approved_by) == ("citywide", "mayor")
     live = next_initiative_status(
         view(
             approved.status,
@@ -169,29 +179,29 @@ def test_manual_gate_waits_for_approval() -> None:
         1,
         later,
     )
-    assert (live.status["phase"], live.status["approvedBy"]) == ("Live", "mayor")
+    assert (live.status.phase, live.status.approved_by) == ("Live", "mayor")
 
 
 def test_citywide_ready_is_live_and_losing_readiness_is_degraded() -> None:
     live = next_initiative_status(view({"wave": "citywide"}, [deployment("citywide", 2, 2)]), 1, T0)
-    assert live.status["phase"] == "Live"
-    assert live.status["ready"] == "2/2"
+    assert live.status.phase == "Live"
+    assert live.status.to_dict()["ready"] == "2/2"
     degraded = next_initiative_status(view(live.status, [deployment("citywide", 1, 2)]), 1, T0)
-    assert degraded.status["phase"] == "Degraded"
+    assert degraded.status.phase == "Degraded"
 
 
 def test_deployment_not_yet_observed_is_not_ready() -> None:
     decision = next_initiative_status(
         view({"wave": "citywide"}, [deployment("citywide", 2, 2, generation=3, observed=2)]), 1, T0
     )
-    assert decision.status["phase"] == "Citywide"
+    assert decision.status.phase == "Citywide"
 
 
 def test_missing_component_deployment_is_not_ready() -> None:
     decision = next_initiative_status(
         view({"wave": "citywide"}, [deployment("citywide", 2, 2)]), 2, T0
     )
-    assert decision.status["phase"] == "Citywide"
+    assert decision.status.phase == "Citywide"
 
 
 def test_recomputing_an_unchanged_status_gives_the_same_status() -> None:
@@ -210,8 +220,8 @@ def test_condition_transition_time_moves_only_when_status_changes() -> None:
         first, "Ready", False, "Pilot", "other message", 2, T0 + datetime.timedelta(minutes=5)
     )
     flipped = set_condition(same, "Ready", True, "Live", "m", 2, T0 + datetime.timedelta(minutes=9))
-    assert same[0]["lastTransitionTime"] == timestamp(T0)
-    assert flipped[0]["lastTransitionTime"] == timestamp(T0 + datetime.timedelta(minutes=9))
+    assert same[0].last_transition_time == timestamp(T0)
+    assert flipped[0].last_transition_time == timestamp(T0 + datetime.timedelta(minutes=9))
 
 
 def test_blueprint_status_counts_by_phase_and_area() -> None:
@@ -254,3 +264,54 @@ def test_status_patch_removes_map_keys_that_went_away() -> None:
         "initiatives": {"byPhase": {"Pilot": None, "Live": 2}},
     }
     assert merge_patch(wanted, wanted) == {}
+
+
+def test_citywide_deployments_keep_the_wave_when_the_status_still_says_pilot() -> None:
+    """Killed after writing the citywide children, before writing status: no way back."""
+    stale = {"wave": "pilot", "phase": "Pilot", "pilotHealthySince": timestamp(T0)}
+    decision = next_initiative_status(
+        view(stale, [deployment("citywide", 0), deployment("pilot", 1)]),
+        2,
+        T0 + datetime.timedelta(seconds=1),
+    )
+    assert decision.wave == "citywide"
+    assert decision.status.wave == "citywide"
+    assert decision.status.phase == "Citywide"
+
+
+def test_a_partly_flipped_rollout_goes_on_citywide_and_becomes_live() -> None:
+    stale = {"wave": "pilot", "phase": "Pilot", "pilotHealthySince": timestamp(T0)}
+    decision = next_initiative_status(
+        view(stale, [deployment("citywide", 1), deployment("citywide", 1)]), 2, T0
+    )
+    assert (decision.wave, decision.status.phase) == ("citywide", "Live")
+
+
+def test_a_pilot_whose_status_was_lost_keeps_its_wave_and_starts_no_new_one() -> None:
+    decision = next_initiative_status(view({}, [deployment("pilot", 1)]), 1, T0)
+    assert decision.wave == "pilot"
+
+
+def test_manual_gate_without_pilot_does_not_hold_back_deployments_that_exist() -> None:
+    manual = {"pilotDistricts": [], "gate": {"healthyFor": "10m", "approval": "manual"}}
+    decision = next_initiative_status(view({}, [deployment("citywide", 1)], **manual), 1, T0)
+    assert (decision.wave, decision.status.phase) == ("citywide", "Live")
+
+
+def test_the_gate_is_rechecked_exactly_when_it_opens() -> None:
+    earlier = {"wave": "pilot", "pilotHealthySince": timestamp(T0)}
+    decision = next_initiative_status(
+        view(earlier, [deployment("pilot", 1)]), 1, T0 + datetime.timedelta(seconds=450)
+    )
+    assert decision.recheck_after == 150
+    assert decision.status.pilot_healthy_since == timestamp(T0)
+
+
+def test_status_round_trips_through_the_schema_dict() -> None:
+    decision = next_initiative_status(
+        view({"wave": "citywide"}, [deployment("citywide", 2, 2)], approved_by="mayor"), 1, T0
+    )
+    stored = decision.status.to_dict()
+    assert InitiativeStatus.from_dict(stored) == decision.status
+    assert stored["ready"] == "2/2"
+    assert stored["conditions"][0]["type"] == "DependenciesReady"

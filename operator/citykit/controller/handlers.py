@@ -1,48 +1,33 @@
-"""The citykit operator: kopf handlers that observe, call the pure core, and write the difference.
+"""The citykit operator on kopf, the controller-runtime way: react, don't poll.
 
 Run it as a module: `kopf run -m citykit.controller.handlers --all-namespaces` (or
-`citykit operator run`). Everything the handlers read comes from kopf's in-memory indices,
-fed by watches; a resync that finds nothing to change makes no API request at all.
+`citykit operator run`). kopf watches CityBlueprints, Initiatives and every child kind
+citykit makes; its indices keep slim copies of them (`observed.slim`). Each event is mapped
+to its owner's key (`observed.owner_keys`) and queued (`queue.WorkQueue`): one reconcile per
+key at a time, bursts coalesce, a gate's opening is requeued for exactly when it opens,
+errors back off per key, and a slow safety resync (CITYKIT_RESYNC seconds, default 600)
+queues every key again. There are no timers or daemons, so kopf adds no finalizers (and
+removes the one an older citykit operator left); owner references collect the children.
+An idle operator makes no API request beyond its watches.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime
+import concurrent.futures
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
 
 from citykit import kube
-from citykit.api.enums import Phase
-from citykit.api.names import (
-    API_VERSION,
-    APPROVED_BY_ANNOTATION,
-    CITY_BLUEPRINT,
-    CITY_LABEL,
-    GROUP,
-    INITIATIVE,
-    INITIATIVE_LABEL,
-    VERSION,
-    city_namespace,
-)
-from citykit.core import converge
-from citykit.core.catalogue import load_catalogue
-from citykit.core.errors import CitykitError
-from citykit.core.render import initiative_children, initiative_resources, namespace_objects
-from citykit.core.rollout import (
-    InitiativeView,
-    blocked_blueprint_status,
-    fold_blueprint_status,
-    next_initiative_status,
-)
-from citykit.core.source import from_data
-from citykit.core.validation import validate
+from citykit.api.names import CITY_BLUEPRINT, CITY_LABEL, GROUP, VERSION, city_namespace
+from citykit.controller import reconcile
+from citykit.controller.observed import Key, Written, owner_keys, scope, slim
+from citykit.controller.queue import WorkQueue
 
-RESYNC_SECONDS = float(os.environ.get("CITYKIT_RESYNC_SECONDS", "5"))
 CHILD_KINDS = (
     ("", "v1", "namespaces"),
     ("", "v1", "serviceaccounts"),
@@ -51,244 +36,188 @@ CHILD_KINDS = (
     ("apps", "v1", "deployments"),
     ("networking.k8s.io", "v1", "networkpolicies"),
 )
+WORKERS = int(os.environ.get("CITYKIT_WORKERS", "8"))
 log = logging.getLogger(__name__)
 
 
-def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+def resync_seconds() -> float:
+    """CITYKIT_RESYNC (seconds); CITYKIT_RESYNC_SECONDS is the chart's older name for it."""
+    value = os.environ.get("CITYKIT_RESYNC") or os.environ.get("CITYKIT_RESYNC_SECONDS")
+    return float(value) if value else 600.0
+
+
+class Controller:
+    """The work queue, its workers and the write-through cache, over kopf's indices."""
+
+    def __init__(self, indices: Mapping[str, kopf.Index[Any, Any]]) -> None:
+        self.indices = indices
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.written = Written()
+        self.pool = concurrent.futures.ThreadPoolExecutor(WORKERS, "citykit-reconcile")
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self.tasks = [asyncio.create_task(self._work()) for _ in range(WORKERS)]
+        self.tasks.append(asyncio.create_task(self._resync(resync_seconds())))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.queue.close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A watch event: forget what the watch has now caught up with, queue the owners."""
+        self.written.seen(body, deleted=event_type == "DELETED")
+        siblings: list[Mapping[str, Any]] = []
+        if body.get("kind") == "Initiative":
+            siblings = list(
+                self.indices["citykit_initiatives"].get(body["metadata"]["namespace"], [])
+            )
+        for key in owner_keys(body, siblings):
+            self.queue.add(key)
+
+    def _store(self, index: str, key: Any) -> list[Mapping[str, Any]]:
+        return list(self.indices[index].get(key, []))
+
+    def snapshot(self, key: Key) -> reconcile.Snapshot | None:
+        """What `key`'s reconcile reads, copied on the event loop (indices are not
+        thread-safe), with the operator's own writes the watches have not delivered yet."""
+        if key.kind == CITY_BLUEPRINT:
+            found = self._store("citykit_cityblueprints", key.name)
+            namespace, initiative = city_namespace(key.name), ""
+        else:
+            found = [
+                item
+                for item in self._store("citykit_initiatives", key.namespace)
+                if item["metadata"]["name"] == key.name
+            ]
+            namespace, initiative = key.namespace, key.name
+        merged = self.written.merge(found)
+        if not merged or merged[0]["metadata"].get("deletionTimestamp"):
+            return None
+        city = self._store("citykit_namespaces", (namespace, ""))
+        if city and city[0]["metadata"].get("deletionTimestamp"):
+            return None  # being collected: its namespace's DELETED event brings it back
+        children = self.written.merge(
+            [
+                item
+                for _, _, plural in CHILD_KINDS
+                for item in self._store(f"citykit_{plural}", (namespace, initiative))
+            ],
+            lambda body: (
+                body["kind"] not in ("Initiative", "CityBlueprint")
+                and scope(body) == (namespace, initiative)
+            ),
+        )
+        initiatives = self.written.merge(
+            self._store("citykit_initiatives", namespace),
+            lambda body: (
+                body["kind"] == "Initiative" and body["metadata"].get("namespace") == namespace
+            ),
+        )
+        return reconcile.Snapshot(merged[0], children, initiatives)
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        client = kube.dynamic_client()  # the pod's service account, or $KUBECONFIG as kopf's
+        while True:
+            key = await self.queue.get()
+            try:
+                snapshot = self.snapshot(key)
+                if snapshot is None:
+                    self.queue.forget(key)
+                    continue
+                run: Callable[..., reconcile.Outcome] = (
+                    reconcile.reconcile_blueprint
+                    if key.kind == CITY_BLUEPRINT
+                    else reconcile.reconcile_initiative
+                )
+                outcome = await loop.run_in_executor(self.pool, run, client, snapshot)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a failed reconcile is retried, never fatal
+                delay = self.queue.failed(key)
+                log.warning("reconciling %s failed (retry in %.1fs): %s", key, delay, error)
+            else:
+                self.queue.forget(key)
+                for body in outcome.written:
+                    self.written.record(body)
+                if outcome.recheck_after is not None:
+                    self.queue.add_after(key, outcome.recheck_after)
+            finally:
+                self.queue.done(key)
+
+    async def _resync(self, interval: float) -> None:
+        """The safety net: every key again, in case a watch event was ever missed."""
+        while True:
+            await asyncio.sleep(interval)
+            for name in list(self.indices["citykit_cityblueprints"]):
+                self.queue.add(Key(CITY_BLUEPRINT, "", name))
+            for namespace in list(self.indices["citykit_initiatives"]):
+                for item in self._store("citykit_initiatives", namespace):
+                    for key in owner_keys(item)[:1]:
+                        self.queue.add(key)
+
+
+_controller: Controller | None = None
 
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    """Standalone, bookkeeping in annotations (status schemas are strict), and Events only
-    for what a city team should see (phase transitions, warnings), never per resync."""
+    """Standalone, bookkeeping (if kopf ever needs any) in annotations: status schemas are
+    strict. kopf logs every handled event at INFO: too much for thousands of objects."""
     settings.peering.standalone = True
     settings.posting.level = logging.WARNING
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     settings.watching.server_timeout = 300
-    # Every timer tick would log "succeeded": hundreds of lines a second for a large city.
-    # Failures still show (WARNING and up); phase changes are logged by _patch_status.
+    settings.batching.batch_window = 0.02
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
 
-def _plain(body: kopf.Body) -> dict[str, Any]:
-    return {
-        key: body.get(key)
-        for key in (
-            "apiVersion",
-            "kind",
-            "metadata",
-            "spec",
-            "status",
-            "data",
-            "automountServiceAccountToken",
-        )
-        if key in body
-    }
+@kopf.on.startup()
+async def start_workers(**kwargs: Any) -> None:
+    """The indices are kopf's live objects: the workers read them, the watches fill them."""
+    global _controller
+    indices = {name: kwargs[name] for name in _INDEX_NAMES}
+    _controller = Controller(indices)
+    _controller.start()
 
 
-def _child_key(body: kopf.Body) -> tuple[str, str]:
-    metadata = body["metadata"]
-    return (
-        metadata.get("namespace") or metadata["name"],
-        metadata.get("labels", {}).get(INITIATIVE_LABEL, ""),
-    )
+@kopf.on.cleanup()
+async def stop_workers(**_: Any) -> None:
+    if _controller is not None:
+        await _controller.stop()
 
 
-def index_children(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    """Children by (namespace, initiative); city-level objects have initiative ''."""
-    return {_child_key(body): _plain(body)}
+def _index(body: kopf.Body, **_: Any) -> dict[Any, dict[str, Any]]:
+    kept = slim(body)
+    if body["kind"] == CITY_BLUEPRINT:
+        return {body["metadata"]["name"]: kept}
+    if body["kind"] == "Initiative":
+        return {body["metadata"]["namespace"]: kept}
+    return {scope(body): kept}
 
 
-for _group, _version, _plural in CHILD_KINDS:
-    kopf.index(
-        _group, _version, _plural, labels={CITY_LABEL: kopf.PRESENT}, id=f"citykit_{_plural}"
-    )(index_children)
+def _enqueue(type: str | None, body: kopf.Body, **_: Any) -> None:
+    """Every watched event: kopf calls this only after every index is filled."""
+    if _controller is not None:
+        _controller.observe(type, body)
 
 
-@kopf.index(GROUP, VERSION, "initiatives")
-def citykit_initiatives(body: kopf.Body, namespace: str, **_: Any) -> dict[str, dict[str, Any]]:
-    """Initiatives by namespace: for dependencies, folding, and spotting removed ones."""
-    return {namespace: _plain(body)}
-
-
-def _children(
-    indices: Mapping[str, kopf.Index[Any, Any]], key: tuple[str, str]
-) -> list[dict[str, Any]]:
-    return [
-        item for _, _, plural in CHILD_KINDS for item in indices[f"citykit_{plural}"].get(key, [])
-    ]
-
-
-def _converge(desired: Iterable[dict[str, Any]], observed: Iterable[Mapping[str, Any]]) -> None:
-    """Carry out the pure core's plan: apply what is missing or changed, delete what is
-    no longer desired. A plan with nothing in it makes no request."""
-    plan = converge.plan_writes(desired, observed)
-    if not (plan.apply or plan.delete):
-        return
-    client = kube.dynamic_client()  # the pod's service account, or $KUBECONFIG as kopf's
-    for manifest in plan.apply:
-        kube.apply(client, manifest)
-    for stale in plan.delete:
-        metadata = stale["metadata"]
-        kube.delete(
-            client, stale["apiVersion"], stale["kind"], metadata["name"], metadata.get("namespace")
-        )
-
-
-def _patch_status(
-    patch: kopf.Patch, body: kopf.Body, current: Mapping[str, Any], new: dict[str, Any]
-) -> None:
-    """Write status only when it changed, and tell the city team about phase changes."""
-    changes = converge.merge_patch(current, new)
-    if not changes:
-        return
-    for key, value in changes.items():
-        patch.status[key] = value
-    if current.get("phase") != new.get("phase"):
-        metadata = body["metadata"]
-        log.info(
-            "%s %s: %s -> %s %s",
-            body["kind"],
-            "/".join(filter(None, (metadata.get("namespace"), metadata["name"]))),
-            current.get("phase", "-"),
-            new["phase"],
-            new.get("message") or new.get("live", ""),
-        )
-        kopf.event(
-            body,
-            type="Warning" if new["phase"] in (Phase.BLOCKED, Phase.DEGRADED) else "Normal",
-            reason=new["phase"],
-            message=new.get("message") or new.get("live", ""),
-        )
-
-
-@kopf.timer(GROUP, VERSION, "cityblueprints", interval=RESYNC_SECONDS, initial_delay=0)
-async def reconcile_blueprint(
-    body: kopf.Body,
-    name: str,
-    meta: kopf.Meta,
-    spec: kopf.Spec,
-    status: kopf.Status,
-    patch: kopf.Patch,
-    **indices: Any,
-) -> None:
-    """Blueprint -> namespace and Initiatives; status folded from the Initiatives."""
-    namespace = city_namespace(name)
-    # Indices are copied here, on the event loop that updates them; the work runs in a thread.
-    city_objects = _children(indices, (namespace, ""))
-    initiatives = list(indices["citykit_initiatives"].get(namespace, []))
-    await asyncio.to_thread(
-        _reconcile_blueprint, body, name, meta, spec, status, patch, city_objects, initiatives
-    )
-
-
-def _reconcile_blueprint(
-    body: kopf.Body,
-    name: str,
-    meta: kopf.Meta,
-    spec: kopf.Spec,
-    status: kopf.Status,
-    patch: kopf.Patch,
-    city_objects: list[dict[str, Any]],
-    initiatives: list[dict[str, Any]],
-) -> None:
-    plain = {
-        "apiVersion": API_VERSION,
-        "kind": CITY_BLUEPRINT,
-        "metadata": {"name": name},
-        "spec": dict(spec),
-    }
-    try:
-        validated = validate(from_data(f"cityblueprint/{name}", plain))
-    except CitykitError as error:
-        problems = [f"{problem.path}: {problem.message}" for problem in error.problems]
-        _patch_status(
-            patch,
-            body,
-            status,
-            blocked_blueprint_status(meta.get("generation", 0), status, problems, now()),
-        )
-        return
-    owner = {**plain, "metadata": {"name": name, "uid": meta["uid"]}}
-    desired = [converge.owned(m, owner) for m in namespace_objects(validated.blueprint)]
-    _converge(desired, city_objects)
-    resources = [converge.owned(m, owner) for m in initiative_resources(validated)]
-    _converge(resources, initiatives)
-    phases = {
-        item["spec"]["ref"]: (item.get("status") or {}).get("phase", Phase.PENDING)
-        for item in initiatives
-    }
-    _patch_status(
-        patch,
-        body,
-        status,
-        fold_blueprint_status(plain["spec"], meta.get("generation", 0), status, phases, now()),
-    )
-
-
-@kopf.timer(GROUP, VERSION, "initiatives", interval=RESYNC_SECONDS, initial_delay=0)
-async def reconcile_initiative(
-    body: kopf.Body,
-    name: str,
-    namespace: str,
-    meta: kopf.Meta,
-    spec: kopf.Spec,
-    status: kopf.Status,
-    patch: kopf.Patch,
-    **indices: Any,
-) -> None:
-    """Initiative -> its workloads in the wave the rollout has reached; status from readiness."""
-    siblings = list(indices["citykit_initiatives"].get(namespace, []))
-    children = _children(indices, (namespace, name))
-    await asyncio.to_thread(
-        _reconcile_initiative, body, name, namespace, meta, spec, status, patch, siblings, children
-    )
-
-
-def _reconcile_initiative(
-    body: kopf.Body,
-    name: str,
-    namespace: str,
-    meta: kopf.Meta,
-    spec: kopf.Spec,
-    status: kopf.Status,
-    patch: kopf.Patch,
-    siblings: list[dict[str, Any]],
-    children: list[dict[str, Any]],
-) -> None:
-    catalogue = load_catalogue()
-    entry = catalogue.entries.get(spec["ref"])
-    if entry is None:
-        log.warning("initiative %s/%s names unknown catalogue id %s", namespace, name, spec["ref"])
-        _patch_status(
-            patch,
-            body,
-            status,
-            {"phase": Phase.BLOCKED, "message": f"unknown catalogue initiative {spec['ref']}"},
-        )
-        return
-    view = InitiativeView(
-        spec=dict(spec),
-        generation=meta.get("generation", 0),
-        status=dict(status),
-        dependency_phases={
-            s["spec"]["ref"]: (s.get("status") or {}).get("phase", Phase.PENDING) for s in siblings
-        },
-        deployments=[child for child in children if child["kind"] == "Deployment"],
-        approved_by=meta.get("annotations", {}).get(APPROVED_BY_ANNOTATION),
-    )
-    decision = next_initiative_status(view, len(entry.components), now())
-    if decision.wave is not None:
-        owner = {
-            "apiVersion": API_VERSION,
-            "kind": INITIATIVE,
-            "metadata": {"name": name, "uid": meta["uid"]},
-        }
-        desired = [
-            converge.owned(m, owner)
-            for m in initiative_children(dict(spec), catalogue, decision.wave)
-        ]
-        _converge(desired, children)
-    _patch_status(patch, body, status, decision.status)
+_INDEX_NAMES: list[str] = []
+_WATCHED = (
+    (GROUP, VERSION, "cityblueprints", None),
+    (GROUP, VERSION, "initiatives", None),
+    *(
+        (group, version, plural, {CITY_LABEL: kopf.PRESENT})
+        for group, version, plural in CHILD_KINDS
+    ),
+)
+for _group, _version, _plural, _labels in _WATCHED:
+    _name = f"citykit_{_plural}"
+    _INDEX_NAMES.append(_name)
+    kopf.index(_group, _version, _plural, labels=_labels, id=_name)(_index)
+    kopf.on.event(_group, _version, _plural, labels=_labels, id=f"enqueue_{_plural}")(_enqueue)

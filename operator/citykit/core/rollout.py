@@ -1,15 +1,21 @@
-"""The rollout state machine and status folding, as pure functions.
+"""The rollout state machine and status folding, as pure functions over frozen dataclasses.
 
-The operator observes (its in-memory indices of Deployments and Initiatives), calls
-`next_initiative_status` and `fold_blueprint_status`, and writes only when the result differs
-from what is stored. Time is an argument, so every transition is unit-testable and an idle
-operator computes the same status again and writes nothing.
+The operator observes (its in-memory indices of Deployments and Initiatives), parses what it
+saw into the types here at its edge (`RolloutSpec.from_spec`, `InitiativeStatus.from_dict`,
+`DeploymentState.from_api`), calls `next_initiative_status` and `fold_blueprint_status`, and
+writes `InitiativeStatus.to_dict()` only when it differs from what is stored. Time is an
+argument, so every transition is unit-testable and an idle operator computes the same status
+again and writes nothing.
 
 Initiative phases: Pending -> Waiting (for dependsOn) -> Pilot (pilot districts) ->
 AwaitingApproval (gate passed, manual approval needed) -> Citywide (rolling out everywhere) ->
 Live; Degraded when a live initiative loses readiness; Blocked when it cannot be deployed.
 An initiative without pilot districts whose gate asks for manual approval waits in
 AwaitingApproval before anything is deployed: a manual gate is never skipped.
+
+A wave never moves backwards: the wave reached is the furthest of the stored status and the
+wave labels of the Deployments that exist, so a crash between writing the citywide children
+and writing the status neither sends the rollout back to pilot nor restarts its gate.
 """
 
 from __future__ import annotations
@@ -17,13 +23,12 @@ from __future__ import annotations
 import datetime
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from citykit.api.enums import STARTED_PHASES, Area, BlueprintPhase, Phase, Wave
 from citykit.api.names import WAVE_LABEL, area_of
-from citykit.core.blueprint import duration_seconds
-from citykit.core.render import initial_wave
+from citykit.core.blueprint import DEFAULT_HEALTHY_FOR, Gate
 
 
 def timestamp(moment: datetime.datetime) -> str:
@@ -32,6 +37,160 @@ def timestamp(moment: datetime.datetime) -> str:
 
 def parse_timestamp(text: str) -> datetime.datetime:
     return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A condition as the Kubernetes API conventions define it."""
+
+    type: str
+    status: str
+    reason: str
+    message: str
+    observed_generation: int
+    last_transition_time: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Condition:
+        return cls(
+            data["type"],
+            data["status"],
+            data.get("reason", ""),
+            data.get("message", ""),
+            data.get("observedGeneration", 0),
+            data["lastTransitionTime"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+            "observedGeneration": self.observed_generation,
+            "lastTransitionTime": self.last_transition_time,
+        }
+
+
+def set_condition(
+    conditions: Sequence[Condition],
+    type_: str,
+    status: bool,
+    reason: str,
+    message: str,
+    generation: int,
+    now: datetime.datetime,
+) -> tuple[Condition, ...]:
+    """Conditions with `type_` set; `lastTransitionTime` moves only when `status` changes."""
+    value = "True" if status else "False"
+    previous = next((c for c in conditions if c.type == type_), None)
+    changed_at = (
+        previous.last_transition_time if previous and previous.status == value else timestamp(now)
+    )
+    condition = Condition(type_, value, reason, message, generation, changed_at)
+    return tuple(
+        sorted([*(c for c in conditions if c.type != type_), condition], key=lambda c: c.type)
+    )
+
+
+def _conditions(status: Mapping[str, Any]) -> tuple[Condition, ...]:
+    return tuple(Condition.from_dict(item) for item in status.get("conditions") or ())
+
+
+@dataclass(frozen=True)
+class RolloutSpec:
+    """What the state machine reads of an Initiative's spec."""
+
+    ref: str
+    districts: tuple[str, ...]
+    pilot_districts: tuple[str, ...]
+    gate: Gate
+    depends_on: tuple[str, ...]
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> RolloutSpec:
+        gate = spec.get("gate") or {}
+        return cls(
+            ref=spec["ref"],
+            districts=tuple(spec.get("districts", ())),
+            pilot_districts=tuple(spec.get("pilotDistricts", ())),
+            gate=Gate(gate.get("healthyFor", DEFAULT_HEALTHY_FOR), gate.get("approval", "auto")),
+            depends_on=tuple(spec.get("dependsOn", ())),
+        )
+
+    @property
+    def initial_wave(self) -> Wave:
+        """Initiatives with pilot districts start as pilots; the others go straight citywide."""
+        return Wave.PILOT if self.pilot_districts else Wave.CITYWIDE
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    """What the state machine reads of one of an initiative's Deployments."""
+
+    wave: Wave | None
+    replicas: int
+    ready: int
+    current: bool
+
+    @classmethod
+    def from_api(cls, deployment: Mapping[str, Any]) -> DeploymentState:
+        metadata = deployment.get("metadata") or {}
+        label = (metadata.get("labels") or {}).get(WAVE_LABEL)
+        status = deployment.get("status") or {}
+        return cls(
+            wave=Wave(label) if label in tuple(Wave) else None,
+            replicas=(deployment.get("spec") or {}).get("replicas", 1),
+            ready=min(status.get("readyReplicas") or 0, status.get("updatedReplicas") or 0),
+            current=(status.get("observedGeneration") or 0) >= metadata.get("generation", 0),
+        )
+
+
+@dataclass(frozen=True)
+class InitiativeStatus:
+    """An Initiative's `status`, typed; `to_dict` is the status schema's shape."""
+
+    phase: Phase = Phase.PENDING
+    message: str = ""
+    wave: Wave | None = None
+    ready_replicas: int | None = None
+    replicas: int | None = None
+    pilot_healthy_since: str | None = None
+    approved_by: str | None = None
+    observed_generation: int | None = None
+    conditions: tuple[Condition, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InitiativeStatus:
+        phase, wave = data.get("phase"), data.get("wave")
+        return cls(
+            phase=Phase(phase) if phase in tuple(Phase) else Phase.PENDING,
+            message=data.get("message", ""),
+            wave=Wave(wave) if wave in tuple(Wave) else None,
+            ready_replicas=data.get("readyReplicas"),
+            replicas=data.get("replicas"),
+            pilot_healthy_since=data.get("pilotHealthySince"),
+            approved_by=data.get("approvedBy"),
+            observed_generation=data.get("observedGeneration"),
+            conditions=_conditions(data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"phase": str(self.phase), "message": self.message}
+        if self.wave is not None:
+            data["wave"] = str(self.wave)
+        if self.replicas is not None and self.ready_replicas is not None:
+            data["readyReplicas"], data["replicas"] = self.ready_replicas, self.replicas
+            data["ready"] = f"{self.ready_replicas}/{self.replicas}"
+        if self.pilot_healthy_since is not None:
+            data["pilotHealthySince"] = self.pilot_healthy_since
+        if self.approved_by is not None:
+            data["approvedBy"] = self.approved_by
+        if self.observed_generation is not None:
+            data["observedGeneration"] = self.observed_generation
+        if self.conditions:
+            data["conditions"] = [condition.to_dict() for condition in self.conditions]
+        return data
 
 
 @dataclass(frozen=True)
@@ -49,75 +208,50 @@ class Workloads:
         return self.found == self.expected and self.current and self.ready >= self.desired > 0
 
 
-def fold_workloads(
-    deployments: Iterable[Mapping[str, Any]], expected: int, wave: Wave
-) -> Workloads:
+def fold_workloads(deployments: Iterable[DeploymentState], expected: int, wave: Wave) -> Workloads:
     """Sum replicas over the Deployments of the current wave; older waves do not count."""
     found = desired = ready = 0
     current = True
     for deployment in deployments:
-        labels = deployment.get("metadata", {}).get("labels", {})
-        if labels.get(WAVE_LABEL) != wave:
+        if deployment.wave != wave:
             current = False
             continue
-        status = deployment.get("status") or {}
         found += 1
-        desired += deployment.get("spec", {}).get("replicas", 1)
-        ready += min(status.get("readyReplicas", 0) or 0, status.get("updatedReplicas", 0) or 0)
-        if (status.get("observedGeneration") or 0) < deployment.get("metadata", {}).get(
-            "generation", 0
-        ):
-            current = False
+        desired += deployment.replicas
+        ready += deployment.ready
+        current = current and deployment.current
     return Workloads(expected, found, desired, ready, current)
 
 
-def set_condition(
-    conditions: Sequence[Mapping[str, Any]],
-    type_: str,
-    status: bool,
-    reason: str,
-    message: str,
-    generation: int,
-    now: datetime.datetime,
-) -> list[Mapping[str, Any]]:
-    """Conditions with `type_` set; `lastTransitionTime` moves only when `status` changes."""
-    value = "True" if status else "False"
-    previous = next((c for c in conditions if c["type"] == type_), None)
-    changed_at = (
-        previous["lastTransitionTime"]
-        if previous and previous["status"] == value
-        else timestamp(now)
-    )
-    condition: Mapping[str, Any] = {
-        "type": type_,
-        "status": value,
-        "reason": reason,
-        "message": message,
-        "observedGeneration": generation,
-        "lastTransitionTime": changed_at,
-    }
-    return sorted(
-        [*(c for c in conditions if c["type"] != type_), condition], key=lambda c: c["type"]
-    )
+def reached_wave(status: InitiativeStatus, deployments: Iterable[DeploymentState]) -> Wave | None:
+    """The furthest wave the status or any existing Deployment shows; None before any.
+
+    Children are written before status, so after a crash between the two the Deployments
+    are ahead of the status: they, not the status, say how far the rollout has come."""
+    waves = {status.wave, *(deployment.wave for deployment in deployments)}
+    if Wave.CITYWIDE in waves:
+        return Wave.CITYWIDE
+    return Wave.PILOT if Wave.PILOT in waves else None
 
 
 @dataclass(frozen=True)
 class InitiativeView:
     """What the operator knows about one initiative when deciding its next status."""
 
-    spec: Mapping[str, Any]
+    spec: RolloutSpec
     generation: int
-    status: Mapping[str, Any]
+    status: InitiativeStatus
     dependency_phases: Mapping[str, str]
-    deployments: Sequence[Mapping[str, Any]]
+    deployments: Sequence[DeploymentState]
     approved_by: str | None
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The status to store, the wave to deploy (None: deploy nothing yet), when to look again."""
+    """The status to store, the wave to deploy (None: deploy nothing yet), and in how many
+    seconds to look again even if nothing changes (a gate opening), None: only on change."""
 
-    status: dict[str, Any]
+    status: InitiativeStatus
     wave: Wave | None
     recheck_after: float | None
 
@@ -125,124 +259,125 @@ class Decision:
 def next_initiative_status(
     view: InitiativeView, components: int, now: datetime.datetime
 ) -> Decision:
-    spec, previous = view.spec, view.status
-    conditions: list[Mapping[str, Any]] = list(previous.get("conditions", []))
+    spec, previous, generation = view.spec, view.status, view.generation
 
-    def condition(type_: str, ok: bool, reason: str, message: str) -> None:
-        nonlocal conditions
-        conditions = set_condition(conditions, type_, ok, reason, message, view.generation, now)
+    def condition(
+        conditions: Sequence[Condition], type_: str, ok: bool, reason: str, message: str
+    ) -> tuple[Condition, ...]:
+        return set_condition(conditions, type_, ok, reason, message, generation, now)
 
-    condition(
+    conditions = condition(
+        previous.conditions,
         "PolicyCompliant",
         True,
         "Validated",
         "checked with the blueprint against the jurisdiction profile",
     )
+    base = InitiativeStatus(observed_generation=generation)
     waiting = sorted(
-        ref for ref in spec["dependsOn"] if view.dependency_phases.get(ref) not in STARTED_PHASES
+        ref for ref in spec.depends_on if view.dependency_phases.get(ref) not in STARTED_PHASES
     )
     if waiting:
         message = "waiting for " + ", ".join(waiting)
-        condition("DependenciesReady", False, "Waiting", message)
-        condition("Ready", False, "Waiting", "not deployed until its dependencies are live")
-        return Decision(
-            _finish({"phase": Phase.WAITING, "message": message}, view, conditions, None),
-            None,
-            None,
+        conditions = condition(conditions, "DependenciesReady", False, "Waiting", message)
+        conditions = condition(
+            conditions, "Ready", False, "Waiting", "not deployed until its dependencies are live"
         )
-    condition(
+        return Decision(
+            replace(base, phase=Phase.WAITING, message=message, conditions=conditions), None, None
+        )
+    conditions = condition(
+        conditions,
         "DependenciesReady",
         True,
         Phase.LIVE,
-        "all dependencies are live" if spec["dependsOn"] else "no dependencies",
+        "all dependencies are live" if spec.depends_on else "no dependencies",
     )
 
-    wave: Wave = Wave(previous.get("wave") or initial_wave(spec))
-    if wave == Wave.CITYWIDE and not previous.get("wave") and _awaits_approval(view):
+    reached = reached_wave(previous, view.deployments)
+    wave = reached or spec.initial_wave
+    if reached is None and wave == Wave.CITYWIDE and _awaits_approval(view):
         message = "no pilot districts: deploys citywide once approved; run `citykit approve`"
-        condition("Ready", False, Phase.AWAITING_APPROVAL, message)
+        conditions = condition(conditions, "Ready", False, Phase.AWAITING_APPROVAL, message)
         return Decision(
-            _finish({"phase": Phase.AWAITING_APPROVAL, "message": message}, view, conditions, None),
+            replace(base, phase=Phase.AWAITING_APPROVAL, message=message, conditions=conditions),
             None,
             None,
         )
     workloads = fold_workloads(view.deployments, components, wave)
-    status: dict[str, Any] = {"wave": wave}
+    since: str | None = None
     recheck: float | None = None
+    phase, message = Phase.CITYWIDE, ""
     if wave == Wave.PILOT:
-        status, wave, recheck = _pilot(view, workloads, now, status)
+        phase, message, since, recheck, wave = _pilot(view, workloads, now)
         if wave == Wave.CITYWIDE:
             workloads = fold_workloads(view.deployments, components, wave)
     if wave == Wave.CITYWIDE:
-        if workloads.healthy:
-            status["phase"], status["message"] = (
-                Phase.LIVE,
-                f"live in all {len(spec['districts'])} districts",
-            )
-        elif previous.get("phase") in STARTED_PHASES and previous.get("wave") == Wave.CITYWIDE:
-            status["phase"], status["message"] = (
-                Phase.DEGRADED,
-                f"{workloads.ready}/{workloads.desired} replicas ready",
-            )
-        else:
-            status["phase"], status["message"] = (
-                Phase.CITYWIDE,
-                f"rolling out to all {len(spec['districts'])} districts",
-            )
-    status["readyReplicas"], status["replicas"] = workloads.ready, workloads.desired
-    status["ready"] = f"{workloads.ready}/{workloads.desired}"
-    if view.approved_by:  # who let it go citywide stays on record, not just at the transition
-        status["approvedBy"] = view.approved_by
-    condition("Ready", status["phase"] == Phase.LIVE, status["phase"], status["message"])
-    return Decision(_finish(status, view, conditions, wave), wave, recheck)
+        phase, message = _citywide(spec, previous, workloads)
+    conditions = condition(conditions, "Ready", phase == Phase.LIVE, phase, message)
+    status = replace(
+        base,
+        phase=phase,
+        message=message,
+        wave=wave,
+        ready_replicas=workloads.ready,
+        replicas=workloads.desired,
+        pilot_healthy_since=since,
+        # who let it go citywide stays on record, not just at the transition
+        approved_by=view.approved_by or None,
+        conditions=conditions,
+    )
+    return Decision(status, wave, recheck)
 
 
 def _pilot(
-    view: InitiativeView, workloads: Workloads, now: datetime.datetime, status: dict[str, Any]
-) -> tuple[dict[str, Any], Wave, float | None]:
-    spec, previous = view.spec, view.status
-    districts = ", ".join(spec["pilotDistricts"])
+    view: InitiativeView, workloads: Workloads, now: datetime.datetime
+) -> tuple[Phase, str, str | None, float | None, Wave]:
+    """(phase, message, pilotHealthySince, seconds until the gate opens, wave to deploy)."""
+    spec = view.spec
+    districts = ", ".join(spec.pilot_districts)
     if not workloads.healthy:
-        status.update(
-            phase=Phase.PILOT,
-            message=f"piloting in {districts}: {workloads.ready}/{workloads.desired} ready",
-        )
-        return status, Wave.PILOT, None
-    since = previous.get("pilotHealthySince") or timestamp(now)
-    gate = duration_seconds(spec["gate"]["healthyFor"])
-    remaining = gate - (now - parse_timestamp(since)).total_seconds()
-    status["pilotHealthySince"] = since
+        message = f"piloting in {districts}: {workloads.ready}/{workloads.desired} ready"
+        return Phase.PILOT, message, None, None, Wave.PILOT
+    since = view.status.pilot_healthy_since or timestamp(now)
+    remaining = spec.gate.healthy_for_seconds - (now - parse_timestamp(since)).total_seconds()
     if remaining > 0:
-        status.update(
-            phase=Phase.PILOT,
-            message=f"piloting in {districts}: healthy, gate opens in {int(remaining) + 1}s",
-        )
-        return status, Wave.PILOT, remaining
+        message = f"piloting in {districts}: healthy, gate opens in {int(remaining) + 1}s"
+        return Phase.PILOT, message, since, remaining, Wave.PILOT
     if _awaits_approval(view):
-        status.update(
-            phase=Phase.AWAITING_APPROVAL,
-            message=f"pilot healthy for {spec['gate']['healthyFor']}; run `citykit approve`",
-        )
-        return status, Wave.PILOT, None
-    status["wave"] = Wave.CITYWIDE
-    return status, Wave.CITYWIDE, None
+        message = f"pilot healthy for {spec.gate.healthy_for}; run `citykit approve`"
+        return Phase.AWAITING_APPROVAL, message, since, None, Wave.PILOT
+    return Phase.CITYWIDE, "", None, None, Wave.CITYWIDE
+
+
+def _citywide(
+    spec: RolloutSpec, previous: InitiativeStatus, workloads: Workloads
+) -> tuple[Phase, str]:
+    if workloads.healthy:
+        return Phase.LIVE, f"live in all {len(spec.districts)} districts"
+    if previous.phase in STARTED_PHASES and previous.wave == Wave.CITYWIDE:
+        return Phase.DEGRADED, f"{workloads.ready}/{workloads.desired} replicas ready"
+    return Phase.CITYWIDE, f"rolling out to all {len(spec.districts)} districts"
 
 
 def _awaits_approval(view: InitiativeView) -> bool:
-    return view.spec["gate"]["approval"] == "manual" and not view.approved_by
+    return view.spec.gate.approval == "manual" and not view.approved_by
 
 
-def _finish(
-    status: dict[str, Any],
-    view: InitiativeView,
-    conditions: list[Mapping[str, Any]],
-    wave: Wave | None,
-) -> dict[str, Any]:
-    if wave is None:
-        status.pop("wave", None)
-    status["observedGeneration"] = view.generation
-    status["conditions"] = conditions
-    return status
+def blocked_initiative_status(
+    previous: InitiativeStatus, generation: int, message: str, now: datetime.datetime
+) -> InitiativeStatus:
+    """An initiative that cannot be deployed (its catalogue entry is unknown): say why."""
+    conditions = set_condition(
+        previous.conditions, "Ready", False, Phase.BLOCKED, message, generation, now
+    )
+    return InitiativeStatus(
+        phase=Phase.BLOCKED,
+        message=message,
+        wave=previous.wave,
+        observed_generation=generation,
+        conditions=conditions,
+    )
 
 
 def fold_blueprint_status(
@@ -268,7 +403,7 @@ def fold_blueprint_status(
     else:
         phase = BlueprintPhase.ROLLING_OUT
     conditions = set_condition(
-        previous.get("conditions", []),
+        _conditions(previous),
         "Valid",
         True,
         "Validated",
@@ -286,17 +421,17 @@ def fold_blueprint_status(
         now,
     )
     return {
-        "phase": phase,
+        "phase": str(phase),
         "appliedVersion": spec["version"],
         "live": f"{live}/{len(phases)}",
         "observedGeneration": generation,
         "initiatives": {
             "total": len(phases),
-            "byPhase": dict(sorted(Counter(phases.values()).items())),
-            "byArea": {area: by_area[area] for area in Area if area in by_area},
+            "byPhase": {str(k): v for k, v in sorted(Counter(phases.values()).items())},
+            "byArea": {str(area): by_area[area] for area in Area if area in by_area},
         },
         "kpiTargets": [dict(target) for target in spec.get("kpiTargets", [])],
-        "conditions": conditions,
+        "conditions": [condition.to_dict() for condition in conditions],
     }
 
 
@@ -306,7 +441,7 @@ def blocked_blueprint_status(
     """Status of a blueprint that failed validation: nothing new is deployed, and why."""
     summary = f"{len(problems)} problem(s): {problems[0]}" if problems else "invalid"
     conditions = set_condition(
-        previous.get("conditions", []), "Valid", False, "ValidationFailed", summary, generation, now
+        _conditions(previous), "Valid", False, "ValidationFailed", summary, generation, now
     )
     conditions = set_condition(conditions, "Ready", False, "Blocked", summary, generation, now)
     status = {
@@ -316,8 +451,8 @@ def blocked_blueprint_status(
     }
     return {
         **status,
-        "phase": BlueprintPhase.BLOCKED,
+        "phase": str(BlueprintPhase.BLOCKED),
         "observedGeneration": generation,
         "problems": list(problems[:50]),
-        "conditions": conditions,
+        "conditions": [condition.to_dict() for condition in conditions],
     }

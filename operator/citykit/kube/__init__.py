@@ -1,5 +1,23 @@
 """The Kubernetes edge: the one client citykit talks to the API server with."""
 
-from citykit.kube.client import apply, delete, dynamic_client, list_objects, patch_annotation, read
+from citykit.kube.client import (
+    apply,
+    delete,
+    dynamic_client,
+    list_objects,
+    patch_annotation,
+    patch_status,
+    post_event,
+    read,
+)
 
-__all__ = ["apply", "delete", "dynamic_client", "list_objects", "patch_annotation", "read"]
+__all__ = [
+    "apply",
+    "delete",
+    "dynamic_client",
+    "list_objects",
+    "patch_annotation",
+    "patch_status",
+    "post_event",
+    "read",
+]

@@ -9,6 +9,7 @@ this module only talks to the API server.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import os
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ from kubernetes.dynamic import DynamicClient
 from citykit.api.names import FIELD_MANAGER
 
 _DEFAULT_KUBECONFIG = "~/.kube/config"
+# Connections kept per client: the operator's reconcile workers share one client.
+_POOL = 16
 
 
 def dynamic_client(
@@ -46,28 +49,33 @@ def dynamic_client(
 def _in_cluster_client() -> DynamicClient:
     configuration = Configuration()
     config.load_incluster_config(client_configuration=configuration)
+    configuration.connection_pool_maxsize = _POOL
     return DynamicClient(ApiClient(configuration))
 
 
 @functools.cache
 def _kubeconfig_client(path: str, context: str | None) -> DynamicClient:
-    return DynamicClient(config.new_client_from_config(config_file=path, context=context))
+    configuration = Configuration()
+    config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+    configuration.connection_pool_maxsize = _POOL
+    return DynamicClient(ApiClient(configuration))
 
 
 def apply(
     client: DynamicClient, manifest: Mapping[str, Any], field_manager: str = FIELD_MANAGER
-) -> None:
+) -> dict[str, Any]:
     """Server-side apply `manifest` as `field_manager`, taking over fields someone edited
-    by hand."""
+    by hand; returns the object as the server stored it."""
     resource = client.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
-    client.server_side_apply(
+    applied: dict[str, Any] = client.server_side_apply(
         resource,
         body=dict(manifest),
         name=manifest["metadata"]["name"],
         namespace=manifest["metadata"].get("namespace"),
         field_manager=field_manager,
         force_conflicts=True,
-    )
+    ).to_dict()
+    return applied
 
 
 def read(
@@ -126,4 +134,64 @@ def patch_annotation(
         namespace=namespace,
         body={"metadata": {"annotations": {key: value}}},
         content_type="application/merge-patch+json",
+    )
+
+
+def patch_status(
+    client: DynamicClient,
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str | None,
+    patch: Mapping[str, Any],
+) -> dict[str, Any]:
+    """JSON-merge-patch the status subresource with `patch` (nulls remove keys); returns
+    the object as stored."""
+    resource = client.resources.get(api_version=api_version, kind=kind)
+    patched: dict[str, Any] = client.patch(
+        resource.subresources["status"],
+        name=name,
+        namespace=namespace,
+        body={"status": dict(patch)},
+        content_type="application/merge-patch+json",
+    ).to_dict()
+    return patched
+
+
+def post_event(
+    client: DynamicClient,
+    involved: Mapping[str, Any],
+    type_: str,
+    reason: str,
+    message: str,
+    component: str = FIELD_MANAGER,
+) -> None:
+    """A core/v1 Event about `involved`; a cluster-scoped object's goes to `default`."""
+    metadata = involved["metadata"]
+    namespace = metadata.get("namespace") or "default"
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resource = client.resources.get(api_version="v1", kind="Event")
+    client.create(
+        resource,
+        namespace=namespace,
+        body={
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{metadata['name']}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved["apiVersion"],
+                "kind": involved["kind"],
+                "name": metadata["name"],
+                "namespace": metadata.get("namespace"),
+                "uid": metadata.get("uid"),
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": component},
+            "reportingComponent": component,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        },
     )

@@ -24,7 +24,7 @@ class OperatorProcess:
         self,
         kubeconfig: Path,
         log: Path,
-        resync_seconds: float = 1,
+        resync_seconds: float | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.kubeconfig, self.log, self.resync_seconds = kubeconfig, log, resync_seconds
@@ -36,8 +36,9 @@ class OperatorProcess:
             **os.environ,
             **self.extra_env,
             "KUBECONFIG": str(self.kubeconfig),
-            "CITYKIT_RESYNC_SECONDS": f"{self.resync_seconds:g}",
         }
+        if self.resync_seconds is not None:  # else the operator's default (10 minutes)
+            env["CITYKIT_RESYNC"] = f"{self.resync_seconds:g}"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(

@@ -1,0 +1,151 @@
+"""What the operator keeps of what it watches, and whose reconcile an event concerns.
+
+Indices hold slim copies (no managedFields, no status beyond what readiness needs), keyed
+by scope: children by (namespace, initiative), city-level objects by (namespace, ""),
+Initiatives by namespace, CityBlueprints by name. `owner_keys` maps any watched object to
+the reconcile keys it concerns (controller-runtime's EnqueueRequestForOwner), and `Written`
+holds what the operator's own writes returned until the watches catch up, so a reconcile
+that runs before its own previous writes are seen does not write them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from citykit.api.names import CITY_BLUEPRINT, CITY_LABEL, INITIATIVE, INITIATIVE_LABEL
+
+# What an object is kept with: the fields citykit writes (to see drift) and what it reads.
+_KEPT = ("apiVersion", "kind", "spec", "data", "automountServiceAccountToken")
+_KEPT_METADATA = (
+    "name",
+    "namespace",
+    "uid",
+    "labels",
+    "annotations",
+    "generation",
+    "resourceVersion",
+    "ownerReferences",
+    "deletionTimestamp",
+    "finalizers",
+)
+_DEPLOYMENT_STATUS = ("replicas", "readyReplicas", "updatedReplicas", "observedGeneration")
+
+
+@dataclass(frozen=True, order=True)
+class Key:
+    """One reconcile: a CityBlueprint (namespace "") or an Initiative."""
+
+    kind: str
+    namespace: str
+    name: str
+
+
+def slim(body: Mapping[str, Any]) -> dict[str, Any]:
+    metadata = body.get("metadata") or {}
+    kept: dict[str, Any] = {key: body[key] for key in _KEPT if key in body}
+    kept["metadata"] = {key: metadata[key] for key in _KEPT_METADATA if key in metadata}
+    status = body.get("status")
+    if status is not None:
+        if body.get("kind") == "Deployment":
+            status = {key: status[key] for key in _DEPLOYMENT_STATUS if key in status}
+        kept["status"] = dict(status)
+    return kept
+
+
+def scope(body: Mapping[str, Any]) -> tuple[str, str]:
+    """A child's index key: (namespace, initiative); city-level objects have initiative ""."""
+    metadata = body["metadata"]
+    return (
+        metadata.get("namespace") or metadata["name"],
+        (metadata.get("labels") or {}).get(INITIATIVE_LABEL, ""),
+    )
+
+
+def owner_keys(body: Mapping[str, Any], siblings: Iterable[Mapping[str, Any]] = ()) -> list[Key]:
+    """The reconciles an event on `body` concerns. For an Initiative: itself, its blueprint,
+    and the `siblings` that depend on it (its phase is what they wait for)."""
+    metadata = body["metadata"]
+    labels = metadata.get("labels") or {}
+    kind = body["kind"]
+    if kind == CITY_BLUEPRINT:
+        return [Key(CITY_BLUEPRINT, "", metadata["name"])]
+    namespace = metadata.get("namespace") or ""
+    if kind == INITIATIVE:
+        spec = body.get("spec") or {}
+        ref = spec.get("ref")
+        keys = [Key(INITIATIVE, namespace, metadata["name"])]
+        city = spec.get("city") or labels.get(CITY_LABEL)
+        if city:
+            keys.append(Key(CITY_BLUEPRINT, "", city))
+        keys += [
+            Key(INITIATIVE, namespace, sibling["metadata"]["name"])
+            for sibling in siblings
+            if ref in ((sibling.get("spec") or {}).get("dependsOn") or ())
+        ]
+        return keys
+    if labels.get(INITIATIVE_LABEL):
+        return [Key(INITIATIVE, namespace, labels[INITIATIVE_LABEL])]
+    if labels.get(CITY_LABEL):
+        return [Key(CITY_BLUEPRINT, "", labels[CITY_LABEL])]
+    return []
+
+
+def _version(body: Mapping[str, Any]) -> int:
+    try:
+        return int(body["metadata"].get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+def _identity(body: Mapping[str, Any]) -> tuple[str, str, str]:
+    metadata = body["metadata"]
+    return body["kind"], metadata.get("namespace") or "", metadata["name"]
+
+
+class Written:
+    """The objects the operator's writes returned, until the watches deliver them too.
+
+    resourceVersions are etcd revisions: comparing them as numbers is what tells whether
+    the watched copy has caught up (the API promises nothing more; if one is not a number
+    the watched copy wins, which at worst costs one redundant, idempotent write)."""
+
+    def __init__(self) -> None:
+        self._objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def record(self, body: Mapping[str, Any]) -> None:
+        self._objects[_identity(body)] = slim(body)
+
+    def seen(self, body: Mapping[str, Any], deleted: bool = False) -> None:
+        """A watch delivered `body`: its written copy is no longer needed once it is older."""
+        identity = _identity(body)
+        written = self._objects.get(identity)
+        if written is not None and (deleted or _version(written) <= _version(body)):
+            del self._objects[identity]
+
+    def merge(
+        self,
+        watched: Iterable[Mapping[str, Any]],
+        belongs: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> list[Mapping[str, Any]]:
+        """`watched`, each replaced by a newer written copy, plus written objects that
+        `belongs(obj)` places in the same scope and the watches have not delivered yet."""
+        merged: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+        for body in watched:
+            identity = _identity(body)
+            written = self._objects.get(identity)
+            if written is not None and _version(written) > _version(body):
+                merged[identity] = written
+            else:
+                if written is not None:
+                    del self._objects[identity]
+                merged[identity] = body
+        if belongs is not None:
+            for identity, written in self._objects.items():
+                if identity not in merged and belongs(written):
+                    merged[identity] = written
+        return list(merged.values())
+
+    def __len__(self) -> int:
+        return len(self._objects)

@@ -1,0 +1,223 @@
+"""One reconcile of one key: read the snapshot the worker took from the indices, call the
+pure core, write only the difference, patch status once if it changed, post an Event only
+on a phase change. Runs in a worker thread; returns what it wrote and when to look again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes.dynamic import DynamicClient
+
+from citykit import kube
+from citykit.api.enums import Phase
+from citykit.api.names import (
+    API_VERSION,
+    APPROVED_BY_ANNOTATION,
+    CITY_BLUEPRINT,
+    INITIATIVE,
+)
+from citykit.core import converge
+from citykit.core.catalogue import Catalogue, load_catalogue
+from citykit.core.errors import CitykitError
+from citykit.core.render import initiative_children, initiative_resources, namespace_objects
+from citykit.core.rollout import (
+    DeploymentState,
+    InitiativeStatus,
+    InitiativeView,
+    RolloutSpec,
+    blocked_blueprint_status,
+    blocked_initiative_status,
+    fold_blueprint_status,
+    next_initiative_status,
+)
+from citykit.core.source import from_data
+from citykit.core.validation import validate
+
+log = logging.getLogger(__name__)
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a reconcile reads, copied from the indices on the event loop."""
+
+    body: Mapping[str, Any]
+    children: Sequence[Mapping[str, Any]]
+    initiatives: Sequence[Mapping[str, Any]]
+
+
+@dataclass
+class Outcome:
+    """What a reconcile wrote (for the write-through cache) and when to run it again."""
+
+    written: list[dict[str, Any]] = field(default_factory=list)
+    recheck_after: float | None = None
+
+
+@functools.lru_cache(maxsize=1)
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+Rendered = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+_rendered: dict[tuple[str, int], Rendered | list[str]] = {}
+
+
+def rendered_blueprint(body: Mapping[str, Any]) -> Rendered | list[str]:
+    """(namespace objects, Initiatives) of a valid blueprint, or its problems: validated once
+    per generation, not on every event about one of its initiatives."""
+    metadata = body["metadata"]
+    key = (metadata["uid"], metadata.get("generation", 0))
+    found = _rendered.get(key)
+    if found is not None:
+        return found
+    name = metadata["name"]
+    plain = {
+        "apiVersion": API_VERSION,
+        "kind": CITY_BLUEPRINT,
+        "metadata": {"name": name},
+        "spec": dict(body.get("spec") or {}),
+    }
+    result: Rendered | list[str]
+    try:
+        validated = validate(from_data(f"cityblueprint/{name}", plain))
+    except CitykitError as error:
+        result = [f"{problem.path}: {problem.message}" for problem in error.problems]
+    else:
+        owner = {**plain, "metadata": {"name": name, "uid": metadata["uid"]}}
+        result = (
+            [converge.owned(m, owner) for m in namespace_objects(validated.blueprint)],
+            [converge.owned(m, owner) for m in initiative_resources(validated)],
+        )
+    if len(_rendered) >= 256:
+        _rendered.clear()
+    _rendered[key] = result
+    return result
+
+
+def reconcile_blueprint(client: DynamicClient, snapshot: Snapshot) -> Outcome:
+    """Blueprint -> namespace and Initiatives; status folded from the Initiatives."""
+    body = snapshot.body
+    metadata = body["metadata"]
+    generation = metadata.get("generation", 0)
+    status = body.get("status") or {}
+    outcome = Outcome()
+    rendered = rendered_blueprint(body)
+    if isinstance(rendered, list):
+        new = blocked_blueprint_status(generation, status, rendered, now())
+        _patch_status(client, body, new, outcome)
+        return outcome
+    city_objects, resources = rendered
+    _converge(client, city_objects, snapshot.children, outcome)
+    _converge(client, resources, snapshot.initiatives, outcome)
+    phases = {
+        item["spec"]["ref"]: (item.get("status") or {}).get("phase", Phase.PENDING)
+        for item in snapshot.initiatives
+    }
+    new = fold_blueprint_status(body.get("spec") or {}, generation, status, phases, now())
+    _patch_status(client, body, new, outcome)
+    return outcome
+
+
+def reconcile_initiative(client: DynamicClient, snapshot: Snapshot) -> Outcome:
+    """Initiative -> its workloads in the wave the rollout has reached; status from readiness."""
+    body = snapshot.body
+    metadata, spec = body["metadata"], body.get("spec") or {}
+    generation = metadata.get("generation", 0)
+    previous = InitiativeStatus.from_dict(body.get("status") or {})
+    outcome = Outcome()
+    entry = catalogue().entries.get(spec.get("ref", ""))
+    if entry is None:
+        message = f"unknown catalogue initiative {spec.get('ref')}"
+        _patch_status(
+            client,
+            body,
+            blocked_initiative_status(previous, generation, message, now()).to_dict(),
+            outcome,
+        )
+        return outcome
+    view = InitiativeView(
+        spec=RolloutSpec.from_spec(spec),
+        generation=generation,
+        status=previous,
+        dependency_phases={
+            s["spec"]["ref"]: (s.get("status") or {}).get("phase", Phase.PENDING)
+            for s in snapshot.initiatives
+        },
+        deployments=[
+            DeploymentState.from_api(child)
+            for child in snapshot.children
+            if child["kind"] == "Deployment"
+        ],
+        approved_by=(metadata.get("annotations") or {}).get(APPROVED_BY_ANNOTATION),
+    )
+    decision = next_initiative_status(view, len(entry.components), now())
+    if decision.wave is not None:
+        owner = {"apiVersion": API_VERSION, "kind": INITIATIVE, "metadata": metadata}
+        desired = [
+            converge.owned(m, owner) for m in initiative_children(spec, catalogue(), decision.wave)
+        ]
+        _converge(client, desired, snapshot.children, outcome)
+    _patch_status(client, body, decision.status.to_dict(), outcome)
+    outcome.recheck_after = decision.recheck_after
+    return outcome
+
+
+def _converge(
+    client: DynamicClient,
+    desired: Iterable[Mapping[str, Any]],
+    observed: Iterable[Mapping[str, Any]],
+    outcome: Outcome,
+) -> None:
+    """Carry out the pure core's plan: apply what is missing or changed, delete what is no
+    longer desired. A plan with nothing in it makes no request."""
+    plan = converge.plan_writes(desired, observed)
+    for manifest in plan.apply:
+        outcome.written.append(kube.apply(client, manifest))
+    for stale in plan.delete:
+        meta = stale["metadata"]
+        kube.delete(client, stale["apiVersion"], stale["kind"], meta["name"], meta.get("namespace"))
+
+
+def _patch_status(
+    client: DynamicClient, body: Mapping[str, Any], new: Mapping[str, Any], outcome: Outcome
+) -> None:
+    """Write status only when it changed, and tell the city team about phase changes."""
+    current = body.get("status") or {}
+    changes = converge.merge_patch(current, new)
+    if not changes:
+        return
+    metadata = body["metadata"]
+    outcome.written.append(
+        kube.patch_status(
+            client,
+            body["apiVersion"],
+            body["kind"],
+            metadata["name"],
+            metadata.get("namespace"),
+            changes,
+        )
+    )
+    if current.get("phase") != new.get("phase"):
+        message = new.get("message") or new.get("live", "")
+        log.info(
+            "%s %s: %s -> %s %s",
+            body["kind"],
+            "/".join(filter(None, (metadata.get("namespace"), metadata["name"]))),
+            current.get("phase", "-"),
+            new["phase"],
+            message,
+        )
+        warning = new["phase"] in (Phase.BLOCKED, Phase.DEGRADED)
+        kube.post_event(
+            client, body, "Warning" if warning else "Normal", str(new["phase"]), message
+        )

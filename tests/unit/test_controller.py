@@ -1,0 +1,141 @@
+"""The controller's queue and event mapping, without a cluster: coalescing, one reconcile per
+key at a time, requeue at a given time, per-key backoff, owners of every watched kind."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from citykit.controller.observed import Key, Written, owner_keys, slim
+from citykit.controller.queue import WorkQueue
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+def test_a_burst_of_adds_for_one_key_is_one_item() -> None:
+    async def scenario() -> int:
+        queue: WorkQueue[str] = WorkQueue()
+        for _ in range(50):
+            queue.add("a")
+        queue.add("b")
+        return len(queue)
+
+    assert run(scenario()) == 2
+
+
+def test_a_key_added_while_it_is_reconciled_runs_again_after_not_during() -> None:
+    async def scenario() -> list[str]:
+        queue: WorkQueue[str] = WorkQueue()
+        queue.add("a")
+        key = await queue.get()
+        queue.add("a")
+        queue.add("a")
+        seen = [f"queued while running: {len(queue)}"]
+        queue.done(key)
+        seen.append(f"queued after done: {len(queue)}")
+        return seen
+
+    assert run(scenario()) == ["queued while running: 0", "queued after done: 1"]
+
+
+def test_a_delayed_add_arrives_after_its_delay_and_the_earliest_wins() -> None:
+    async def scenario() -> float:
+        queue: WorkQueue[str] = WorkQueue()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        queue.add_after("a", 5)
+        queue.add_after("a", 0.05)
+        queue.add_after("a", 3)
+        await asyncio.wait_for(queue.get(), 2)
+        return loop.time() - start
+
+    assert 0.04 <= run(scenario()) < 1
+
+
+def test_failures_back_off_exponentially_per_key_and_reset_on_success() -> None:
+    async def scenario() -> list[float]:
+        queue: WorkQueue[str] = WorkQueue(base_delay=0.1, max_delay=1)
+        delays = [queue.failed("a") for _ in range(6)]
+        queue.forget("a")
+        delays.append(queue.failed("a"))
+        delays.append(queue.failed("b"))
+        queue.close()
+        return delays
+
+    assert run(scenario()) == [0.1, 0.2, 0.4, 0.8, 1, 1, 0.1, 0.1]
+
+
+def child(kind: str, labels: dict[str, str], namespace: str = "city-x") -> dict[str, Any]:
+    return {"kind": kind, "metadata": {"name": "n", "namespace": namespace, "labels": labels}}
+
+
+def test_a_childs_event_queues_its_initiative() -> None:
+    labels = {"citykit.io/city": "x", "citykit.io/initiative": "mobility-parking"}
+    assert owner_keys(child("Deployment", labels)) == [
+        Key("Initiative", "city-x", "mobility-parking")
+    ]
+
+
+def test_a_city_level_objects_event_queues_its_blueprint() -> None:
+    assert owner_keys(child("NetworkPolicy", {"citykit.io/city": "x"})) == [
+        Key("CityBlueprint", "", "x")
+    ]
+
+
+def test_an_initiatives_event_queues_itself_its_blueprint_and_its_dependents() -> None:
+    initiative = {
+        "kind": "Initiative",
+        "metadata": {"name": "government-id", "namespace": "city-x"},
+        "spec": {"city": "x", "ref": "government.id", "dependsOn": []},
+    }
+    dependent = {
+        "kind": "Initiative",
+        "metadata": {"name": "mobility-app", "namespace": "city-x"},
+        "spec": {"city": "x", "ref": "mobility.app", "dependsOn": ["government.id"]},
+    }
+    other = {**dependent, "metadata": {"name": "o"}, "spec": {"dependsOn": []}}
+    assert owner_keys(initiative, [dependent, other]) == [
+        Key("Initiative", "city-x", "government-id"),
+        Key("CityBlueprint", "", "x"),
+        Key("Initiative", "city-x", "mobility-app"),
+    ]
+
+
+def test_the_index_keeps_no_managed_fields_and_only_readiness_of_a_deployments_status() -> None:
+    kept = slim(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "d", "managedFields": [{"manager": "x"}], "generation": 2},
+            "spec": {"replicas": 2},
+            "status": {"readyReplicas": 2, "conditions": [{"type": "Available"}]},
+        }
+    )
+    assert kept["metadata"] == {"name": "d", "generation": 2}
+    assert kept["status"] == {"readyReplicas": 2}
+
+
+def body(version: str, replicas: int) -> dict[str, Any]:
+    return {
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "city-x", "resourceVersion": version},
+        "spec": {"replicas": replicas},
+    }
+
+
+def test_a_written_object_stands_in_for_the_older_watched_one_until_the_watch_catches_up() -> None:
+    written = Written()
+    written.record(body("7", 3))
+    assert written.merge([body("5", 1)])[0]["spec"]["replicas"] == 3
+    assert written.merge([body("9", 2)])[0]["spec"]["replicas"] == 2
+    assert len(written) == 0
+
+
+def test_a_written_object_the_watch_has_not_delivered_is_seen_in_its_scope() -> None:
+    written = Written()
+    written.record(body("7", 3))
+    assert [b["spec"]["replicas"] for b in written.merge([], lambda b: True)] == [3]
+    written.seen(body("7", 3))
+    assert written.merge([], lambda b: True) == []
