@@ -50,7 +50,8 @@ def new_city(
     name: str, jurisdiction: str, example: str | None, country: str | None, project: Path
 ) -> None:
     """Scaffold city NAME in the project folder: blueprint, Pulumi stack settings and
-    Ansible inventory. Checked first; never overwrites."""
+    Ansible inventory. Checked first; never overwrites. From an example under another
+    jurisdiction, what that profile refuses is left out and listed."""
     files = CityFiles(project, name)
     existing = [path for path in (files.blueprint, files.stack, files.inventory) if path.exists()]
     if existing:
@@ -61,10 +62,15 @@ def new_city(
             ]
         )
     source = load_file(example_city(example)) if example else None
-    for path, text in scaffold_city(files, jurisdiction, source, country).items():
+    scaffold = scaffold_city(files, jurisdiction, source, country)
+    for path, text in scaffold.contents.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         click.echo(f"created {path}")
+    for item in scaffold.left_out:
+        click.echo(str(item))
+    if scaffold.left_out:
+        click.echo(f"(listed atop {files.blueprint}: re-add from {example} with what each needs)")
     click.echo(f"next: edit the blueprint, then `citykit up {name}`")
 
 

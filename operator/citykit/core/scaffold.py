@@ -3,26 +3,32 @@
 Everything is built in memory and checked first (the blueprint against its jurisdiction,
 the stack settings against the blueprint); only then are the files written, none of them
 over an existing one. So a refused scaffold leaves nothing behind.
+
+A copy of an example under another jurisdiction (`export_blueprint`) leaves out what the new
+profile refuses, as `validate` reports it, and says what it left out and why.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from citykit.api.names import API_VERSION, CITY_BLUEPRINT
 from citykit.core import citystack
-from citykit.core.catalogue import load_catalogue
+from citykit.core.blueprint import parse
+from citykit.core.catalogue import Catalogue, load_catalogue
 from citykit.core.errors import CitykitError, Problem
+from citykit.core.policy import privacy_settings
 from citykit.core.profiles import available_profiles, load_profile
 from citykit.core.residency import residency_text
 from citykit.core.roleinputs import required_inputs
 from citykit.core.services import platform_services
 from citykit.core.sizing import CONTAINER_DEFAULTS, footprint
-from citykit.core.source import Document, load_bytes
+from citykit.core.source import Document, from_data, load_bytes
 from citykit.core.validation import ValidatedBlueprint, validate
 from citykit.resources import playbooks_dir
 from citykit.serialize import dump_yaml
@@ -137,6 +143,168 @@ def blueprint_from(example: Document, city: str, jurisdiction: str, country: str
     return dict(data)
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """One thing an export left out of the example (`kind` initiative, data sharing or KPI
+    target), or, for a retention lowered to the new profile's limit, `before` and `after`;
+    `reason` is the validate problem that caused it."""
+
+    kind: str
+    name: str
+    reason: str
+    before: int | None = None
+    after: int | None = None
+
+    def __str__(self) -> str:
+        if self.after is not None:
+            return (
+                f"lowered retentionDays of {self.name} from {self.before} to {self.after}: "
+                f"{self.reason}"
+            )
+        return f"left out {self.kind} {self.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Exported:
+    """An example's blueprint for a new city, and what had to go for it to validate."""
+
+    data: dict[str, Any]
+    left_out: tuple[LeftOut, ...] = ()
+
+
+_ITEM = re.compile(r"spec\.(initiatives|dataSharing|kpiTargets)\[(\d+)\](?:\.(\w+))?")
+
+
+def export_blueprint(example: Document, city: str, jurisdiction: str, country: str) -> Exported:
+    """`blueprint_from`, then, under a jurisdiction other than the example's, leave out every
+    initiative `validate` refuses, then whatever that breaks (initiatives depending on it, its
+    data-sharing agreements, KPI targets nothing else moves), round after round until the copy
+    validates. Left-out entries are removed, not disabled: a disabled initiative still drags
+    its agreements, KPI targets and dependents into refusal, and a blueprint holds only what
+    the city runs; `left_out` lists each one with its reason, to re-add with what it needs.
+
+    One adjustment is made instead of leaving out: an initiative refused only for its
+    `retentionDays` gets the retention `privacy_settings` gives it (the new profile's limit,
+    or the city's ceiling), which is what its ConfigMap would tell the workload anyway.
+
+    Nothing is left out under the example's own jurisdiction (a copy that fails there is a
+    bug, for `validate` to report), nor when a problem is one leaving out cannot fix (a
+    country outside the residency): the copy comes back untouched and the caller's `validate`
+    refuses it with every problem. When no enabled initiative would remain: a refusal located
+    in the example."""
+    data = blueprint_from(example, city, jurisdiction, country)
+    if example.data["spec"].get("jurisdiction") == jurisdiction:
+        return Exported(data)
+    catalogue = load_catalogue()
+    work = copy.deepcopy(data)
+    left_out: list[LeftOut] = []
+    lowered: set[str] = set()
+    while problems := _problems(work, catalogue):
+        found = _by_item(problems)
+        if found is None:
+            return Exported(data)
+        left_out += _one_round(work, found, catalogue, lowered)
+        if not any(item.get("enabled", True) for item in work["spec"]["initiatives"]):
+            raise _nothing_remains(example, jurisdiction, left_out)
+    order = ("initiative", "data sharing", "KPI target", "retention")
+    return Exported(work, tuple(sorted(left_out, key=lambda item: order.index(item.kind))))
+
+
+def _one_round(
+    data: dict[str, Any],
+    found: dict[str, dict[int, list[tuple[str, str]]]],
+    catalogue: Catalogue,
+    lowered: set[str],
+) -> list[LeftOut]:
+    """Lower the retention of, or remove, each initiative `found` names, and remove each
+    data-sharing agreement and KPI target it names; what was done, in that order."""
+    spec = data["spec"]
+    done: list[LeftOut] = []
+    drop: dict[str, set[int]] = {"initiatives": set(), "dataSharing": set(), "kpiTargets": set()}
+    for index, reasons in found.get("initiatives", {}).items():
+        initiative = spec["initiatives"][index]
+        ref, before = initiative["ref"], initiative.get("retentionDays")
+        if ref not in lowered and all(field == "retentionDays" for field, _ in reasons):
+            after = _retention_limit(data, index, catalogue)
+            if after is not None and before is not None and after < before:
+                done.append(LeftOut("retention", ref, _why(reasons), before, after))
+                initiative["retentionDays"] = after
+                lowered.add(ref)
+                continue
+        done.append(LeftOut("initiative", ref, _why(reasons)))
+        drop["initiatives"].add(index)
+    for index, reasons in found.get("dataSharing", {}).items():
+        agreement = spec["dataSharing"][index]
+        name = f"{agreement['producer']} -> {agreement['consumer']} ({agreement['dataProduct']})"
+        done.append(LeftOut("data sharing", name, _why(reasons)))
+        drop["dataSharing"].add(index)
+    for index, reasons in found.get("kpiTargets", {}).items():
+        done.append(LeftOut("KPI target", str(spec["kpiTargets"][index]["kpi"]), _why(reasons)))
+        drop["kpiTargets"].add(index)
+    for section, indices in drop.items():
+        if section in spec:
+            spec[section] = [item for i, item in enumerate(spec[section]) if i not in indices]
+            if not spec[section] and section != "initiatives":
+                del spec[section]
+    return done
+
+
+def _problems(data: dict[str, Any], catalogue: Catalogue) -> list[Problem]:
+    try:
+        validate(from_data("(export)", data), catalogue)
+    except CitykitError as error:
+        return error.problems
+    return []
+
+
+def _by_item(problems: list[Problem]) -> dict[str, dict[int, list[tuple[str, str]]]] | None:
+    """{section: {index: [(field, message)]}} for problems of initiatives, data-sharing
+    agreements and KPI targets; None when any other problem is among them."""
+    found: dict[str, dict[int, list[tuple[str, str]]]] = {}
+    for problem in problems:
+        match = _ITEM.match(problem.path)
+        if match is None:
+            return None
+        section, index, field = match.groups()
+        found.setdefault(section, {}).setdefault(int(index), []).append(
+            (field or "", problem.message)
+        )
+    return {section: dict(sorted(items.items())) for section, items in found.items()}
+
+
+def _why(reasons: list[tuple[str, str]]) -> str:
+    messages = dict.fromkeys(" ".join(message.split()) for _, message in reasons)
+    return "; ".join(messages)
+
+
+def _retention_limit(data: dict[str, Any], index: int, catalogue: Catalogue) -> int | None:
+    blueprint = parse(data)
+    initiative = blueprint.initiatives[index]
+    entry = catalogue.entries[initiative.ref]
+    profile = load_profile(blueprint.jurisdiction)
+    return privacy_settings(blueprint, initiative, entry, profile).retention_days
+
+
+def _nothing_remains(example: Document, jurisdiction: str, left_out: list[LeftOut]) -> CitykitError:
+    where = {item["ref"]: index for index, item in enumerate(example.data["spec"]["initiatives"])}
+    problems = [
+        example.problem(
+            ("spec", "initiatives", where[item.name], "ref"), f"left out: {item.reason}"
+        )
+        for item in left_out
+        if item.kind == "initiative" and item.name in where
+    ]
+    problems.append(
+        example.problem(
+            ("spec", "initiatives"),
+            f"nothing would remain under '{jurisdiction}': the profile refuses every enabled "
+            f"initiative of the example {Path(example.source).stem}, or what it depends on; "
+            "start from another example or the starter template",
+        )
+    )
+    return CitykitError(problems)
+
+
 def stack_settings(validated: ValidatedBlueprint, files: CityFiles) -> dict[str, Any]:
     """Stack config sized for the blueprint citywide, with headroom for rolling updates."""
     services = platform_services(validated.blueprint, validated.catalogue)
@@ -176,22 +344,33 @@ def inventory_checklist(provided: set[str]) -> str:
     return header + "".join(item.placeholder() + "\n" for item in missing)
 
 
+@dataclass(frozen=True)
+class Scaffold:
+    """A new city's files and their text, and what its copy of an example left out."""
+
+    contents: dict[Path, str]
+    left_out: tuple[LeftOut, ...] = ()
+
+
 def city_files(
     files: CityFiles, jurisdiction: str, example: Document | None, country: str | None = None
-) -> dict[Path, str]:
+) -> Scaffold:
     """Every file of a new city and its text, checked first: a blueprint that does not pass
     under `jurisdiction` is refused with its problems, and nothing is returned to write.
     `country` may be left out only when the example's country lies in the profile's
-    residency (see `city_country`)."""
+    residency (see `city_country`). A copy of an example under another jurisdiction leaves
+    out what that profile refuses (see `export_blueprint`), listed atop the blueprint."""
     country = city_country(jurisdiction, example, country)
-    data = (
-        blueprint_from(example, files.city, jurisdiction, country)
+    exported = (
+        export_blueprint(example, files.city, jurisdiction, country)
         if example
-        else starter_blueprint(files.city, jurisdiction, country)
+        else Exported(starter_blueprint(files.city, jurisdiction, country))
     )
     origin = f"the example {Path(example.source).stem}" if example else "the starter template"
     blueprint_text = (
-        f"# {files.city}: scaffolded by `citykit new-city` from {origin}.\n" + dump_yaml([data])
+        f"# {files.city}: scaffolded by `citykit new-city` from {origin}.\n"
+        + left_out_comment(exported, jurisdiction)
+        + dump_yaml([exported.data])
     )
     try:
         validated = validate(load_bytes(str(files.blueprint), blueprint_text.encode()))
@@ -211,4 +390,15 @@ def city_files(
     stub = inventory(files)
     contents |= {path: "---\n" + dump_yaml([value]) for path, value in stub.items()}
     contents[files.group_vars] += inventory_checklist(set(stub[files.group_vars]))
-    return contents
+    return Scaffold(contents, exported.left_out)
+
+
+def left_out_comment(exported: Exported, jurisdiction: str) -> str:
+    """The comment block atop an exported blueprint: one line per thing left out or lowered."""
+    if not exported.left_out:
+        return ""
+    header = (
+        f"#\n# Left out or changed so that it passes under '{jurisdiction}'; re-add from the\n"
+        "# example what the city wants, with what each reason asks for (approvals, retention):\n"
+    )
+    return header + "".join(f"#   {item}\n" for item in exported.left_out) + "#\n"
