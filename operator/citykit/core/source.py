@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime
 import functools
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,34 +21,56 @@ from typing import Any
 
 import yaml
 
-from citykit.core.errors import CitykitError, Problem
+from citykit.core.errors import CitykitError, Problem, one_line, shown
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 100_000
 MAX_DEPTH = 64
+# Kubernetes stores integers as 64-bit: a larger one would come back changed (or refused).
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
 
 FieldPath = tuple[str | int, ...]
 
 
 def dotted(path: FieldPath) -> str:
-    """`("spec", "initiatives", 3, "ref")` -> `spec.initiatives[3].ref`."""
+    """`("spec", "initiatives", 3, "ref")` -> `spec.initiatives[3].ref`.
+
+    A key that is not a plain word (a space, a quote, a bracket, a control character) is written
+    `["..."]` with its whitespace escaped, so the path stays one unambiguous word."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif len(part) <= 60 and part.isprintable() and _PLAIN_KEY.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += f'["{_quoted_key(part)}"]'
     return text
+
+
+_PLAIN_KEY = re.compile(r"[^\s\"'\[\]\\]+")
+
+
+def _quoted_key(key: str) -> str:
+    short = key if len(key) <= 60 else key[:57] + "..."
+    escaped = one_line(short.replace("\\", "\\\\").replace('"', '\\"'))
+    return "".join("\\x20" if char == " " else char for char in escaped)
 
 
 @dataclass(frozen=True)
 class Document:
     """Plain data from one YAML document, with the position of every field it holds.
 
-    `data` is built only of dict, list, str, int, float, bool and None, so it can go
-    straight to JSON Schema and to the Kubernetes API.
+    `data` is built only of dict, list, str, int (64-bit), float (finite), bool and None, so
+    it can go straight to JSON Schema, to JSON and to the Kubernetes API.
     """
 
     source: str
     data: Any
     positions: Mapping[FieldPath, tuple[int, int]] = field(default_factory=dict)
+    # How a value YAML typed by its look (`NO` -> false, `1.10` -> 1.1) was written, so a
+    # message can say what to quote.
+    texts: Mapping[FieldPath, str] = field(default_factory=dict)
 
     def locate(self, path: FieldPath) -> tuple[int, int]:
         """1-based (line, column) of `path`, or of its nearest located ancestor."""
@@ -98,24 +122,52 @@ def load_bytes(source: str, raw: bytes) -> Document:
         ) from None
     if not text.strip():
         raise _whole_file(source, "empty file: expected a YAML document")
+    unprintable = _UNPRINTABLE.search(text)
+    if unprintable:
+        raise CitykitError(_character_problem(source, text, unprintable.start()))
     composer = _Composer(source)
     try:
         for event in yaml.parse(text, Loader=_LOADER):
             composer.feed(event)
     except yaml.MarkedYAMLError as error:
         raise CitykitError(_parse_problem(source, error)) from None
+    except yaml.reader.ReaderError as error:
+        raise CitykitError(_character_problem(source, text, error.position)) from None
     except yaml.YAMLError as error:
         raise _whole_file(source, f"invalid YAML: {error}") from None
     if len(composer.documents) != 1:
         raise _whole_file(
             source, f"expected exactly one YAML document, found {len(composer.documents)}"
         )
-    return Document(source, composer.documents[0], composer.positions)
+    return Document(source, composer.documents[0], composer.positions, composer.texts)
 
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
+
+
+# What YAML 1.1 allows in a stream (its "printable" set); anything else is refused by the
+# parser with a message over two lines placed at 1:1, so it is found and located here.
+_UNPRINTABLE = re.compile(
+    r"[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+def _character_problem(source: str, text: str, position: int) -> Problem:
+    position = max(0, min(position, len(text) - 1))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    code = ord(text[position])
+    escape = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return Problem(
+        source,
+        line,
+        column,
+        "",
+        f"invalid YAML: character U+{code:04X} is not allowed in a YAML file; "
+        f'to mean it, write it escaped inside double quotes ("{escape}")',
+    )
 
 
 def _whole_file(source: str, message: str) -> CitykitError:
@@ -149,6 +201,7 @@ class _Composer:
         self.source = source
         self.documents: list[Any] = []
         self.positions: dict[FieldPath, tuple[int, int]] = {}
+        self.texts: dict[FieldPath, str] = {}
         self.anchors: dict[str, tuple[Any, int]] = {}
         self.stack: list[_Frame] = []
         self.nodes = 0
@@ -188,12 +241,20 @@ class _Composer:
                 else _resolve(event.value, event.implicit)
             )
             is_merge = tag == f"{_CORE}merge" and event.implicit[0]
+            if tag == f"{_CORE}value" and event.implicit[0]:
+                raise self.fail(
+                    at,
+                    "a plain = is YAML's 'value' key, not text; "
+                    'to mean the text, write it in quotes: "="',
+                )
             if not is_merge:
                 self._check_tag(tag, (), at)
             self._count(1, at)
-            value = event.value if is_merge else _construct(tag, event.value)
+            value = event.value if is_merge else self._construct(tag, event, at)
             if event.anchor:
                 self.anchors[event.anchor] = (value, 1)
+            if not isinstance(value, str) and event.implicit[0] and not self._expects_key():
+                self.texts[self._child_path()] = event.value
             self._place(value, at, is_merge=is_merge)
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor not in self.anchors:
@@ -201,6 +262,38 @@ class _Composer:
             value, weight = self.anchors[event.anchor]
             self._count(weight, at)
             self._place(value, at, is_merge=False)
+
+    def _construct(self, tag: str, event: yaml.ScalarEvent, at: tuple[int, int]) -> Any:
+        """The scalar's value, or a located problem when it cannot be one: YAML resolves
+        `2024-13-45` to a date and `0x_` to an integer by their look, and then fails."""
+        implicit = bool(event.implicit[0]) and not event.tag
+        kind = tag.removeprefix(_CORE)
+        hint = (
+            f"; if it is text, write it in quotes: {_quote(event.value)}"
+            if implicit
+            else f"; fix the value or drop the !!{kind} tag"
+        )
+        if kind == "int" and len(event.value) > _MAX_INTEGER_TEXT:
+            raise self.fail(
+                at, f"integer of {len(event.value):,} characters is out of range{_RANGE}{hint}"
+            )
+        try:
+            value = _construct(tag, event.value)
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError, OverflowError):
+            what = _KINDS.get(kind, f"!!{kind}")
+            raise self.fail(
+                at, f"{shown(event.value)} reads as {what} but is not a valid one{hint}"
+            ) from None
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not MIN_INTEGER <= value <= MAX_INTEGER:
+                raise self.fail(at, f"integer {shown(value)} is out of range{_RANGE}{hint}")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(
+                at,
+                f"{shown(event.value)} is not a finite number; JSON and Kubernetes have no NaN "
+                f"or infinity{hint}",
+            )
+        return value
 
     def _count(self, weight: int, at: tuple[int, int]) -> None:
         self.nodes += weight
@@ -215,6 +308,13 @@ class _Composer:
         allowed = {f"{_CORE}{kind}" for kind in kinds} if kinds else _SCALAR_TAGS
         if tag not in (None, "!") and tag not in allowed:
             raise self.fail(at, f"custom YAML tags are not supported: {tag}")
+
+    def _expects_key(self) -> bool:
+        return (
+            bool(self.stack)
+            and isinstance(self.stack[-1].value, dict)
+            and (self.stack[-1].key is None)
+        )
 
     def _child_path(self) -> FieldPath:
         if not self.stack:
@@ -247,7 +347,7 @@ class _Composer:
             frame.key, frame.key_at = "<<", at
             return
         if isinstance(key, bool) or not isinstance(key, (str, int)):
-            raise self.fail(at, f"mapping key {key!r} is not a plain string")
+            raise self.fail(at, f"mapping key {shown(key)} is not a plain string")
         name = str(key)
         if name in frame.value and name not in frame.merged:
             raise self.fail(at, f"duplicate key '{name}'", (*frame.path, name))
@@ -272,6 +372,17 @@ class _Composer:
             frame.merged.discard(frame.key)
             frame.value[frame.key] = value
         frame.key = None
+
+
+_MAX_INTEGER_TEXT = 80  # characters: more than any 64-bit integer in any YAML notation
+_RANGE = " (Kubernetes stores 64-bit integers: -2^63 to 2^63-1)"
+_KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "timestamp": "a date"}
+
+
+def _quote(text: str) -> str:
+    """`text` as a double-quoted YAML scalar, for a hint."""
+    short = text if len(text) <= 40 else text[:37] + "..."
+    return '"' + short.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @functools.cache
