@@ -1,16 +1,31 @@
-"""Benchmark: apply the largest example city and time it to all-Live on the local cluster.
+"""Benchmark: the operator against the cluster's own floor, side by side in one run.
 
-Prints two figures: seconds from apply to every initiative Live, and the operator's API
-writes during the rollout (from the apiserver audit log) against the objects it created.
-Gates are shortened to 1s with automatic approval so the figure measures the operator,
-not the city's patience. Run: `python3 benchmarks/rollout_bench.py`.
+On one local cluster (etcd, kube-apiserver, controller-manager, scheduler, KWOK), with the
+largest example city and 1 s automatic gates:
+
+- flat: the city without pilots or dependsOn, apply -> every initiative Live, against
+  `kubectl apply --server-side` of the same rendered objects + `kubectl wait` on every
+  Deployment (goal <= 1.1x).
+- chain: the city as written, apply -> Live, against its critical path: on the longest
+  dependsOn chain, per initiative its waves x the measured time for one Deployment to become
+  Available, plus its 1 s gate if it pilots (goal <= 1.5x).
+- writes: the operator's API writes (apiserver audit log) per planned object during the
+  cold chain rollout (goal <= 1.5), and its writes while idle afterwards (goal 0).
+
+Figures, not assertions. Run: `python3 benchmarks/rollout_bench.py [--idle SECONDS]`.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
 import json
+import statistics
+import subprocess
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +34,7 @@ from kubernetes import client, config
 
 from citykit import kube
 from citykit.core.render import plan
-from citykit.core.source import load_file
+from citykit.core.source import from_data, load_file
 from citykit.core.validation import validate
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
@@ -28,71 +43,190 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.resources import example_cities_dir
 
 WRITES = ("create", "update", "patch", "delete")
+GATE_SECONDS = 1.0
 
 
-def operator_writes(audit_log: Path) -> int:
-    """Writes by the operator: kopf (status, events) and the Kubernetes client (apply, delete).
+def audit_events(audit_log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in audit_log.read_text().splitlines()]
 
-    The benchmark's own single create of the blueprint is subtracted by the caller."""
-    count = 0
-    for line in audit_log.read_text().splitlines():
-        event = json.loads(line)
+
+def operator_writes(audit_log: Path, since: int) -> Counter[str]:
+    """Writes by the operator (kopf and the Kubernetes client) after the first `since`
+    audit lines, by resource (and subresource)."""
+    counts: Counter[str] = Counter()
+    for event in audit_events(audit_log)[since:]:
         agent = event.get("userAgent", "")
         if (
             event.get("stage") == "ResponseComplete"
             and event.get("verb") in WRITES
             and agent.startswith(("kopf/", "OpenAPI-Generator/"))
         ):
-            count += 1
-    return count
+            ref = event.get("objectRef", {})
+            resource = ref.get("resource", "?")
+            if ref.get("subresource"):
+                resource += "/" + ref["subresource"]
+            counts[f"{event['verb']} {resource}"] += 1
+    return counts
 
 
-def main() -> None:
+def audit_lines(audit_log: Path) -> int:
+    return len(audit_log.read_text().splitlines())
+
+
+def city(name: str, flat: bool) -> dict[str, Any]:
     largest = max(
         example_cities_dir().glob("*.yaml"),
         key=lambda path: len(load_file(path).data["spec"]["initiatives"]),
     )
-    data: dict[str, Any] = yaml.safe_load(largest.read_text())
+    data: dict[str, Any] = copy.deepcopy(yaml.safe_load(largest.read_text()))
+    data["metadata"]["name"] = name
     for item in data["spec"]["initiatives"]:
-        item["gate"] = {"healthyFor": "1s", "approval": "auto"}
-    objects = len(plan(validate(load_file(largest))))
-    enabled = sum(item.get("enabled", True) for item in data["spec"]["initiatives"])
+        item["gate"] = {"healthyFor": f"{GATE_SECONDS:g}s", "approval": "auto"}
+        if flat:
+            item["pilotDistricts"], item["dependsOn"] = [], []
+    return data
+
+
+def rendered(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return plan(validate(from_data(f"{data['metadata']['name']}.yaml", dict(data))))
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> None:
+    subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+def kubectl_floor(kubeconfig: Path, data: Mapping[str, Any]) -> float:
+    """Seconds for kubectl to server-side apply the city's objects (not its Initiatives,
+    which only the operator reads) and wait until every Deployment is Available."""
+    objects = [m for m in rendered(data) if m["kind"] != "Initiative"]
+    namespace = f"city-{data['metadata']['name']}"
+    start = time.monotonic()
+    kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(objects))
+    kubectl(
+        kubeconfig,
+        "wait",
+        "--for=condition=Available",
+        "deployment",
+        "--all",
+        "-n",
+        namespace,
+        "--timeout=900s",
+    )
+    return time.monotonic() - start
+
+
+def one_deployment_seconds(kubeconfig: Path, data: Mapping[str, Any], runs: int = 5) -> float:
+    """Median seconds for one of the city's Deployments to become Available when applied."""
+    deployment = next(m for m in rendered(data) if m["kind"] == "Deployment")
+    namespace = deployment["metadata"]["namespace"]
+    times = []
+    for run in range(runs):
+        probe = copy.deepcopy(deployment)
+        probe["metadata"]["name"] = f"probe-{run}"
+        start = time.monotonic()
+        kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(probe))
+        kubectl(
+            kubeconfig,
+            "wait",
+            "--for=condition=Available",
+            f"deployment/probe-{run}",
+            "-n",
+            namespace,
+            "--timeout=120s",
+        )
+        times.append(time.monotonic() - start)
+    return statistics.median(times)
+
+
+def critical_path(data: Mapping[str, Any], deployment_seconds: float) -> tuple[float, int]:
+    """(seconds, waves) along the longest dependsOn chain of the enabled initiatives."""
+    items = {i["ref"]: i for i in data["spec"]["initiatives"] if i.get("enabled", True)}
+    memo: dict[str, tuple[float, int]] = {}
+
+    def cost(ref: str) -> tuple[float, int]:
+        if ref not in memo:
+            item = items[ref]
+            pilots = bool(item.get("pilotDistricts"))
+            waves = 2 if pilots else 1
+            own = waves * deployment_seconds + (GATE_SECONDS if pilots else 0)
+            before = max((cost(d) for d in item.get("dependsOn", []) if d in items), default=(0, 0))
+            memo[ref] = (before[0] + own, before[1] + waves)
+        return memo[ref]
+
+    return max(cost(ref) for ref in items)
+
+
+def operator_rollout(api: client.ApiClient, operator: OperatorProcess, data: Any) -> float:
+    blueprints = client.CustomObjectsApi(api)
+    start = time.monotonic()
+    blueprints.create_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", data)
+
+    def live() -> bool:
+        operator.check_alive()
+        found = blueprints.get_cluster_custom_object(
+            "citykit.io", "v1alpha1", "cityblueprints", data["metadata"]["name"]
+        )
+        return (found.get("status") or {}).get("phase") == "Live"
+
+    wait_for(live, 1800, f"{data['metadata']['name']} to be Live", interval=0.1)
+    return time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--idle", type=float, default=60, help="idle window in seconds")
+    idle = parser.parse_args().idle
     with tempfile.TemporaryDirectory() as state:
         cluster = control_plane.up("bench", Path(state), report=lambda message: None)
         operator = OperatorProcess(cluster.kubeconfig, Path(state) / "operator.log")
         try:
             api = config.new_client_from_config(str(cluster.kubeconfig))
             install_crds(kube.dynamic_client(cluster.kubeconfig))
+            kubeconfig = cluster.kubeconfig
+
+            flat_floor = kubectl_floor(kubeconfig, city("floor", flat=True))
+            deployment_seconds = one_deployment_seconds(kubeconfig, city("floor", flat=True))
+            chain = city("chain", flat=False)
+            chain_floor, waves = critical_path(chain, deployment_seconds)
+
             operator.start()
             time.sleep(3)  # the operator's startup (CRD scan, first list) is not the rollout
-            before = operator_writes(cluster.audit_log)
-            start = time.monotonic()
-            blueprints = client.CustomObjectsApi(api)
-            blueprints.create_cluster_custom_object(
-                "citykit.io", "v1alpha1", "cityblueprints", data
-            )
-
-            def live() -> bool:
-                operator.check_alive()
-                status = (
-                    blueprints.get_cluster_custom_object(
-                        "citykit.io", "v1alpha1", "cityblueprints", data["metadata"]["name"]
-                    ).get("status")
-                    or {}
-                )
-                return status.get("phase") == "Live"
-
-            wait_for(live, 1800, f"{largest.stem} to be Live")
-            seconds = time.monotonic() - start
-            writes = operator_writes(cluster.audit_log) - before - 1
+            flat_seconds = operator_rollout(api, operator, city("flat", flat=True))
+            before = audit_lines(cluster.audit_log)
+            chain_seconds = operator_rollout(api, operator, chain)
+            writes = operator_writes(cluster.audit_log, before)
+            time.sleep(3)
+            before_idle = audit_lines(cluster.audit_log)
+            time.sleep(idle)
+            idle_writes = sum(operator_writes(cluster.audit_log, before_idle).values())
         finally:
             operator.stop()
             control_plane.down(cluster.state_dir)
-    print(f"{largest.stem}: {enabled} initiatives, {objects} objects planned")
-    print(f"apply -> all Live: {seconds:.1f} s")
+    planned = len(rendered(chain))
+    enabled = sum(item.get("enabled", True) for item in chain["spec"]["initiatives"])
+    total = sum(writes.values())
+    print(f"{chain['metadata']['name']} (largest example): {enabled} initiatives")
+    print(f"one Deployment Available (median of 5): {deployment_seconds:.2f} s")
     print(
-        f"operator API writes during rollout: {writes} ({writes / objects:.2f} per planned object)"
+        f"flat  operator {flat_seconds:6.1f} s | kubectl apply+wait {flat_floor:6.1f} s"
+        f" | {flat_seconds / flat_floor:.2f}x"
     )
+    print(
+        f"chain operator {chain_seconds:6.1f} s | critical path {chain_floor:6.1f} s"
+        f" ({waves} waves, 1 s gates) | {chain_seconds / chain_floor:.2f}x"
+    )
+    print(
+        f"writes during the chain rollout: {total} for {planned} planned objects"
+        f" ({total / planned:.2f} per object): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(writes.items()))
+    )
+    print(f"writes while idle for {idle:g} s: {idle_writes}")
 
 
 if __name__ == "__main__":

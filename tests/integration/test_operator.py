@@ -8,14 +8,16 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ProtocolError
 
 from citykit import kube
 from citykit.kube.crds import install_crds
@@ -327,3 +329,182 @@ def test_deleting_a_blueprint_removes_everything_it_made(
     wait_for(gone, 180, "the city namespace to be garbage-collected")
     with pytest.raises(ApiException):
         custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", "deleted")
+
+
+def test_a_hand_scaled_deployment_and_a_deleted_configmap_are_restored_within_3s(
+    api: client.ApiClient, operator: OperatorProcess
+) -> None:
+    wait_for(
+        lambda: blueprint_status(api, "rollout").get("phase") == "Live",
+        240,
+        "the rollout city to be Live",
+    )
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    scaled = deployments(api, "rollout")[0]
+    replicas = scaled.spec.replicas
+    config_map = next(
+        item
+        for item in core.list_namespaced_config_map(
+            "city-rollout", label_selector="app.kubernetes.io/managed-by=citykit"
+        ).items
+    )
+    apps.patch_namespaced_deployment(
+        scaled.metadata.name, "city-rollout", {"spec": {"replicas": replicas + 3}}
+    )
+    core.delete_namespaced_config_map(config_map.metadata.name, "city-rollout")
+    wait_for(
+        lambda: (
+            apps.read_namespaced_deployment(scaled.metadata.name, "city-rollout").spec.replicas
+            == replicas
+        ),
+        3,
+        "hand-scaled Deployment scaled back",
+        interval=0.1,
+    )
+
+    def recreated() -> bool:
+        try:
+            found = core.read_namespaced_config_map(config_map.metadata.name, "city-rollout")
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return bool(found.metadata.uid != config_map.metadata.uid)
+
+    wait_for(recreated, 3, "deleted ConfigMap recreated", interval=0.1)
+
+
+def namespace_gone(api: client.ApiClient, name: str) -> bool:
+    try:
+        client.CoreV1Api(api).read_namespace(name)
+    except ApiException as error:
+        return error.status == 404
+    return False
+
+
+def test_a_blueprint_deleted_while_no_operator_runs_is_gone_with_all_its_objects(
+    api: client.ApiClient, operator: OperatorProcess
+) -> None:
+    data = blueprint("tallinn", "orphaned", keep=2)
+    create_blueprint(api, data)
+    wait_for(lambda: len(deployments(api, "orphaned")) > 0, 120, "workloads created")
+    operator.kill()
+    try:
+        delete_blueprint(api, "orphaned")
+        wait_for(lambda: namespace_gone(api, "city-orphaned"), 180, "everything collected")
+        with pytest.raises(ApiException):
+            custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", "orphaned")
+    finally:
+        operator.start()
+
+
+def test_the_finalizer_an_older_operator_left_is_removed_on_sight(
+    api: client.ApiClient, operator: OperatorProcess
+) -> None:
+    data = blueprint("tallinn", "upgraded", keep=1)
+    data["metadata"]["finalizers"] = ["kopf.zalando.org/KopfFinalizerMarker"]
+    create_blueprint(api, data)
+    wait_for(
+        lambda: (
+            not custom(api)
+            .get_cluster_custom_object(GROUP, VERSION, "cityblueprints", "upgraded")["metadata"]
+            .get("finalizers")
+        ),
+        30,
+        "kopf's finalizer removed",
+    )
+    operator.kill()
+    try:
+        delete_blueprint(api, "upgraded")
+        wait_for(lambda: namespace_gone(api, "city-upgraded"), 180, "everything collected")
+    finally:
+        operator.start()
+
+
+class WaveRecorder:
+    """Every wave label each Deployment of a city had, in order, from a watch."""
+
+    def __init__(self, api: client.ApiClient, city: str) -> None:
+        self.waves: dict[str, list[str]] = {}
+        self.watch = watch.Watch()
+        self.thread = threading.Thread(target=self._run, args=(api, city), daemon=True)
+        self.thread.start()
+
+    def _run(self, api: client.ApiClient, city: str) -> None:
+        apps = client.AppsV1Api(api)
+        try:
+            for event in self.watch.stream(
+                apps.list_namespaced_deployment, f"city-{city}", timeout_seconds=600
+            ):
+                item = event["object"]
+                wave = (item.metadata.labels or {}).get("citykit.io/wave", "")
+                history = self.waves.setdefault(item.metadata.name, [])
+                if not history or history[-1] != wave:
+                    history.append(wave)
+        except ProtocolError:
+            if not self.stopped:
+                raise
+
+    stopped = False
+
+    def went_back(self) -> dict[str, list[str]]:
+        return {
+            name: history
+            for name, history in self.waves.items()
+            if "citywide" in history and "pilot" in history[history.index("citywide") :]
+        }
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.watch.stop()
+        self.thread.join(timeout=10)
+
+
+def test_a_kill_right_after_the_flip_to_citywide_never_sends_a_deployment_back_to_pilot(
+    api: client.ApiClient, operator: OperatorProcess
+) -> None:
+    data = blueprint("tallinn", "flipped", gate="2s", keep=3)
+    districts = [district["id"] for district in data["spec"]["districts"]]
+    for item in data["spec"]["initiatives"]:
+        item.update(pilotDistricts=districts[:1], dependsOn=[])
+    recorder = WaveRecorder(api, "flipped")
+    try:
+        create_blueprint(api, data)
+        wait_for(
+            lambda: any("citywide" in history for history in recorder.waves.values()),
+            180,
+            "a Deployment to flip to citywide",
+            interval=0.05,
+        )
+        operator.kill()  # SIGKILL the moment the first child flips: its status may lag
+        operator.start()
+        expected = len(data["spec"]["initiatives"])
+        wait_for(lambda: all_live(api, "flipped", expected), 240, "every initiative Live")
+
+        # The crash exactly between the children and the status, made certain: the status
+        # says pilot (gate clock running) while every Deployment is citywide.
+        operator.kill()
+        victim = initiatives(api, "flipped")[0]
+        custom(api).patch_namespaced_custom_object_status(
+            GROUP,
+            VERSION,
+            "city-flipped",
+            "initiatives",
+            victim["metadata"]["name"],
+            {"status": {"wave": "pilot", "phase": "Pilot", "pilotHealthySince": None}},
+        )
+        operator.start()
+        wait_for(lambda: all_live(api, "flipped", expected), 120, "Live again")
+        time.sleep(2)
+    finally:
+        recorder.stop()
+    assert recorder.went_back() == {}
+    assert all(
+        d.metadata.labels["citykit.io/wave"] == "citywide" for d in deployments(api, "flipped")
+    )
+    for item in deployments(api, "flipped"):
+        owners = item.metadata.owner_references
+        assert len(owners) == 1 and owners[0].controller
+    names = [d.metadata.name for d in deployments(api, "flipped")]
+    assert len(names) == len(set(names))
+    delete_blueprint(api, "flipped")

@@ -4,8 +4,8 @@ The catalogue has fewer entries than that, so the test writes a catalogue of its
 the project's, plus numbered copies of the entries Hangzhou uses, and a blueprint that
 enables all of them with Hangzhou's settings. What must hold at that size: every Initiative
 exists once, the blueprint's status folds all of them, kopf keeps no copy of the large spec
-in an annotation (the operator has no change handlers, only timers and indices), and once
-the city is Live the operator makes no writes.
+in an annotation (the operator has no change handlers, only watch events and indices), no
+object carries a finalizer, and once the city is Live the operator makes no writes.
 """
 
 from __future__ import annotations
@@ -131,6 +131,8 @@ def test_two_hundred_initiatives_roll_out_and_the_operator_then_idles(
     assert len(json.dumps(annotations)) < 4096, (
         f"kopf keeps large state in annotations: {list(annotations)}"
     )
+    assert not blueprint()["metadata"].get("finalizers")
+    assert not any(item["metadata"].get("finalizers") for item in items)
 
     time.sleep(3)  # in-flight watch events settle
     before = audit_writes(kube_cluster.audit_log)
