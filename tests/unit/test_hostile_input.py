@@ -3,13 +3,20 @@ or is valid and renders. One behaviour per test, seen through the CLI as a city 
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
+from citykit.core.blueprint import duration_seconds
+from citykit.core.errors import number_text, shown
+from citykit.core.render import as_stored
+from citykit.core.schemas import compiled_pattern
+from citykit.core.secretscan import find_secrets
 from citykit.resources import example_cities_dir
 from tests.conftest import LOCATED_LINE, run_cli
 
@@ -157,3 +164,175 @@ def test_unknown_key_with_a_newline_is_named_on_one_line(
 ) -> None:
     [line] = refused(tallinn_with("  jurisdiction: gdpr", '  jurisdiction: gdpr\n  "a b\\nc": 1'))
     assert 'spec["a\\x20b\\nc"]: unknown field' in line
+
+
+# 3. Time bounded by input size
+
+
+def test_pilot_districts_of_8000_mappings_is_refused_in_well_under_two_seconds(
+    tallinn_with: Callable[[str, str], Path],
+) -> None:
+    mappings = ", ".join(f"{{a: {index}}}" for index in range(8000))
+    path = tallinn_with("pilotDistricts: [kesklinn]", f"pilotDistricts: [{mappings}]")
+    started = time.monotonic()
+    lines = refused(path)
+    assert time.monotonic() - started < 2
+    assert any(
+        line.endswith("pilotDistricts: a list of 8,000 items; at most 50 allowed") for line in lines
+    )
+
+
+def test_repeated_token_fragment_parameter_is_scanned_in_linear_time(
+    tallinn_with: Callable[[str, str], Path],
+) -> None:
+    fragment = "eyJ-" * 15_000  # 60 KB: under the parameters' size limit, so it is scanned
+    path = tallinn_with("ocdsPublisherPrefix: ocds-tln", f"ocdsPublisherPrefix: {fragment}")
+    started = time.monotonic()
+    [line] = refused(path)
+    assert time.monotonic() - started < 2
+    assert "ocdsPublisherPrefix: 'eyJ-eyJ-" in line and "(60,000 characters) does not match" in line
+
+
+@pytest.mark.parametrize("fragment", ["eyJhbGciOi.", "eyJ-", "-----BEGIN A", "://a:", "AKIA"])
+def test_secret_scan_of_two_megabytes_takes_under_a_second(fragment: str) -> None:
+    value = fragment * (2_000_000 // len(fragment))
+    started = time.monotonic()
+    list(find_secrets({"value": value}))
+    assert time.monotonic() - started < 1
+
+
+def test_secret_scan_still_finds_a_json_web_token() -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N"
+    assert list(find_secrets({"header": f"Bearer {token}"})) == [
+        (("header",), "the value looks like a JSON Web Token")
+    ]
+
+
+def test_oversized_parameters_are_refused_before_rendering(
+    tallinn_with: Callable[[str, str], Path],
+) -> None:
+    [line] = refused(
+        tallinn_with("ocdsPublisherPrefix: ocds-tln", "ocdsPublisherPrefix: " + "x" * 70_000)
+    )
+    assert re.search(
+        r"spec\.initiatives\[4\]\.parameters: parameters are 70,0\d\d bytes as JSON", line
+    )
+
+
+# 5. Whatever validate accepts renders: `$` is the end of the text, numbers are finite
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("name: tallinn", 'name: "tallinn\\n"', "metadata.name"),
+        (
+            "NATIONAL_EID_CLIENT_SECRET:",
+            '"NATIONAL_EID_CLIENT_SECRET\\n":',
+            'spec.initiatives[1].secretRefs["NATIONAL_EID_CLIENT_SECRET\\n"]',
+        ),
+        ("healthyFor: 10m,", 'healthyFor: "10m\\n",', "spec.initiatives[0].gate.healthyFor"),
+    ],
+)
+def test_trailing_newline_does_not_satisfy_an_anchored_pattern(
+    tallinn_with: Callable[[str, str], Path], old: str, new: str, field: str
+) -> None:
+    [line] = refused(tallinn_with(old, new))
+    assert f": {field}: " in line and "does not match" in line
+
+
+def test_pattern_dollar_is_the_end_of_the_text_as_in_ecma_and_re2() -> None:
+    assert compiled_pattern("^[a-z]+$").search("tallinn\n") is None
+    assert compiled_pattern("^[a-z$]+$").search("a$") is not None  # a `$` in a class stays
+    assert compiled_pattern(r"^\d+$").search("١٢") is None  # ASCII digits, as RE2
+
+
+def test_healthy_for_of_400_digits_is_refused(tallinn_with: Callable[[str, str], Path]) -> None:
+    lines = refused(tallinn_with("healthyFor: 10m,", f"healthyFor: {'9' * 400}m,"))
+    assert all(": spec.initiatives[0].gate.healthyFor: " in line for line in lines)
+
+
+def test_largest_healthy_for_the_schema_allows_is_a_duration() -> None:
+    assert duration_seconds("999999d") == 999999 * 86400
+    with pytest.raises(ValueError):
+        duration_seconds("9999999d")
+
+
+def test_float_parameter_is_planned_as_the_api_server_stores_it(
+    tallinn_with: Callable[[str, str], Path],
+) -> None:
+    whole = run_cli(
+        "plan", "-o", "json", str(tallinn_with("pm25AlertThreshold: 25", "pm25AlertThreshold: 25"))
+    )
+    written_as_float = run_cli(
+        "plan",
+        "-o",
+        "json",
+        str(tallinn_with("pm25AlertThreshold: 25", "pm25AlertThreshold: 25.0")),
+    )
+    assert whole.exit_code == written_as_float.exit_code == 0
+    assert written_as_float.output == whole.output
+    json.loads(written_as_float.output)
+
+
+def test_numbers_are_normalised_as_go_writes_them() -> None:
+    assert as_stored({"a": [200.0, 0.5, -0.0, 1e20, 1e21, 3]}) == {
+        "a": [200, 0.5, 0, 100000000000000000000, 1e21, 3]
+    }
+
+
+# Also: messages that say what to write, and stay short
+
+
+def test_country_no_says_to_quote_it(tallinn_with: Callable[[str, str], Path]) -> None:
+    [line] = refused(tallinn_with("country: EE", "country: NO"))
+    assert line.endswith(
+        "spec.city.country: expected a string, got a boolean (YAML reads an unquoted NO as "
+        'false); write it in quotes to keep the text: "NO"'
+    )
+
+
+def test_empty_field_says_it_is_empty(tallinn_with: Callable[[str, str], Path]) -> None:
+    [line] = refused(tallinn_with("country: EE", "country:"))
+    assert line.endswith("spec.city.country: expected a string, got null (the field is empty)")
+    assert "None" not in line
+
+
+def test_version_read_as_a_number_says_to_quote_it(
+    tallinn_with: Callable[[str, str], Path],
+) -> None:
+    [line] = refused(tallinn_with("version: 1.2.0", "version: 1.10"))
+    assert line.endswith('got a number 1.1; write it in quotes to keep the text: "1.10"')
+
+
+def test_data_product_message_says_publishes(tallinn_with: Callable[[str, str], Path]) -> None:
+    lines = refused(
+        tallinn_with(
+            "dataProduct: traffic-flow, purpose: Attribute",
+            "dataProduct: nothing-here, purpose: Attribute",
+        )
+    )
+    assert any("(it publishes: " in line for line in lines)
+    assert any("(it consumes: " in line for line in lines)
+    assert not any("publishs" in line for line in lines)
+
+
+def test_too_long_list_message_names_its_size_not_its_items(
+    tallinn_with: Callable[[str, str], Path],
+) -> None:
+    ids = ", ".join(["kesklinn"] * 60)
+    lines = refused(tallinn_with("pilotDistricts: [kesklinn]", f"pilotDistricts: [{ids}]"))
+    assert any(line.endswith("a list of 60 items; at most 50 allowed") for line in lines)
+    assert all(len(line) < 400 for line in lines)
+
+
+def test_too_long_text_message_names_its_length_not_the_text(
+    tallinn_with: Callable[[str, str], Path],
+) -> None:
+    [line] = refused(tallinn_with("name: Tallinn", "name: " + "T" * 5000))
+    assert line.endswith("spec.city.name: text of 5,000 characters; at most 100 allowed")
+
+
+def test_a_huge_integer_is_quoted_by_its_size_in_messages() -> None:
+    assert shown(16**4000) == "an integer of about 4,817 digits"
+    assert number_text(10**400) == "an integer of about 401 digits"

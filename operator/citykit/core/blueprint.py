@@ -14,8 +14,11 @@ DEFAULT_HEALTHY_FOR = "10m"
 
 
 def duration_seconds(text: str) -> int:
-    """`"90s"`, `"10m"`, `"72h"`, `"14d"` -> seconds (the schema guarantees the shape)."""
-    match = re.fullmatch(r"(\d+)([smhd])", text)
+    """`"90s"`, `"10m"`, `"72h"`, `"14d"` -> seconds (the schema guarantees the shape).
+
+    At most six ASCII digits, as the schema says: a longer number would overflow the
+    operator's date arithmetic (`\\d` would also take other scripts' digits)."""
+    match = re.fullmatch(r"([0-9]{1,6})([smhd])", text)
     if not match:
         raise ValueError(f"not a duration: {text!r}")
     return int(match.group(1)) * _DURATION_UNITS[match.group(2)]

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from citykit.api.enums import Wave
@@ -110,7 +112,7 @@ def _initiative_resource(validated: ValidatedBlueprint, initiative: InitiativeSp
         "blueprintVersion": blueprint.version,
         "catalogueVersion": catalogue.version,
         "jurisdiction": blueprint.jurisdiction,
-        "parameters": {**entry.parameter_defaults, **initiative.parameters},
+        "parameters": as_stored({**entry.parameter_defaults, **initiative.parameters}),
         "districts": list(blueprint.districts),
         "pilotDistricts": list(initiative.pilot_districts),
         "gate": {"healthyFor": initiative.gate.healthy_for, "approval": initiative.gate.approval},
@@ -224,6 +226,28 @@ def initiative_children(
     return manifests
 
 
+def as_stored(value: Any) -> Any:
+    """`value` with its numbers as the API server hands them back.
+
+    The API server decodes a JSON number to an int64 when its text is an integer and to a
+    float64 otherwise, and Go writes a float64 without a fraction and below 1e21 as an
+    integer: `200.0` is stored and read back as `200`. The operator renders from the stored
+    Initiative, so `plan` renders (and hashes) from the same numbers, and shows exactly what
+    will be deployed."""
+    if isinstance(value, dict):
+        return {key: as_stored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_stored(item) for item in value]
+    if (
+        isinstance(value, float)
+        and math.isfinite(value)
+        and value.is_integer()
+        and abs(value) < 1e21
+    ):
+        return int(Decimal(repr(value)))  # Go's shortest digits, as the API server writes
+    return value
+
+
 def _config_data(spec: Mapping[str, Any], wave: Wave) -> dict[str, str]:
     privacy = spec["privacy"]
     districts = spec["pilotDistricts"] if wave == Wave.PILOT else spec["districts"]
@@ -236,7 +260,7 @@ def _config_data(spec: Mapping[str, Any], wave: Wave) -> dict[str, str]:
         "CITYKIT_CONSENT_MODE": privacy["consent"],
         "CITYKIT_DATA_CATEGORIES": ",".join(privacy["categories"]),
         "CITYKIT_RETENTION_DAYS": str(privacy.get("retentionDays", "")),
-        "parameters.json": json.dumps(spec["parameters"], sort_keys=True, indent=2),
+        "parameters.json": json.dumps(as_stored(spec["parameters"]), sort_keys=True, indent=2),
     }
 
 

@@ -171,7 +171,7 @@ def _explain(
             return path, f"a list of {len(instance):,} items; {bound} {expected:,} allowed"
         case "maxLength" | "minLength":
             bound = "at most" if error.validator == "maxLength" else "at least"
-            return path, f"{shown(instance)} has {len(instance):,} characters; {bound} {expected:,}"
+            return path, f"text of {len(instance):,} characters; {bound} {expected:,} allowed"
         case "maxProperties" | "minProperties":
             bound = "at most" if error.validator == "maxProperties" else "at least"
             return path, f"a mapping of {len(instance):,} fields; {bound} {expected:,} allowed"

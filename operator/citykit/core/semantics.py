@@ -4,16 +4,20 @@ products and KPIs, dependency cycles, parameter values, and secrets pasted in by
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable, Iterator
 
 from citykit.core import schemas
 from citykit.core.blueprint import Blueprint, InitiativeSpec
 from citykit.core.catalogue import Catalogue
-from citykit.core.errors import Problem
+from citykit.core.errors import Problem, listing, number_text, shown
 from citykit.core.secretscan import find_secrets
 from citykit.core.source import Document
 
 SPEC = ("spec",)
+# Parameters are rendered into a ConfigMap (at most 1 MiB) and the Initiative object: bound
+# them, whatever the catalogue's parameter schema allows, so what validates also applies.
+MAX_PARAMETERS_JSON = 64 * 1024
 
 
 def check(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> list[Problem]:
@@ -54,30 +58,33 @@ def _initiative_refs(
         if initiative.ref not in catalogue.entries:
             yield document.problem(
                 path,
-                f"unknown catalogue initiative '{initiative.ref}'"
+                f"unknown catalogue initiative {shown(initiative.ref)}"
                 f"{_suggest(initiative.ref, catalogue.entries)}",
             )
         if initiative.ref in seen:
             yield document.problem(
                 path,
-                f"duplicate initiative '{initiative.ref}', "
+                f"duplicate initiative {shown(initiative.ref)}, "
                 f"first listed at initiatives[{seen[initiative.ref]}]",
             )
         seen.setdefault(initiative.ref, initiative.index)
 
 
 def _districts(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> Iterator[Problem]:
+    known: set[str] = set()
     for index, district in enumerate(blueprint.districts):
-        if district in blueprint.districts[:index]:
+        if district in known:
             yield document.problem(
-                (*SPEC, "districts", index, "id"), f"duplicate district '{district}'"
+                (*SPEC, "districts", index, "id"), f"duplicate district {shown(district)}"
             )
+        known.add(district)
     for initiative in blueprint.initiatives:
         for index, district in enumerate(initiative.pilot_districts):
-            if district not in blueprint.districts:
+            if district not in known:
                 yield document.problem(
                     _initiative_path(initiative, "pilotDistricts", index),
-                    f"unknown district '{district}' (districts: {', '.join(blueprint.districts)})",
+                    f"unknown district {shown(district)} "
+                    f"(districts: {listing(blueprint.districts)})",
                 )
 
 
@@ -93,7 +100,7 @@ def _dependencies(
             elif dependency not in enabled:
                 yield document.problem(
                     path,
-                    f"depends on '{dependency}', "
+                    f"depends on {shown(dependency)}, "
                     "which is not an enabled initiative of this blueprint",
                 )
     for cycle in _cycles(
@@ -157,6 +164,14 @@ def _parameters(
 ) -> Iterator[Problem]:
     for initiative in blueprint.initiatives:
         base = _initiative_path(initiative, "parameters")
+        size = len(json.dumps(initiative.parameters))
+        if size > MAX_PARAMETERS_JSON:
+            yield document.problem(
+                base,
+                f"parameters are {size:,} bytes as JSON; at most {MAX_PARAMETERS_JSON:,} "
+                "(they are rendered into the initiative's ConfigMap)",
+            )
+            continue
         for path, what in find_secrets(dict(initiative.parameters)):
             yield document.problem(
                 (*base, *path),
@@ -177,27 +192,33 @@ def _sharing(document: Document, blueprint: Blueprint, catalogue: Catalogue) -> 
             ref = getattr(agreement, role)
             if ref not in enabled:
                 yield document.problem(
-                    (*path, role), f"{role} '{ref}' is not an enabled initiative of this blueprint"
+                    (*path, role),
+                    f"{role} {shown(ref)} is not an enabled initiative of this blueprint",
                 )
         if agreement.producer == agreement.consumer:
             yield document.problem(
                 (*path, "consumer"), "an initiative does not need an agreement with itself"
             )
-        for ref, verb in ((agreement.producer, "publish"), (agreement.consumer, "consume")):
+        for ref, verb, verbs in (
+            (agreement.producer, "publish", "publishes"),
+            (agreement.consumer, "consume", "consumes"),
+        ):
             entry = catalogue.entries.get(ref)
             offered = (entry.publishes if verb == "publish" else entry.consumes) if entry else ()
             if entry and agreement.data_product not in offered:
                 yield document.problem(
                     (*path, "dataProduct"),
-                    f"'{ref}' does not {verb} '{agreement.data_product}' "
-                    f"(it {verb}s: {', '.join(offered) or 'nothing'})",
+                    f"'{ref}' does not {verb} {shown(agreement.data_product)} "
+                    f"(it {verbs}: {listing(offered) or 'nothing'})",
                 )
-    keys = [(a.producer, a.consumer, a.data_product) for a in blueprint.data_sharing]
-    for index, key in enumerate(keys):
-        if key in keys[:index]:
+    seen: set[tuple[str, str, str]] = set()
+    for agreement in blueprint.data_sharing:
+        key = (agreement.producer, agreement.consumer, agreement.data_product)
+        if key in seen:
             yield document.problem(
-                (*SPEC, "dataSharing", index), "duplicate data-sharing agreement"
+                (*SPEC, "dataSharing", agreement.index), "duplicate data-sharing agreement"
             )
+        seen.add(key)
 
 
 def _kpi_targets(
@@ -214,7 +235,8 @@ def _kpi_targets(
         kpi = catalogue.kpis.get(target.kpi)
         if kpi is None:
             yield document.problem(
-                (*path, "kpi"), f"unknown KPI '{target.kpi}'{_suggest(target.kpi, catalogue.kpis)}"
+                (*path, "kpi"),
+                f"unknown KPI {shown(target.kpi)}{_suggest(target.kpi, catalogue.kpis)}",
             )
             continue
         if target.kpi not in moved:
@@ -229,7 +251,8 @@ def _kpi_targets(
         if not improves:
             yield document.problem(
                 (*path, "target"),
-                f"target {target.target:g} does not improve on baseline {target.baseline:g} "
+                f"target {number_text(target.target)} does not improve on baseline "
+                f"{number_text(target.baseline)} "
                 f"({kpi.title}: {kpi.better} is better)",
             )
 

@@ -300,8 +300,8 @@ class _Composer:
         if self.nodes > MAX_NODES:
             raise self.fail(
                 at,
-                f"document expands to more than {MAX_NODES:,} values "
-                "(a YAML alias bomb?); refusing to load it",
+                f"document expands to more than {MAX_NODES:,} values, counting what "
+                "aliases repeat (a YAML alias bomb?); refusing to load it",
             )
 
     def _check_tag(self, tag: str | None, kinds: tuple[str, ...], at: tuple[int, int]) -> None:
