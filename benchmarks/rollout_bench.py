@@ -101,13 +101,18 @@ def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> None:
     )
 
 
+def as_list(objects: list[dict[str, Any]]) -> str:
+    """Objects as one JSON `List` for `kubectl apply -f -` (enum values are strings)."""
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+
+
 def kubectl_floor(kubeconfig: Path, data: Mapping[str, Any]) -> float:
     """Seconds for kubectl to server-side apply the city's objects (not its Initiatives,
     which only the operator reads) and wait until every Deployment is Available."""
     objects = [m for m in rendered(data) if m["kind"] != "Initiative"]
     namespace = f"city-{data['metadata']['name']}"
     start = time.monotonic()
-    kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(objects))
+    kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=as_list(objects))
     kubectl(
         kubeconfig,
         "wait",
@@ -130,7 +135,7 @@ def one_deployment_seconds(kubeconfig: Path, data: Mapping[str, Any], runs: int 
         probe = copy.deepcopy(deployment)
         probe["metadata"]["name"] = f"probe-{run}"
         start = time.monotonic()
-        kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(probe))
+        kubectl(kubeconfig, "apply", "--server-side", "-f", "-", stdin=as_list([probe]))
         kubectl(
             kubeconfig,
             "wait",
