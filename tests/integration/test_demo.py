@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from kubernetes.client.exceptions import ApiException
 
 from citykit.core.demo_rollout import enabled
 from citykit.kube.wait import wait_for
-from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from tests.conftest import read_city
 
@@ -24,14 +22,12 @@ CITY = "hong-kong"  # has manual gates, so the demo's approvals are exercised
 
 
 @pytest.fixture
-def demo_env(kube_cluster: LocalCluster, tmp_path: Path) -> Iterator[dict[str, str]]:
+def demo_env(kube_cluster: LocalCluster) -> Iterator[dict[str, str]]:
     """The demo finds the running session cluster through $CITYKIT_STATE; the city is
     deleted afterwards so later tests see an idle cluster. The demo stops its operator when
-    it ends, and kopf's finalizers need a running operator to let the objects go."""
+    it ends; nothing carries a finalizer, so the objects go without one, by owner references."""
     yield {**os.environ, "CITYKIT_STATE": str(kube_cluster.state_dir)}
     api = config.new_client_from_config(str(kube_cluster.kubeconfig))
-    operator = OperatorProcess(kube_cluster.kubeconfig, tmp_path / "operator.log")
-    operator.start()
     client.CustomObjectsApi(api).delete_cluster_custom_object(
         "citykit.io", "v1alpha1", "cityblueprints", CITY
     )
@@ -43,10 +39,7 @@ def demo_env(kube_cluster: LocalCluster, tmp_path: Path) -> Iterator[dict[str, s
             return error.status == 404
         return False
 
-    try:
-        wait_for(namespace_gone, 180, "the demo city's namespace to be collected")
-    finally:
-        operator.stop()
+    wait_for(namespace_gone, 180, "the demo city's namespace to be collected")
 
 
 def demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
