@@ -11,7 +11,13 @@ from citykit.controller.queue import WorkQueue
 
 
 def run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+    """On a loop of its own, leaving the thread's current loop alone: `asyncio.run` would
+    clear it, and Pulumi's mocks in later tests ask for it."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def test_a_burst_of_adds_for_one_key_is_one_item() -> None:

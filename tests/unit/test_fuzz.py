@@ -25,7 +25,6 @@ from typing import Any
 
 import hypothesis.strategies as st
 import kubernetes_validate
-import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -127,21 +126,17 @@ def _kubernetes_defects(manifests: list[dict[str, Any]]) -> Iterator[str]:
         _KUBERNETES_CHECKED.add(key)
 
 
-def _rollout_adapter() -> Callable[[dict[str, Any], int], None] | None:
-    """The operator's pure rollout step over one planned Initiative spec, or None when
-    `core.rollout` has an API this suite does not know (it is being rewritten)."""
-    try:
-        from citykit.api.enums import Phase, Wave
-        from citykit.core.rollout import (
-            DeploymentState,
-            InitiativeStatus,
-            InitiativeView,
-            RolloutSpec,
-            next_initiative_status,
-            timestamp,
-        )
-    except ImportError:
-        return None
+def _rollout_adapter() -> Callable[[dict[str, Any], int], None]:
+    """The operator's pure rollout step over one planned Initiative spec."""
+    from citykit.api.enums import Phase, Wave
+    from citykit.core.rollout import (
+        DeploymentState,
+        InitiativeStatus,
+        InitiativeView,
+        RolloutSpec,
+        next_initiative_status,
+        timestamp,
+    )
 
     def step(spec: dict[str, Any], components: int) -> None:
         now = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
@@ -201,10 +196,9 @@ def _accepted_defects(path: Path) -> list[str]:
         json.dumps(manifests, allow_nan=False)
         defects = list(_kubernetes_defects(manifests))
         diff(_base(_city_of(validated)), validated)
-        if ROLLOUT_STEP is not None:
-            for resource in initiative_resources(validated):
-                entry = validated.catalogue.entries[resource["spec"]["ref"]]
-                ROLLOUT_STEP(resource["spec"], len(entry.components))
+        for resource in initiative_resources(validated):
+            entry = validated.catalogue.entries[resource["spec"]["ref"]]
+            ROLLOUT_STEP(resource["spec"], len(entry.components))
     except Exception as error:
         return [f"accepted, then {type(error).__name__}: {str(error)[:200]}"]
     return defects
@@ -347,8 +341,3 @@ def test_schema_shaped_blueprints_meet_the_contract(tmp_path_factory: Any, conte
 def test_every_example_city_meets_the_contract(tmp_path: Path) -> None:
     for path in CITIES.values():
         assert contract_defects(path) == []
-
-
-def test_the_rollout_step_is_fuzzed_with_the_current_rollout_api() -> None:
-    if ROLLOUT_STEP is None:  # core.rollout is being rewritten; the other contracts still run
-        pytest.skip("core.rollout has no RolloutSpec/InitiativeStatus API: update _rollout_adapter")
