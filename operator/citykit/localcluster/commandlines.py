@@ -148,6 +148,13 @@ def kube_controller_manager(layout: Layout) -> list[str]:
         f"--cluster-signing-cert-file={pki / 'ca.crt'}",
         f"--cluster-signing-key-file={pki / 'ca.key'}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
+        # A city's rollout moves hundreds of Pods at once on fake nodes; the stock limits
+        # (20 QPS, 5 concurrent syncs) are sized for real kubelets and made every wave wait
+        # on the controller-manager's client-side throttle, not on the operator.
+        "--kube-api-qps=200",
+        "--kube-api-burst=400",
+        "--concurrent-deployment-syncs=20",
+        "--concurrent-replicaset-syncs=20",
     ]
 
 
