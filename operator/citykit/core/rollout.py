@@ -342,7 +342,12 @@ def _pilot(
     since = view.status.pilot_healthy_since or timestamp(now)
     remaining = spec.gate.healthy_for_seconds - (now - parse_timestamp(since)).total_seconds()
     if remaining > 0:
-        message = f"piloting in {districts}: healthy, gate opens in {int(remaining) + 1}s"
+        # A time, not a countdown: the message stays the same until the gate opens, so the
+        # reconciles in between write no status.
+        opens = timestamp(
+            parse_timestamp(since) + datetime.timedelta(seconds=spec.gate.healthy_for_seconds)
+        )
+        message = f"piloting in {districts}: healthy, gate opens at {opens}"
         return Phase.PILOT, message, since, remaining, Wave.PILOT
     if _awaits_approval(view):
         message = f"pilot healthy for {spec.gate.healthy_for}; run `citykit approve`"
