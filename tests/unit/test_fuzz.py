@@ -33,7 +33,7 @@ from hypothesis_jsonschema import from_schema
 from citykit.api import jsonschemas
 from citykit.cli.main import main
 from citykit.core import schemas
-from citykit.core.diff import diff
+from citykit.core.diff import diff_blueprints
 from citykit.core.render import initiative_resources, plan
 from citykit.core.source import from_data, load_file
 from citykit.core.validation import ValidatedBlueprint, validate, validate_file
@@ -195,7 +195,7 @@ def _accepted_defects(path: Path) -> list[str]:
         manifests = plan(validated)
         json.dumps(manifests, allow_nan=False)
         defects = list(_kubernetes_defects(manifests))
-        diff(_base(_city_of(validated)), validated)
+        diff_blueprints(_base(_city_of(validated)), validated)
         for resource in initiative_resources(validated):
             entry = validated.catalogue.entries[resource["spec"]["ref"]]
             ROLLOUT_STEP(resource["spec"], len(entry.components))

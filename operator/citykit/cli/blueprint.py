@@ -55,9 +55,9 @@ def plan(file: str, output: str, project: Path) -> None:
 
     A CITY name is looked up as blueprints/cities/CITY.yaml in the project folder, then among
     the example cities citykit ships."""
-    from citykit.core.render import plan as render_plan
+    from citykit.core import render
 
-    click.echo(dump(render_plan(validate_file(city_blueprint(file, project))), output), nl=False)
+    click.echo(dump(render.plan(validate_file(city_blueprint(file, project))), output), nl=False)
 
 
 @click.command()
@@ -65,9 +65,9 @@ def plan(file: str, output: str, project: Path) -> None:
 @click.argument("new", type=click.Path(dir_okay=False))
 def diff(old: str, new: str) -> None:
     """Show what changes from blueprint OLD to blueprint NEW; exits 0 either way."""
-    from citykit.core.diff import diff as blueprint_diff
+    from citykit.core.diff import diff_blueprints
 
-    result = blueprint_diff(validate_file(old), validate_file(new))
+    result = diff_blueprints(validate_file(old), validate_file(new))
     if result.empty:
         click.echo("no changes")
         return

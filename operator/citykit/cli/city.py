@@ -23,8 +23,7 @@ from citykit import kube
 from citykit.cli.citylookup import PROJECT_DIR
 from citykit.core import citystack
 from citykit.core.errors import CitykitError, Problem, RunFailure
-from citykit.core.scaffold import CityFiles
-from citykit.core.scaffold import city_files as scaffold_city
+from citykit.core.scaffold import CityFiles, city_files
 from citykit.core.source import load_file
 from citykit.infra.program import program
 from citykit.resources import example_cities_dir
@@ -62,7 +61,7 @@ def new_city(
             ]
         )
     source = load_file(example_city(example)) if example else None
-    scaffold = scaffold_city(files, jurisdiction, source, country)
+    scaffold = city_files(files, jurisdiction, source, country)
     for path, text in scaffold.contents.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

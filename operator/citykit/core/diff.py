@@ -45,7 +45,7 @@ class BlueprintDiff:
         )
 
 
-def diff(old: ValidatedBlueprint, new: ValidatedBlueprint) -> BlueprintDiff:
+def diff_blueprints(old: ValidatedBlueprint, new: ValidatedBlueprint) -> BlueprintDiff:
     old_specs = {
         resource["spec"]["ref"]: resource["spec"] for resource in initiative_resources(old)
     }
