@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
-from click.utils import make_default_short_help
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,9 @@ class LazyGroup(click.Group):
         rows = []
         for name in names:
             if name in self.lazy and name not in self.commands:
-                rows.append((name, make_default_short_help(self.lazy[name].short_help, limit)))
+                # Shortened as click shortens a command's help (its helper for it is private).
+                listed = click.Command(name, help=self.lazy[name].short_help)
+                rows.append((name, listed.get_short_help_str(limit)))
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
