@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
-from click.utils import make_default_short_help
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import ConfigException
 
@@ -77,7 +77,8 @@ def test_lazily_loaded_groups_still_answer_help(group: str) -> None:
         timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
-    assert f" {group} [OPTIONS] COMMAND [ARGS]..." in completed.stdout
+    assert f" {group} [OPTIONS]" in completed.stdout  # click 8.5 writes [COMMAND] where optional
+    assert "\nCommands:\n" in completed.stdout
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -86,9 +87,8 @@ def test_the_help_listing_says_what_each_command_says_of_itself(name: str) -> No
     kept there must be the command's own short help, and the target the command of that name."""
     command = COMMANDS[name].load()
     assert command.name == name
-    assert make_default_short_help(COMMANDS[name].short_help, 10_000) == (
-        command.get_short_help_str(10_000)
-    )
+    listed = click.Command(name, help=COMMANDS[name].short_help)
+    assert listed.get_short_help_str(10_000) == command.get_short_help_str(10_000)
 
 
 def test_kubernetes_errors_are_recognised_and_others_are_not() -> None:
