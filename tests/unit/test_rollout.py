@@ -12,6 +12,7 @@ from citykit.core.rollout import (
     RolloutSpec,
     fold_blueprint_status,
     next_initiative_status,
+    progress_only,
     set_condition,
     timestamp,
 )
@@ -315,3 +316,38 @@ def test_status_round_trips_through_the_schema_dict() -> None:
     assert InitiativeStatus.from_dict(stored) == decision.status
     assert stored["ready"] == "2/2"
     assert stored["conditions"][0]["type"] == "DependenciesReady"
+
+
+def test_more_ready_replicas_in_the_same_phase_is_progress_only() -> None:
+    citywide = {"phase": "Citywide", "wave": "citywide"}
+    one = next_initiative_status(view(citywide, [deployment("citywide", 1, replicas=3)]), 1, T0)
+    two = next_initiative_status(view(citywide, [deployment("citywide", 2, replicas=3)]), 1, T0)
+    assert progress_only(one.status.to_dict(), two.status.to_dict())
+
+
+def test_a_pilot_counting_up_its_ready_replicas_is_progress_only() -> None:
+    one = next_initiative_status(
+        view({"phase": "Pilot", "wave": "pilot"}, [deployment("pilot", 0, 2)]), 1, T0
+    )
+    two = next_initiative_status(
+        view({"phase": "Pilot", "wave": "pilot"}, [deployment("pilot", 1, 2)]), 1, T0
+    )
+    assert one.status.message != two.status.message
+    assert progress_only(one.status.to_dict(), two.status.to_dict())
+
+
+def test_a_phase_change_or_a_started_gate_clock_is_not_progress_only() -> None:
+    citywide = {"phase": "Citywide", "wave": "citywide"}
+    rolling = next_initiative_status(view(citywide, [deployment("citywide", 1, 2)]), 1, T0)
+    live = next_initiative_status(view(citywide, [deployment("citywide", 2, 2)]), 1, T0)
+    assert not progress_only(rolling.status.to_dict(), live.status.to_dict())
+    pilot = {"phase": "Pilot", "wave": "pilot"}
+    unhealthy = next_initiative_status(view(pilot, [deployment("pilot", 0)]), 1, T0)
+    healthy = next_initiative_status(view(pilot, [deployment("pilot", 1)]), 1, T0)
+    assert healthy.status.pilot_healthy_since is not None
+    assert not progress_only(unhealthy.status.to_dict(), healthy.status.to_dict())
+
+
+def test_an_unchanged_status_is_not_a_change_at_all() -> None:
+    status = next_initiative_status(view(), 1, T0).status.to_dict()
+    assert not progress_only(status, dict(status))

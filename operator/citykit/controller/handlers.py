@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -37,6 +38,8 @@ CHILD_KINDS = (
     ("networking.k8s.io", "v1", "networkpolicies"),
 )
 WORKERS = int(os.environ.get("CITYKIT_WORKERS", "8"))
+# An initiative's ready counts are written at most this often; phase changes at once.
+PROGRESS_INTERVAL_SECONDS = 2.0
 log = logging.getLogger(__name__)
 
 
@@ -53,6 +56,7 @@ class Controller:
         self.indices = indices
         self.queue: WorkQueue[Key] = WorkQueue()
         self.written = Written()
+        self.status_written_at: dict[Key, float] = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(WORKERS, "citykit-reconcile")
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -128,13 +132,17 @@ class Controller:
                 snapshot = self.snapshot(key)
                 if snapshot is None:
                     self.queue.forget(key)
+                    self.status_written_at.pop(key, None)
                     continue
-                run: Callable[..., reconcile.Outcome] = (
-                    reconcile.reconcile_blueprint
-                    if key.kind == CITY_BLUEPRINT
-                    else reconcile.reconcile_initiative
-                )
-                outcome = await loop.run_in_executor(self.pool, run, client, snapshot)
+                if key.kind == CITY_BLUEPRINT:
+                    run: Callable[[], reconcile.Outcome] = functools.partial(
+                        reconcile.reconcile_blueprint, client, snapshot
+                    )
+                else:
+                    run = functools.partial(
+                        reconcile.reconcile_initiative, client, snapshot, self._progress_wait(key)
+                    )
+                outcome = await loop.run_in_executor(self.pool, run)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a failed reconcile is retried, never fatal
@@ -144,10 +152,19 @@ class Controller:
                 self.queue.forget(key)
                 for body in outcome.written:
                     self.written.record(body)
+                if outcome.status_written:
+                    self.status_written_at[key] = loop.time()
                 if outcome.recheck_after is not None:
                     self.queue.add_after(key, outcome.recheck_after)
             finally:
                 self.queue.done(key)
+
+    def _progress_wait(self, key: Key) -> float:
+        """Seconds until `key` may write progress again (0: now)."""
+        last = self.status_written_at.get(key)
+        if last is None:
+            return 0.0
+        return max(0.0, last + PROGRESS_INTERVAL_SECONDS - asyncio.get_running_loop().time())
 
     async def _resync(self, interval: float) -> None:
         """The safety net: every key again, in case a watch event was ever missed."""

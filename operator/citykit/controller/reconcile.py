@@ -35,6 +35,7 @@ from citykit.core.rollout import (
     blocked_initiative_status,
     fold_blueprint_status,
     next_initiative_status,
+    progress_only,
 )
 from citykit.core.source import from_data
 from citykit.core.validation import validate
@@ -61,6 +62,12 @@ class Outcome:
 
     written: list[dict[str, Any]] = field(default_factory=list)
     recheck_after: float | None = None
+    status_written: bool = False
+
+    def recheck_within(self, seconds: float) -> None:
+        self.recheck_after = (
+            seconds if self.recheck_after is None else min(self.recheck_after, seconds)
+        )
 
 
 @functools.lru_cache(maxsize=1)
@@ -128,8 +135,14 @@ def reconcile_blueprint(client: DynamicClient, snapshot: Snapshot) -> Outcome:
     return outcome
 
 
-def reconcile_initiative(client: DynamicClient, snapshot: Snapshot) -> Outcome:
-    """Initiative -> its workloads in the wave the rollout has reached; status from readiness."""
+def reconcile_initiative(
+    client: DynamicClient, snapshot: Snapshot, progress_wait: float = 0.0
+) -> Outcome:
+    """Initiative -> its workloads in the wave the rollout has reached; status from readiness.
+
+    A status change that is only progress (ready counts) waits `progress_wait` seconds, the
+    rest of this initiative's progress interval, and is then written with whatever came
+    since: a wave of five replicas is one or two status writes, not five."""
     body = snapshot.body
     metadata, spec = body["metadata"], body.get("spec") or {}
     generation = metadata.get("generation", 0)
@@ -167,8 +180,12 @@ def reconcile_initiative(client: DynamicClient, snapshot: Snapshot) -> Outcome:
             converge.owned(m, owner) for m in initiative_children(spec, catalogue(), decision.wave)
         ]
         _converge(client, desired, snapshot.children, outcome)
-    _patch_status(client, body, decision.status.to_dict(), outcome)
     outcome.recheck_after = decision.recheck_after
+    new = decision.status.to_dict()
+    if progress_wait > 0 and progress_only(body.get("status") or {}, new):
+        outcome.recheck_within(progress_wait)
+    else:
+        _patch_status(client, body, new, outcome)
     return outcome
 
 
@@ -197,6 +214,7 @@ def _patch_status(
     if not changes:
         return
     metadata = body["metadata"]
+    outcome.status_written = True
     outcome.written.append(
         kube.patch_status(
             client,

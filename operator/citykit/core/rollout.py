@@ -369,6 +369,26 @@ def _awaits_approval(view: InitiativeView) -> bool:
     return view.spec.gate.approval == "manual" and not view.approved_by
 
 
+# Status fields that move with every ready replica while a wave rolls out.
+PROGRESS_FIELDS = frozenset({"readyReplicas", "replicas", "ready", "message"})
+
+
+def progress_only(current: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether `new` differs from `current` only in rollout progress: ready counts and the
+    messages that quote them, with phase, wave, gate clock and every condition's status the
+    same. Such a change can wait a moment and be written together with the next one."""
+
+    def standing(status: Mapping[str, Any]) -> dict[str, Any]:
+        kept = {key: value for key, value in status.items() if key not in PROGRESS_FIELDS}
+        kept["conditions"] = sorted(
+            (c.get("type"), c.get("status"), c.get("reason"), c.get("observedGeneration"))
+            for c in status.get("conditions") or ()
+        )
+        return kept
+
+    return current != new and standing(current) == standing(new)
+
+
 def blocked_initiative_status(
     previous: InitiativeStatus, generation: int, message: str, now: datetime.datetime
 ) -> InitiativeStatus:
