@@ -43,6 +43,11 @@ def example_cities_dir() -> Path:
     return blueprints_root() / "cities"
 
 
+def example_cities() -> dict[str, Path]:
+    """The example cities by name, in name order."""
+    return {path.stem: path for path in sorted(example_cities_dir().glob("*.yaml"))}
+
+
 def chart_dir() -> Path:
     """The operator's Helm chart, with the CRDs generated from the schemas."""
     return data_root() / "chart"

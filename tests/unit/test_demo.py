@@ -12,10 +12,10 @@ from citykit.core.demo_rollout import (
     choose_city,
     demo_blueprint,
     enabled,
-    example_cities,
     finished,
 )
 from citykit.core.errors import RunFailure
+from citykit.resources import example_cities
 from tests.conftest import LOCATED_LINE, read_city, run_cli
 
 

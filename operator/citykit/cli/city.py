@@ -26,7 +26,7 @@ from citykit.core.errors import CitykitError, Problem, RunFailure
 from citykit.core.scaffold import CityFiles, city_files
 from citykit.core.source import load_file
 from citykit.infra.program import program
-from citykit.resources import example_cities_dir
+from citykit.resources import example_cities
 from citykit.toolchain.errors import ToolchainError
 from citykit.toolchain.locations import cache_root
 from citykit.toolchain.pulumi_engine import engine_env, ensure_pulumi
@@ -75,15 +75,15 @@ def new_city(
 
 def example_city(name: str) -> Path:
     """The packaged example city `name`, or a located refusal listing the ones there are."""
-    source = example_cities_dir() / f"{name}.yaml"
-    if not source.is_file():
-        choices = ", ".join(sorted(path.stem for path in example_cities_dir().glob("*.yaml")))
+    examples = example_cities()
+    if name not in examples:
+        choices = ", ".join(examples)
         raise CitykitError(
             Problem(
                 "new-city", 0, 0, "--from", f"no example city '{name}' (choose one of: {choices})"
             )
         )
-    return source
+    return examples[name]
 
 
 @click.command()

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from citykit.core.errors import CitykitError, Problem
-from citykit.resources import example_cities_dir
+from citykit.resources import example_cities
 
 PROJECT_DIR = click.option(
     "--dir",
@@ -43,18 +43,19 @@ def city_blueprint(argument: str, project: Path) -> Path:
         return given
     from citykit.core.scaffold import CityFiles  # only when a name is given: scaffold is heavier
 
-    candidates = [CityFiles(project, argument).blueprint, example_cities_dir() / f"{argument}.yaml"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    examples = ", ".join(sorted(path.stem for path in example_cities_dir().glob("*.yaml")))
+    local = CityFiles(project, argument).blueprint
+    if local.is_file():
+        return local
+    examples = example_cities()
+    if argument in examples:
+        return examples[argument]
     raise CitykitError(
         Problem(
             "citykit",
             0,
             0,
             "city",
-            f"no file or city '{argument}' (looked in {candidates[0]} and the examples: "
-            f"{examples})",
+            f"no file or city '{argument}' (looked in {local} and the examples: "
+            f"{', '.join(examples)})",
         )
     )

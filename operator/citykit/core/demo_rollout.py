@@ -13,11 +13,7 @@ from typing import Any
 
 from citykit.core.errors import RunFailure
 from citykit.core.source import load_file
-from citykit.resources import example_cities_dir
-
-
-def example_cities() -> dict[str, Path]:
-    return {path.stem: path for path in sorted(example_cities_dir().glob("*.yaml"))}
+from citykit.resources import example_cities
 
 
 def choose_city(name: str | None) -> Path:

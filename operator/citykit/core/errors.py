@@ -50,9 +50,7 @@ def shown(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return number_text(value)
-    if isinstance(value, float):
+    if isinstance(value, int | float):
         return number_text(value)
     if isinstance(value, str):
         if len(value) <= _SHOWN:

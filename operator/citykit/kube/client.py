@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from citykit.api.names import FIELD_MANAGER
+from citykit.core.rollout import timestamp
 
 _DEFAULT_KUBECONFIG = "~/.kube/config"
 # Connections kept per client: the operator's reconcile workers share one client.
@@ -169,7 +170,7 @@ def post_event(
     """A core/v1 Event about `involved`; a cluster-scoped object's goes to `default`."""
     metadata = involved["metadata"]
     namespace = metadata.get("namespace") or "default"
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = timestamp(datetime.datetime.now(datetime.UTC))
     resource = client.resources.get(api_version="v1", kind="Event")
     client.create(
         resource,
