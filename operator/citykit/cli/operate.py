@@ -46,12 +46,26 @@ def operator_group() -> None:
     metavar="URL",
     help="Serve kopf's health probe here, e.g. http://0.0.0.0:8080/healthz.",
 )
-def operator_run(liveness: str | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    envvar="CITYKIT_METRICS_PORT",
+    show_envvar=True,
+    metavar="PORT",
+    help="Serve Prometheus metrics at http://0.0.0.0:PORT/metrics.",
+)
+def operator_run(liveness: str | None, metrics_port: int | None) -> None:
     """Run the operator in the foreground against the current kubeconfig (Ctrl-C stops it)."""
     import kopf
 
     import citykit.controller.handlers  # noqa: F401  (registers the handlers)
+    from citykit.controller import metrics
 
+    if metrics_port is not None:
+        try:
+            metrics.serve(metrics_port)
+        except OSError as error:
+            raise click.ClickException(f"--metrics-port {metrics_port}: {error.strerror}") from None
     kopf.configure(verbose=False)
     asyncio.run(kopf.operator(clusterwide=True, standalone=True, liveness_endpoint=liveness))
 

@@ -25,7 +25,7 @@ import kopf
 
 from citykit import kube
 from citykit.api.names import CITY_BLUEPRINT, CITY_LABEL, GROUP, VERSION, city_namespace
-from citykit.controller import reconcile
+from citykit.controller import metrics, reconcile
 from citykit.controller.observed import Key, Written, owner_keys, scope, slim
 from citykit.controller.queue import WorkQueue
 
@@ -55,6 +55,7 @@ class Controller:
     def __init__(self, indices: Mapping[str, kopf.Index[Any, Any]]) -> None:
         self.indices = indices
         self.queue: WorkQueue[Key] = WorkQueue()
+        metrics.track_queue(self.queue)
         self.written = Written()
         self.status_written_at: dict[Key, float] = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(WORKERS, "citykit-reconcile")
@@ -74,6 +75,7 @@ class Controller:
     def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event: forget what the watch has now caught up with, queue the owners."""
         self.written.seen(body, deleted=event_type == "DELETED")
+        metrics.observe(event_type, body)
         siblings: list[Mapping[str, Any]] = []
         if body.get("kind") == "Initiative":
             siblings = list(
@@ -142,10 +144,11 @@ class Controller:
                     run = functools.partial(
                         reconcile.reconcile_initiative, client, snapshot, self._progress_wait(key)
                     )
-                outcome = await loop.run_in_executor(self.pool, run)
+                outcome = await metrics.timed(key.kind, loop.run_in_executor(self.pool, run))
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a failed reconcile is retried, never fatal
+                metrics.RECONCILE_ERRORS.labels(key.kind).inc()
                 delay = self.queue.failed(key)
                 log.warning("reconciling %s failed (retry in %.1fs): %s", key, delay, error)
             else:

@@ -22,6 +22,7 @@ from citykit.api.names import (
     CITY_BLUEPRINT,
     INITIATIVE,
 )
+from citykit.controller import metrics
 from citykit.core import converge
 from citykit.core.catalogue import Catalogue, load_catalogue
 from citykit.core.errors import CitykitError
@@ -200,9 +201,11 @@ def _converge(
     plan = converge.plan_writes(desired, observed)
     for manifest in plan.apply:
         outcome.written.append(kube.apply(client, manifest))
+        metrics.API_WRITES.labels("apply", manifest["kind"]).inc()
     for stale in plan.delete:
         meta = stale["metadata"]
         kube.delete(client, stale["apiVersion"], stale["kind"], meta["name"], meta.get("namespace"))
+        metrics.API_WRITES.labels("delete", stale["kind"]).inc()
 
 
 def _patch_status(
@@ -225,7 +228,9 @@ def _patch_status(
             changes,
         )
     )
+    metrics.API_WRITES.labels("patch", body["kind"]).inc()
     if current.get("phase") != new.get("phase"):
+        metrics.phase_changed(body, current.get("phase"), new["phase"])
         message = new.get("message") or new.get("live", "")
         log.info(
             "%s %s: %s -> %s %s",
@@ -239,3 +244,4 @@ def _patch_status(
         kube.post_event(
             client, body, "Warning" if warning else "Normal", str(new["phase"]), message
         )
+        metrics.API_WRITES.labels("create", "Event").inc()
