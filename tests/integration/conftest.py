@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from citykit.localcluster import control_plane
-from citykit.localcluster.processes import stop
 from citykit.localcluster.state import LocalCluster
 
 _kept_logs: list[Path] = []
@@ -34,10 +33,10 @@ def kube_cluster(
     cluster = control_plane.up("pytest", tmp_path_factory.mktemp("kube-cluster"), report=report)
     yield cluster
     if request.session.testsfailed:
-        stop(list(reversed(cluster.processes)))
+        control_plane.down(cluster.state_dir)  # stops what the state file records, keeps logs
         _kept_logs.append(cluster.layout.logs)
     else:
-        control_plane.down(cluster.state_dir)
+        control_plane.down(cluster.state_dir, purge=True)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

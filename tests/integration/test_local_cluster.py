@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -21,6 +22,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from citykit.kube.wait import wait_for
+from citykit.localcluster import control_plane
 from citykit.localcluster.processes import is_alive
 from citykit.localcluster.state import LocalCluster, load
 
@@ -247,8 +249,10 @@ def test_kubectl_with_the_written_kubeconfig_sees_ready_nodes(kube_cluster: Loca
     assert statuses == {f"citykit-node-{i}": "Ready" for i in range(3)}
 
 
-def test_cluster_up_env_and_down_from_the_command_line_leave_no_process(tmp_path: Path) -> None:
-    """What a developer types: `eval "$(citykit cluster up)"`, kubectl, `citykit cluster down`."""
+def test_cluster_up_env_and_down_purge_from_the_command_line_leave_no_process_nor_file(
+    tmp_path: Path,
+) -> None:
+    """What a developer types: `eval "$(citykit cluster up)"`, kubectl, `cluster down --purge`."""
     env = {**os.environ, "CITYKIT_STATE": str(tmp_path / "state")}
     script = 'set -e; eval "$(citykit cluster up --name cli)"; kubectl get nodes --no-headers'
     shown = subprocess.run(
@@ -258,7 +262,7 @@ def test_cluster_up_env_and_down_from_the_command_line_leave_no_process(tmp_path
     assert started is not None and started.processes, shown.stderr
 
     down = subprocess.run(
-        [sys.executable, "-m", "citykit", "cluster", "down", "--name", "cli"],
+        [sys.executable, "-m", "citykit", "cluster", "down", "--purge", "--name", "cli"],
         env=env,
         capture_output=True,
         text=True,
@@ -271,3 +275,79 @@ def test_cluster_up_env_and_down_from_the_command_line_leave_no_process(tmp_path
     assert down.returncode == 0, down.stderr
     assert [p.name for p in started.processes if is_alive(p)] == []
     assert not (tmp_path / "state").exists()
+
+
+@pytest.fixture(scope="module")
+def second_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A cluster of the tests' own, for killing its components without disturbing others."""
+    state = tmp_path_factory.mktemp("resumed-cluster")
+    yield control_plane.up("resumed", state)
+    control_plane.down(state, purge=True)
+
+
+def cluster_cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "citykit", "cluster", *args, "--name", "resumed"],
+        env={**os.environ, "CITYKIT_STATE": str(state)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def sigkill(cluster: LocalCluster, component: str) -> None:
+    [process] = [p for p in cluster.processes if p.name == component]
+    os.killpg(process.pid, signal.SIGKILL)
+    wait_for(lambda: not is_alive(process), 30, f"{component} to die")
+
+
+def a_config_map(cluster: LocalCluster) -> str:
+    """An object written before the fault, to look for after it."""
+    name = f"kept-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(config.new_client_from_config(str(cluster.kubeconfig)))
+    core.create_namespaced_config_map("default", {"metadata": {"name": name}, "data": {"k": name}})
+    return name
+
+
+@pytest.mark.parametrize("component", ["kube-apiserver", "etcd"])
+def test_cluster_up_restarts_only_a_killed_component_and_keeps_every_object(
+    second_cluster: LocalCluster, component: str
+) -> None:
+    before = load(second_cluster.state_dir)
+    assert before is not None
+    kept = a_config_map(before)
+    kubeconfig = before.kubeconfig.read_bytes()
+    sigkill(before, component)
+
+    result = cluster_cli(before.state_dir, "up")
+
+    after = load(before.state_dir)
+    assert result.returncode == 0, result.stderr
+    assert after is not None and after.layout.ports == before.layout.ports
+    assert after.kubeconfig.read_bytes() == kubeconfig  # same CA, same admin credentials
+    assert {p.name: p.pid for p in after.processes if p.name != component} == {
+        p.name: p.pid for p in before.processes if p.name != component
+    }
+    assert all(is_alive(p) for p in after.processes)
+    core = client.CoreV1Api(config.new_client_from_config(str(after.kubeconfig)))
+    assert core.read_namespaced_config_map(kept, "default").data == {"k": kept}
+
+
+def test_plain_down_keeps_the_data_and_up_brings_the_same_cluster_back(
+    second_cluster: LocalCluster,
+) -> None:
+    before = load(second_cluster.state_dir)
+    assert before is not None
+    kept = a_config_map(before)
+
+    stopped = cluster_cli(before.state_dir, "down")
+    assert stopped.returncode == 0, stopped.stderr
+    assert [p.name for p in before.processes if is_alive(p)] == []
+    started = cluster_cli(before.state_dir, "up")
+
+    after = load(before.state_dir)
+    assert started.returncode == 0, started.stderr
+    assert after is not None and after.server == before.server
+    core = client.CoreV1Api(config.new_client_from_config(str(after.kubeconfig)))
+    assert core.read_namespaced_config_map(kept, "default").data == {"k": kept}

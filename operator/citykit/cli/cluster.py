@@ -72,18 +72,30 @@ def start_with_progress(name: str, api_port: int | None = None) -> LocalCluster:
 @_name_option
 @click.option("--api-port", type=int, help="Serve the API on this port instead of a free one.")
 def up(name: str, api_port: int | None) -> None:
-    """Build the binaries if needed, start the cluster and print `export KUBECONFIG=...`."""
+    """Build the binaries if needed, start the cluster (or what of it is not running: same
+    ports, data and credentials) and print `export KUBECONFIG=...`."""
     click.echo(_exports(start_with_progress(name, api_port)))
 
 
 @cluster.command()
 @_name_option
-def down(name: str) -> None:
-    """Stop every process of the cluster and delete its files."""
-    if control_plane.down(state_dir(name)):
-        _stderr.print(f"cluster {name!r} stopped and removed")
-    else:
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete the cluster's data: etcd (every object), certificates, kubeconfigs, logs.",
+)
+def down(name: str, purge: bool) -> None:
+    """Stop every process of the cluster. Its data, certificates, kubeconfig and ports stay,
+    and the next `up` starts the same cluster again; --purge deletes them."""
+    if not control_plane.down(state_dir(name), purge=purge):
         _stderr.print(f"no cluster {name!r} to stop")
+    elif purge:
+        _stderr.print(f"cluster {name!r} stopped and its files deleted")
+    else:
+        _stderr.print(
+            f"cluster {name!r} stopped; its data stays in {state_dir(name)} for the next"
+            " `citykit cluster up` (`down --purge` deletes it)"
+        )
 
 
 @cluster.command()

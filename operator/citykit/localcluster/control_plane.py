@@ -1,9 +1,11 @@
 """Bring a local cluster up, report on it, take it down.
 
-`up` is idempotent (a healthy cluster is reused) and all-or-nothing: if any component exits
-or a step times out, everything it started is stopped again and the error names the
-component, with the last lines of its log. `down` stops what the state file records and
-deletes only the files `up` created.
+`up` is idempotent (a healthy cluster is reused), resumes rather than replaces (a cluster
+with a dead component gets that component back, on its ports, with its data and
+credentials) and is all-or-nothing: if any component exits or a step times out, everything
+that `up` started is stopped again and the error names the component, with the last lines
+of its log. `down` stops what the state file records and keeps the data for the next `up`;
+only `down --purge` deletes the files `up` created.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from citykit.kube.wait import wait_for
@@ -30,7 +32,7 @@ from citykit.localcluster.kubeconfig import render_kubeconfig, write_kubeconfig
 from citykit.localcluster.nodes import NODE_COUNT, fake_nodes
 from citykit.localcluster.ports import claim, free_ports
 from citykit.localcluster.processes import Process, is_alive, log_tail, spawn, stop
-from citykit.localcluster.state import LocalCluster, load, save
+from citykit.localcluster.state import STATE_FILE, LocalCluster, load, save
 from citykit.toolchain.kubernetes import ensure_binaries
 from citykit.toolchain.locations import kubernetes_version, local_cluster_module
 
@@ -47,6 +49,7 @@ _COMPONENT_IDENTITIES = {
     # `system:` name keeps its status writes apart from the operator's in the audit log.
     "kwok": ClientIdentity("system:kwok", ("system:masters",)),
 }
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 _AFTER_APISERVER = (
     ("kube-controller-manager", commandlines.kube_controller_manager),
     ("kube-scheduler", commandlines.kube_scheduler),
@@ -72,13 +75,71 @@ def up(
     report: Report = _quiet,
     on_package: Report = _quiet,
 ) -> LocalCluster:
-    """Starts the cluster whose files live in `state` (or returns it if it is healthy)."""
+    """Starts the cluster whose files live in `state`, or what of it is not running.
+
+    A recorded cluster is resumed, never replaced: only its dead components are started
+    again, on the ports, with the data and the credentials it had, so every object, every
+    kubeconfig handed out and every client that knows its address keeps working. Only a
+    cluster that never stored anything (no etcd data) is set up afresh.
+    """
     existing = load(state)
-    if existing is not None and api_ready(existing) and all(map(is_alive, existing.processes)):
-        report(f"cluster {name!r} is already running")
-        return existing
-    if existing is not None:
-        _discard(existing)
+    if existing is not None and not stored_data(existing.layout):
+        stop(list(reversed(existing.processes)))
+        _remove_owned(existing.layout)
+        existing = None
+    if existing is None:
+        return _create(name, state, api_port, report, on_package)
+    return _resume(existing, api_port, report, on_package)
+
+
+def stored_data(layout: Layout) -> bool:
+    """Whether etcd ever wrote into the state folder: then only `down --purge` may delete it."""
+    return (layout.state / "etcd").is_dir()
+
+
+def to_start(alive: Mapping[str, bool]) -> tuple[str, ...]:
+    """The components a recorded cluster must start again: every one not running, in the
+    order they depend on each other (the API server needs etcd, the rest need the API)."""
+    return tuple(component for component in COMPONENTS if not alive.get(component, False))
+
+
+def missing_credentials(layout: Layout) -> list[str]:
+    """The credential files a resumed cluster needs but its state folder lacks."""
+    pki = [
+        layout.pki / f"{name}.{suffix}"
+        for name in ("ca", "apiserver", FRONT_PROXY_CLIENT, "admin", *_COMPONENT_IDENTITIES)
+        for suffix in ("crt", "key")
+    ]
+    needed = [
+        *pki,
+        layout.pki / "sa.pub",
+        layout.pki / "sa.key",
+        layout.admin_kubeconfig,
+        *(layout.component_kubeconfig(component) for component in _COMPONENT_IDENTITIES),
+    ]
+    return [str(path.relative_to(layout.state)) for path in needed if not path.is_file()]
+
+
+def component_ports(ports: Ports) -> dict[str, tuple[int, ...]]:
+    """The loopback ports each component listens on (KWOK serves none of ours)."""
+    return {
+        "etcd": (ports.etcd_client, ports.etcd_peer),
+        "kube-apiserver": (ports.apiserver,),
+        "kube-controller-manager": (ports.controller_manager,),
+        "kube-scheduler": (ports.scheduler,),
+        "kwok": (),
+    }
+
+
+def _create(
+    name: str, state: Path, api_port: int | None, report: Report, on_package: Report
+) -> LocalCluster:
+    """A new cluster: free ports, a new CA and credentials, empty etcd."""
+    if (state / "etcd").exists():
+        raise ClusterError(
+            f"{state} holds etcd data but no {STATE_FILE}; `citykit cluster down --purge`"
+            " deletes it"
+        )
     binaries = ensure_binaries(report, on_package)
     etcd_client, etcd_peer, apiserver, controller_manager, scheduler = free_ports(5)
     ports = Ports(
@@ -92,23 +153,70 @@ def up(
     _remove_owned(layout)
     for folder in (layout.state, layout.pki, layout.logs):
         folder.mkdir(parents=True, exist_ok=True)
-    _write_credentials(name, layout)
+    write_credentials(name, layout)
     cluster = LocalCluster(name, kubernetes_version(layout.infra), layout)
     save(cluster)
+    return _start_or_stop(cluster, COMPONENTS, report)
+
+
+def _resume(
+    existing: LocalCluster, api_port: int | None, report: Report, on_package: Report
+) -> LocalCluster:
+    """Starts what of a recorded cluster is dead; what runs is left running."""
+    name, layout = existing.name, existing.layout
+    if api_port and api_port != layout.ports.apiserver:
+        raise ClusterError(
+            f"cluster {name!r} serves its API on port {layout.ports.apiserver}; to move it,"
+            " `citykit cluster down --purge` deletes the cluster first"
+        )
+    alive = {process.name: is_alive(process) for process in existing.processes}
+    dead = to_start(alive)
+    if not dead and api_ready(existing):
+        report(f"cluster {name!r} is already running")
+        return existing
+    missing = missing_credentials(layout)
+    if missing:
+        raise ClusterError(
+            f"cluster {name!r} in {layout.state} lacks {', '.join(missing[:3])}"
+            f"{' ...' if len(missing) > 3 else ''}, so it cannot be started again;"
+            " `citykit cluster down --purge` deletes it"
+        )
+    for component in dead:
+        for port in component_ports(layout.ports)[component]:
+            claim(port)
+    layout = replace(layout, bin=ensure_binaries(report, on_package))
+    running = tuple(process for process in existing.processes if alive[process.name])
+    cluster = replace(existing, layout=layout, processes=running)
+    save(cluster)
+    if dead:
+        report(f"starting {', '.join(dead)} again (same ports, data and credentials)")
+    return _start_or_stop(cluster, dead, report)
+
+
+def _start_or_stop(
+    cluster: LocalCluster, components: tuple[str, ...], report: Report
+) -> LocalCluster:
+    """All or nothing: if a start fails, what this call started is stopped again."""
+    already = {process.pid for process in cluster.processes}
     try:
-        return _start(cluster, report)
+        return _start(cluster, components, report)
     except BaseException:  # Ctrl-C included: never leave half a cluster running
-        recorded = load(state)
-        stop(list(reversed(recorded.processes)) if recorded else [])
+        recorded = load(cluster.state_dir)
+        started = [p for p in (recorded.processes if recorded else ()) if p.pid not in already]
+        stop(list(reversed(started)))
         raise
 
 
-def down(state: Path) -> bool:
-    """Stops the recorded processes and removes the cluster's files; False if none was there."""
+def down(state: Path, purge: bool = False) -> bool:
+    """Stops the recorded processes; with `purge` also deletes the cluster's files (etcd data,
+    credentials, kubeconfigs, logs), else they stay for the next `up`. False if no cluster
+    was recorded there."""
     cluster = load(state)
     if cluster is None:
         return False
-    _discard(cluster)
+    stop(list(reversed(cluster.processes)))
+    if purge:
+        _remove_owned(cluster.layout)
     return True
 
 
@@ -133,11 +241,6 @@ def health(cluster: LocalCluster) -> list[ComponentHealth]:
     return [ComponentHealth(p.name, p.pid, is_alive(p), p.log) for p in cluster.processes]
 
 
-def _discard(cluster: LocalCluster) -> None:
-    stop(list(reversed(cluster.processes)))
-    _remove_owned(cluster.layout)
-
-
 def _remove_owned(layout: Layout) -> None:
     """Deletes only what `up` writes, so a state folder pointed at $HOME loses nothing else."""
     for path in layout.owned_paths():
@@ -149,7 +252,7 @@ def _remove_owned(layout: Layout) -> None:
         layout.state.rmdir()
 
 
-def _write_credentials(name: str, layout: Layout) -> None:
+def write_credentials(name: str, layout: Layout) -> None:
     ca = CertificateAuthority(layout.pki)
     ca.issue_api_serving()
     write_service_account_keys(layout.pki)
@@ -170,17 +273,22 @@ def _spawn(cluster: LocalCluster, name: str, argv: list[str]) -> LocalCluster:
     return cluster
 
 
-def _start(cluster: LocalCluster, report: Report) -> LocalCluster:
+def _start(cluster: LocalCluster, components: tuple[str, ...], report: Report) -> LocalCluster:
+    """Starts `components` (in COMPONENTS order) and waits until the whole cluster serves."""
     layout = cluster.layout
     api = admin_client(layout)
-    report("starting etcd")
-    cluster = _spawn(cluster, "etcd", commandlines.etcd(layout))
-    _wait(cluster, "etcd to be healthy", lambda: _etcd_healthy(layout.ports.etcd_client))
-    report("starting kube-apiserver")
-    cluster = _spawn(cluster, "kube-apiserver", commandlines.kube_apiserver(layout))
+    if "etcd" in components:
+        report("starting etcd")
+        cluster = _spawn(cluster, "etcd", commandlines.etcd(layout))
+        _wait(cluster, "etcd to be healthy", lambda: _etcd_healthy(layout.ports.etcd_client))
+    if "kube-apiserver" in components:
+        report("starting kube-apiserver")
+        cluster = _spawn(cluster, "kube-apiserver", commandlines.kube_apiserver(layout))
     _wait(cluster, "kube-apiserver to be ready", lambda: api.request("GET", "/readyz")[0] == 200)
-    report("starting kube-controller-manager, kube-scheduler and kwok")
-    for name, command in _AFTER_APISERVER:
+    after = [(name, command) for name, command in _AFTER_APISERVER if name in components]
+    if after:
+        report(f"starting {', '.join(name for name, _ in after)}")
+    for name, command in after:
         cluster = _spawn(cluster, name, command(layout))
     report(f"creating {NODE_COUNT} fake nodes")
     for node in fake_nodes():

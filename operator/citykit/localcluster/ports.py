@@ -25,8 +25,12 @@ def free_ports(count: int) -> list[int]:
 
 
 def claim(port: int) -> int:
-    """Checks a port the user chose is free, failing with a clear message if it is not."""
+    """Checks a port is free, failing with a clear message if it is not.
+
+    SO_REUSEADDR as Go's listeners set it: a component killed a moment ago leaves its
+    connections in TIME_WAIT, which must not count as the port being taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as error:
