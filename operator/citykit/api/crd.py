@@ -14,7 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from citykit.api import jsonschemas
+from citykit.resources import catalogue_dir
 from citykit.serialize import dump_yaml
 
 GROUP = "citykit.io"
@@ -42,7 +45,7 @@ _KEPT = {
 
 
 def crds() -> dict[str, dict[str, Any]]:
-    """File name -> CRD manifest, for both kinds."""
+    """File name -> CRD manifest, for each kind."""
     return {
         "cityblueprints.citykit.io.yaml": _crd(
             jsonschemas.BLUEPRINT,
@@ -57,6 +60,21 @@ def crds() -> dict[str, dict[str, Any]]:
                 ("Phase", "string", ".status.phase", "Rollout phase"),
                 ("Live", "string", ".status.live", "Live initiatives over enabled ones"),
             ],
+        ),
+        "kpireports.citykit.io.yaml": _crd(
+            jsonschemas.KPI_REPORT,
+            kind="KpiReport",
+            plural="kpireports",
+            short="kpi",
+            scope="Namespaced",
+            columns=[
+                ("KPI", "string", ".spec.kpi", "KPI id from the catalogue"),
+                ("Date", "string", ".spec.date", "Day measured"),
+                ("Period", "string", ".spec.period", "Period covered"),
+                ("Value", "number", ".spec.value", "Measured value, in the KPI's unit"),
+                ("Source", "string", ".spec.source", "Where the value comes from"),
+            ],
+            spec_rules=kpi_report_rules(),
         ),
         "initiatives.citykit.io.yaml": _crd(
             jsonschemas.INITIATIVE,
@@ -82,9 +100,13 @@ def _crd(
     short: str,
     scope: str,
     columns: list[tuple[str, str, str, str]],
+    spec_rules: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     source = jsonschemas.load_schema(schema_name)
     properties = source["properties"]
+    spec = _structural(properties["spec"], source)
+    if spec_rules:
+        spec["x-kubernetes-validations"] = [*spec.get("x-kubernetes-validations", []), *spec_rules]
     root: dict[str, Any] = {
         "type": "object",
         "description": source["description"],
@@ -96,10 +118,11 @@ def _crd(
             },
             "kind": {"type": "string", "description": properties["kind"]["description"]},
             "metadata": {"type": "object"},
-            "spec": _structural(properties["spec"], source),
-            "status": _structural(properties["status"], source),
+            "spec": spec,
         },
     }
+    if "status" in properties:
+        root["properties"]["status"] = _structural(properties["status"], source)
     name_schema = properties["metadata"].get("properties", {}).get("name")
     if name_schema:
         root["x-kubernetes-validations"] = [
@@ -131,7 +154,7 @@ def _crd(
                     "name": VERSION,
                     "served": True,
                     "storage": True,
-                    "subresources": {"status": {}},
+                    **({"subresources": {"status": {}}} if "status" in properties else {}),
                     "additionalPrinterColumns": [
                         {"name": name, "type": type_, "jsonPath": path, "description": description}
                         for name, type_, path, description in columns
@@ -142,6 +165,64 @@ def _crd(
             ],
         },
     }
+
+
+def kpi_report_rules() -> list[dict[str, str]]:
+    """CEL rules a KpiReport's spec must pass, from the catalogue's KPIs (its one source): the
+    KPI is one the catalogue defines, and the value lies in its unit's range (a percent in
+    0..100, a temperature difference in °C anything, every other unit at least 0).
+
+    A future date cannot be refused here (CEL in the API server has no clock): `citykit kpi
+    record` refuses it, and the verdicts ignore a report until its day has come."""
+    kpis = _catalogue_kpis()
+    percent = [kpi for kpi, unit in kpis.items() if unit == PERCENT_UNIT]
+    signed = [kpi for kpi, unit in kpis.items() if unit in SIGNED_UNITS]
+    return [
+        {
+            "rule": f"self.kpi in {_cel_list(kpis)}",
+            "message": "kpi must be a KPI of the catalogue (kpis: in catalogue.yaml)",
+            "fieldPath": ".kpi",
+        },
+        {
+            "rule": f"!(self.kpi in {_cel_list(percent)}) || "
+            "(self.value >= 0.0 && self.value <= 100.0)",
+            "message": "a percent KPI's value must lie in 0..100",
+            "fieldPath": ".value",
+        },
+        {
+            "rule": f"self.kpi in {_cel_list(signed)} || self.value >= 0.0",
+            "message": "this KPI's value must be at least 0 in its unit",
+            "fieldPath": ".value",
+        },
+    ]
+
+
+# A percent lies in 0..100; units whose values may be negative; every other catalogue unit
+# counts or measures from 0 (citykit.core.kpi.value_range says the same for the CLI).
+PERCENT_UNIT = "percent"
+SIGNED_UNITS = frozenset({"°C"})
+
+
+def _catalogue_kpis() -> dict[str, str]:
+    """KPI id -> unit over every catalogue version shipped (`catalogue/<version>/catalogue.yaml`,
+    or a single `catalogue/catalogue.yaml`), read as plain data: a KpiReport may be about a KPI
+    of any version a city pins."""
+    root = catalogue_dir()
+    indexes = [root / "catalogue.yaml", *root.glob("*/catalogue.yaml")]
+    units: dict[str, str] = {}
+    for path in sorted(
+        (path for path in indexes if path.is_file()),
+        key=lambda path: [
+            int(part) if part.isdigit() else -1 for part in path.parent.name.split(".")
+        ],
+    ):
+        index = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)  # shipped, trusted data
+        units.update({kpi: spec["unit"] for kpi, spec in index["kpis"].items()})
+    return dict(sorted(units.items()))
+
+
+def _cel_list(names: list[str] | dict[str, str]) -> str:
+    return "[" + ", ".join(f"'{name}'" for name in names) + "]"
 
 
 def _structural(node: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:

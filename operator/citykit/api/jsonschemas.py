@@ -18,6 +18,7 @@ CATALOGUE_ENTRY = "catalogue-entry"
 CATALOGUE = "catalogue"
 JURISDICTION_PROFILE = "jurisdiction-profile"
 INITIATIVE = "initiative"
+KPI_REPORT = "kpireport"
 STATUS = "status"
 
 

@@ -11,6 +11,7 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 CITY_BLUEPRINT = "CityBlueprint"
 INITIATIVE = "Initiative"
+KPI_REPORT = "KpiReport"
 
 # The field manager of every server-side apply citykit makes.
 FIELD_MANAGER = "citykit"

@@ -58,6 +58,7 @@ class KpiTarget:
     target: float
     year: int
     commitment: str
+    baseline_year: int | None = None  # None: DEFAULT_BASELINE_YEARS before `year`
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,15 @@ def parse(data: Mapping[str, Any]) -> Blueprint:
         districts=tuple(district["id"] for district in spec["districts"]),
         initiatives=tuple(_initiative(i, item) for i, item in enumerate(spec["initiatives"])),
         kpi_targets=tuple(
-            KpiTarget(i, t["kpi"], t["baseline"], t["target"], t["year"], t["commitment"])
+            KpiTarget(
+                i,
+                t["kpi"],
+                t["baseline"],
+                t["target"],
+                t["year"],
+                t["commitment"],
+                t.get("baselineYear"),
+            )
             for i, t in enumerate(spec.get("kpiTargets", []))
         ),
         data_sharing=tuple(_agreement(i, a) for i, a in enumerate(spec.get("dataSharing", []))),

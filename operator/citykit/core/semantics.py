@@ -239,6 +239,12 @@ def _kpi_targets(
                 f"unknown KPI {shown(target.kpi)}{_suggest(target.kpi, catalogue.kpis)}",
             )
             continue
+        if target.baseline_year is not None and target.baseline_year >= target.year:
+            yield document.problem(
+                (*path, "baselineYear"),
+                f"baselineYear {target.baseline_year} must be before the target's year "
+                f"{target.year}",
+            )
         if target.kpi not in moved:
             yield document.problem(
                 (*path, "kpi"), f"no enabled initiative moves KPI '{target.kpi}'"
