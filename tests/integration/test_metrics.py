@@ -1,0 +1,191 @@
+"""The operator's /metrics against the real local control plane: scraped during a rollout and
+after it, its initiatives-by-phase gauge matches the Initiatives the API serves (what
+`kubectl get ini` shows), every phase an Initiative is in is accounted for by the transitions
+counted, and the write counters stop growing once the operator is idle."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
+
+from citykit import kube
+from citykit.api.enums import Phase
+from citykit.kube.crds import install_crds
+from citykit.kube.wait import wait_for
+from citykit.localcluster.operator_process import OperatorProcess
+from tests.integration.test_operator import (
+    GROUP,
+    VERSION,
+    blueprint,
+    blueprint_status,
+    create_blueprint,
+    custom,
+    deployments,
+    initiatives,
+)
+
+CITY = "metered"
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@pytest.fixture(scope="module")
+def api(kube_cluster: Any) -> client.ApiClient:
+    dynamic = kube.dynamic_client(kube_cluster.kubeconfig)
+    install_crds(dynamic)
+    return dynamic.client
+
+
+@pytest.fixture(scope="module")
+def metrics_url(
+    kube_cluster: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`citykit operator run` with its metrics port given through CITYKIT_METRICS_PORT."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    running = OperatorProcess(kube_cluster.kubeconfig, log, env={"CITYKIT_METRICS_PORT": str(port)})
+    running.start()
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        wait_for(lambda: running.check_alive() or answers(url), 60, f"{url} to answer")
+        yield url
+    finally:
+        running.stop()
+        print(f"operator log: {log}")
+
+
+def answers(url: str) -> bool:
+    try:
+        scrape(url)
+    except (urllib.error.URLError, ConnectionError):
+        return False
+    return True
+
+
+def scrape(url: str) -> Samples:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    wanted = set(labels.items())
+    return sum(
+        value for (found, pairs), value in samples.items() if found == name and wanted <= pairs
+    )
+
+
+def scraped_phases(samples: Samples) -> Counter[tuple[str, str]]:
+    """(area, phase) -> count in the city, from `citykit_initiatives` (zeros left out)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for (name, pairs), value in samples.items():
+        labels = dict(pairs)
+        if name == "citykit_initiatives" and labels["city"] == CITY and value:
+            counts[labels["area"], labels["phase"]] += int(value)
+    return counts
+
+
+def api_phases(api: client.ApiClient) -> Counter[tuple[str, str]]:
+    """(area, phase) -> count of the city's Initiatives as the API serves them; one with no
+    status yet is Pending, as the blueprint's own fold counts it."""
+    return Counter(
+        (item["spec"]["area"], (item.get("status") or {}).get("phase") or Phase.PENDING)
+        for item in initiatives(api, CITY)
+    )
+
+
+def matching_phases(api: client.ApiClient, url: str) -> Counter[tuple[str, str]] | None:
+    """The phase counts when the API read before and after a scrape agree with it: the
+    watch that feeds the gauge lags the API by an event, so a moving rollout is compared
+    when it holds still for one scrape."""
+    before = api_phases(api)
+    scraped = scraped_phases(scrape(url))
+    after = api_phases(api)
+    return before if before == scraped == after else None
+
+
+def settled(api: client.ApiClient) -> bool:
+    """Every blueprint in the cluster has finished rolling out (or is blocked): nothing left
+    for the operator to do, whatever earlier tests left behind."""
+    items = custom(api).list_cluster_custom_object(GROUP, VERSION, "cityblueprints")["items"]
+    return all((item.get("status") or {}).get("phase") in ("Live", "Blocked") for item in items)
+
+
+@pytest.fixture(scope="module")
+def rollout(api: client.ApiClient, metrics_url: str) -> list[Counter[tuple[str, str]]]:
+    """Roll a city out while scraping; the phase counts each matching scrape saw, in order."""
+    data = blueprint("tallinn", CITY, gate="4s", keep=6)
+    expected = len(data["spec"]["initiatives"])
+    create_blueprint(api, data)
+    seen: list[Counter[tuple[str, str]]] = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        found = wait_for(lambda: matching_phases(api, metrics_url), 15, "a scrape to match")
+        if not seen or found != seen[-1]:
+            seen.append(found)
+        if sum(found.values()) == expected and {phase for _, phase in found} == {"Live"}:
+            return seen
+        time.sleep(0.3)
+    raise AssertionError(f"the city was not Live within 240 s; scrapes matched: {seen}")
+
+
+def test_initiatives_by_phase_match_the_api_during_the_rollout_and_after(
+    rollout: list[Counter[tuple[str, str]]],
+) -> None:
+    during = [counts for counts in rollout if {phase for _, phase in counts} != {"Live"}]
+    assert during, f"no scrape matched the API while the rollout was under way: {rollout}"
+    assert {phase for _, phase in rollout[-1]} == {"Live"}
+
+
+def test_transitions_account_for_every_initiatives_phase(
+    api: client.ApiClient, metrics_url: str, rollout: list[Counter[tuple[str, str]]]
+) -> None:
+    """Each Initiative started Pending; what came into a phase minus what left it is what
+    the phase holds now."""
+    samples = scrape(metrics_url)
+    now = Counter(phase for _, phase in api_phases(api).elements())
+    started = Counter({str(Phase.PENDING): sum(now.values())})
+    for phase in Phase:
+        came = total(samples, "citykit_phase_transitions_total", city=CITY, to=phase)
+        left = total(samples, "citykit_phase_transitions_total", city=CITY, **{"from": phase})
+        assert started[phase] + came - left == now[phase], phase
+    assert total(samples, "citykit_phase_transitions_total", city=CITY, to="Live") >= sum(
+        now.values()
+    )
+
+
+def test_writes_are_counted_and_stop_growing_while_the_operator_is_idle(
+    api: client.ApiClient, metrics_url: str, rollout: list[Counter[tuple[str, str]]]
+) -> None:
+    wait_for(lambda: blueprint_status(api, CITY).get("phase") == "Live", 60, "the city Live")
+    wait_for(lambda: settled(api), 120, "every blueprint in the cluster to settle")
+    samples = scrape(metrics_url)
+    assert total(samples, "citykit_api_writes_total", verb="apply", kind="Deployment") >= len(
+        deployments(api, CITY)
+    )
+    assert total(samples, "citykit_api_writes_total", verb="patch", kind="Initiative") >= len(
+        initiatives(api, CITY)
+    )
+    assert total(samples, "citykit_api_writes_total", verb="create", kind="Event") > 0
+    assert total(samples, "citykit_reconcile_duration_seconds_count", kind="Initiative") > 0
+    assert total(samples, "citykit_reconcile_duration_seconds_count", kind="CityBlueprint") > 0
+    time.sleep(3)  # let the last watch events settle before the measured window
+    before = total(scrape(metrics_url), "citykit_api_writes_total")
+    time.sleep(10)
+    idle = scrape(metrics_url)
+    assert total(idle, "citykit_api_writes_total") == before
+    assert total(idle, "citykit_work_queue_depth") == 0
