@@ -51,6 +51,10 @@ COMMANDS = {
         "citykit.cli.operate:approve",
         "Approve INITIATIVE (catalogue id) of CITY to go citywide after its pilot.",
     ),
+    "kpi": LazyCommand(
+        "citykit.cli.kpi:kpi_group",
+        "Record and check a city's measured KPI values (KpiReports).",
+    ),
     "operator": LazyCommand("citykit.cli.operate:operator_group", "Run the citykit operator."),
     "demo": LazyCommand(
         "citykit.cli.demo:demo",

@@ -23,7 +23,7 @@ from citykit.api.names import (
     city_namespace,
     object_name,
 )
-from citykit.cli.statusview import Row, rows, summary
+from citykit.cli.statusview import Row, kpi_rows, kpi_summary, rows, summary
 from citykit.core.validation import validate_file
 from citykit.kube.crds import install_crds
 
@@ -113,9 +113,31 @@ def status(city: str | None, watch: bool) -> None:
     client = kube.dynamic_client()
 
     def current() -> Group:
-        return status_table(
-            rows(list_initiatives(client, city), datetime.datetime.now(datetime.UTC))
-        )
+        initiatives = list_initiatives(client, city)
+        table = status_table(rows(initiatives, datetime.datetime.now(datetime.UTC)))
+        if not city:
+            return table
+        from citykit.cli.kpi import city_blueprint, city_kpi_status
+
+        kpis = city_kpi_status(client, city_blueprint(client, city), initiatives)
+        grid = Table(box=None, pad_edge=False, title="KPI targets", title_justify="left")
+        for column in ("KPI", "COMMITMENT", "BASELINE", "TARGET", "EXPECTED NOW", "LATEST"):
+            grid.add_column(column)
+        grid.add_column("VERDICT")
+        grid.add_column("MOVED BY", overflow="fold")
+        colours = {"met": "green", "on-track": "green", "off-track": "red"}
+        for row in kpi_rows(kpis):
+            grid.add_row(
+                row.kpi,
+                row.commitment,
+                row.baseline,
+                row.target,
+                row.expected,
+                row.latest,
+                Text(row.verdict, style=colours.get(row.state, "dim")),
+                row.moved_by,
+            )
+        return Group(table, Text(""), grid, Text(kpi_summary(kpis), style="bold"))
 
     if not watch:
         Console().print(current())

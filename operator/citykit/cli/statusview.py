@@ -1,14 +1,17 @@
-"""What `citykit status` shows: rows and a progress summary from Initiative objects (pure)."""
+"""What `citykit status` shows: rows and a progress summary from Initiative objects, and a
+KPI table from a CityBlueprint's `status.kpis` (pure)."""
 
 from __future__ import annotations
 
 import datetime
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from citykit.api.enums import Area, Phase
+from citykit.core.errors import number_text
+from citykit.core.kpi import VERDICTS
 
 PHASE_ORDER = (
     Phase.LIVE,
@@ -82,3 +85,63 @@ def by_area(table: list[Row]) -> list[tuple[str, Counter[str]]]:
 def phases_text(counts: Counter[str]) -> str:
     """`Live 3, Pilot 2`, phases in rollout order."""
     return ", ".join(f"{phase} {counts[phase]}" for phase in PHASE_ORDER if counts[phase])
+
+
+# The KPI table: one row per KPI target, from `status.kpis` (citykit.core.kpi.kpi_status).
+
+# A mark beside each verdict, so the table reads without colour too.
+VERDICT_MARKS = {"met": "✔ met", "on-track": "↗ on-track", "off-track": "✘ off-track"}
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    kpi: str
+    commitment: str
+    baseline: str
+    target: str
+    expected: str
+    latest: str
+    verdict: str  # with its mark
+    moved_by: str
+    state: str  # the bare verdict, for colour
+
+
+def kpi_rows(kpis: Iterable[Mapping[str, Any]]) -> list[KpiRow]:
+    """One row per target, binding ones first, each group in blueprint order."""
+    result = []
+    for item in sorted(kpis, key=lambda item: item.get("commitment") != "binding"):
+        latest = item.get("latest")
+        unit = f" {item['unit']}" if item.get("unit") else ""
+        initiatives = item.get("initiatives") or []
+        result.append(
+            KpiRow(
+                kpi=item["kpi"],
+                commitment=item["commitment"],
+                baseline=f"{number_text(item['baseline'])} ({item['baselineYear']})",
+                target=f"{number_text(item['target'])}{unit} by {item['year']}",
+                expected=number_text(item["expected"]),
+                latest=f"{number_text(latest['value'])} ({latest['date']})" if latest else "-",
+                verdict=VERDICT_MARKS.get(item["verdict"], "· " + item["verdict"]),
+                moved_by=moved_by(initiatives),
+                state=item["verdict"],
+            )
+        )
+    return result
+
+
+def kpi_summary(kpis: Sequence[Mapping[str, Any]]) -> str:
+    """`binding: 2 on-track, 1 off-track — expected: 3 no-data`."""
+    parts = []
+    for commitment in ("binding", "expected"):
+        counts = Counter(k["verdict"] for k in kpis if k["commitment"] == commitment)
+        if counts:
+            listed = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v])
+            parts.append(f"{commitment}: {listed}")
+    return " — ".join(parts) or "no KPI targets"
+
+
+def moved_by(initiatives: Sequence[Mapping[str, Any]]) -> str:
+    """`3: Live 1, Pilot 2`: how many of the city's initiatives move a KPI, by phase."""
+    if not initiatives:
+        return "-"
+    return f"{len(initiatives)}: {phases_text(Counter(item['phase'] for item in initiatives))}"
