@@ -31,11 +31,11 @@ from prometheus_client.registry import Collector
 
 from citykit.api.enums import Phase
 from citykit.api.names import AREA_LABEL, CITY_BLUEPRINT, CITY_LABEL, INITIATIVE
+from citykit.core.kpi import VERDICTS
 
 T = TypeVar("T")
 PREFIX = "citykit_"
-COMMITMENTS = ("binding", "expected")
-VERDICTS = ("met", "on-track", "off-track", "no-data")
+COMMITMENTS = ("binding", "expected")  # the kpiTargets schema's enum
 
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)  # process_*: the operator's CPU, memory, open files
@@ -106,8 +106,8 @@ def _city_and_area(body: Mapping[str, Any]) -> tuple[str, str]:
 
 def kpi_verdicts(status: Mapping[str, Any]) -> Tally[tuple[str, str]] | None:
     """How many of a CityBlueprint's KPI targets have each (commitment, verdict), from the
-    verdicts the operator folds into `status.kpis` (a list of targets, each with its
-    `commitment` and `verdict`); None when the status carries no verdicts."""
+    verdicts the operator folds into `status.kpis` (`core.kpi.kpi_status`: one item per
+    target, with its `commitment` and `verdict`); None when the status carries none."""
     kpis = status.get("kpis")
     if not isinstance(kpis, list):
         return None
