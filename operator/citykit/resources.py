@@ -31,6 +31,8 @@ def schema_dir() -> Path:
 
 
 def catalogue_dir() -> Path:
+    """The catalogue: one folder per version (`1.0.0/`, `1.1.0/`), each an index
+    (`catalogue.yaml`) and one file per initiative (`<area>/<slug>.yaml`)."""
     return blueprints_root() / "catalogue"
 
 

@@ -187,7 +187,7 @@ def test_wheel_carries_all_the_data_citykit_reads(installed: Installed) -> None:
     assert len(expected) > 100
     assert expected - names == set()
     for must in (
-        "blueprints/catalogue/catalogue.yaml",
+        "blueprints/catalogue/1.0.0/catalogue.yaml",
         "blueprints/schema/cityblueprint.schema.yaml",
         "blueprints/policies/gdpr.yaml",
         "blueprints/cities/tallinn.yaml",
@@ -252,7 +252,12 @@ def test_citykit_from_the_wheel_in_an_empty_city_folder(
     assert version.split()[-1] == __version__
 
     listing = run(citykit, "catalogue", "list", cwd=city_folder)
-    catalogue = sorted((REPOSITORY / "blueprints" / "catalogue").glob("*/*.yaml"))
+    # `catalogue list` shows the newest catalogue version (one folder per version)
+    newest = max(
+        (REPOSITORY / "blueprints" / "catalogue").iterdir(),
+        key=lambda folder: tuple(int(part) for part in folder.name.split(".")),
+    )
+    catalogue = sorted(newest.glob("*/*.yaml"))
     ids = {yaml.safe_load(path.read_text())["id"] for path in catalogue}
     assert ids, "the checkout's catalogue is empty"
     assert ids <= set(re.findall(r"[a-z]+\.[a-z0-9-]+", listing)), listing

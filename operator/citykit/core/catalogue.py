@@ -1,6 +1,11 @@
 """The initiative catalogue: what each initiative deploys, collects, publishes and moves.
 
-The catalogue is versioned as a whole (`catalogue.yaml`) and blueprints pin that version.
+The catalogue is versioned as a whole and blueprints pin one version. Versions sit side by
+side, one folder each (`catalogue/1.0.0/catalogue.yaml` plus `catalogue/1.0.0/<area>/<id>.yaml`),
+so a city stays on the version it pinned while another moves on (`citykit upgrade`). A version
+says what changed since the one before (`changes:` in the index and in each entry), which
+initiatives it deprecates (with a successor) and which it removed.
+
 Loading checks every entry against the schema and against the index, so a broken entry is
 found when the catalogue is read, not when a city tries to deploy it.
 """
@@ -8,15 +13,16 @@ found when the catalogue is read, not when a city tries to deploy it.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from citykit.api import jsonschemas
 from citykit.api.enums import Area
 from citykit.core import schemas
-from citykit.core.errors import CitykitError, Problem
+from citykit.core.errors import CitykitError, Problem, listing, shown
 from citykit.core.source import Document, load_file
 from citykit.resources import catalogue_dir
 
@@ -31,6 +37,23 @@ class Component:
     @property
     def ports(self) -> list[Mapping[str, Any]]:
         return list(self.spec.get("ports", []))
+
+
+@dataclass(frozen=True)
+class Deprecation:
+    """An initiative that still works in this version but is on its way out."""
+
+    since: str
+    reason: str
+    successor: str | None = None
+
+
+@dataclass(frozen=True)
+class Removal:
+    """An initiative the version before had and this version no longer has."""
+
+    reason: str
+    successor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,8 @@ class Entry:
     kpis: tuple[str, ...]
     parameter_schema: Mapping[str, Any]
     source: str
+    deprecated: Deprecation | None = None
+    changes: tuple[str, ...] = ()
 
     @property
     def parameter_defaults(self) -> dict[str, Any]:
@@ -81,6 +106,8 @@ class Catalogue:
     entries: Mapping[str, Entry]
     platform_services: Mapping[str, PlatformService]
     kpis: Mapping[str, Kpi]
+    changes: tuple[str, ...] = ()
+    removed: Mapping[str, Removal] = field(default_factory=dict)
 
     def by_area(self, area: str | None = None) -> list[Entry]:
         return sorted(
@@ -89,12 +116,67 @@ class Catalogue:
         )
 
 
-@functools.cache
-def load_catalogue(root: Path | None = None) -> Catalogue:
-    """Read and check the whole catalogue under `root` (default: the project's)."""
+def version_key(version: str) -> tuple[int, ...]:
+    """`"1.10.0"` -> `(1, 10, 0)`: catalogue versions in release order, not text order."""
+    return tuple(int(part) for part in version.split("."))
+
+
+_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+
+
+def catalogue_versions(root: Path | None = None) -> tuple[str, ...]:
+    """The catalogue versions this citykit ships, oldest first: the folders under `root`
+    (default: the project's catalogue) named by a version that hold a `catalogue.yaml`."""
     root = root or catalogue_dir()
-    index = load_file(root / "catalogue.yaml")
+    found = (
+        [
+            path.name
+            for path in root.iterdir()
+            if _VERSION.fullmatch(path.name) and (path / "catalogue.yaml").is_file()
+        ]
+        if root.is_dir()
+        else []
+    )
+    return tuple(sorted(found, key=version_key))
+
+
+def latest_version(root: Path | None = None) -> str:
+    """The newest catalogue version: what a new city pins."""
+    versions = catalogue_versions(root)
+    if not versions:
+        raise CitykitError(
+            Problem(str(root or catalogue_dir()), 1, 1, "", "no catalogue versions found")
+        )
+    return versions[-1]
+
+
+def unknown_version(version: str, root: Path | None = None) -> str:
+    """The message for a catalogue version citykit does not ship, naming the ones it does."""
+    return (
+        f"unknown catalogue version {shown(version)} "
+        f"(available: {listing(catalogue_versions(root), limit=20) or 'none'})"
+    )
+
+
+@functools.cache
+def load_catalogue(version: str | None = None, root: Path | None = None) -> Catalogue:
+    """Read and check catalogue `version` (default: the newest) under `root` (default: the
+    project's catalogue folder, which holds one folder per version)."""
+    root = root or catalogue_dir()
+    version = version or latest_version(root)
+    if version not in catalogue_versions(root):
+        raise CitykitError(
+            Problem(str(root), 1, 1, "catalogueVersion", unknown_version(version, root))
+        )
+    folder = root / version
+    index = load_file(folder / "catalogue.yaml")
     problems = schemas.check(index, jsonschemas.CATALOGUE)
+    if not problems and index.data["version"] != version:
+        problems.append(
+            index.problem(
+                ("version",), f"the index says {index.data['version']} but sits in folder {version}"
+            )
+        )
     if problems:
         raise CitykitError(problems)
     services = {
@@ -114,7 +196,7 @@ def load_catalogue(root: Path | None = None) -> Catalogue:
         for id_, spec in index.data["kpis"].items()
     }
     entries: dict[str, Entry] = {}
-    for path in sorted(root.glob("*/*.yaml")):
+    for path in sorted(folder.glob("*/*.yaml")):
         document = load_file(path)
         entry_problems = schemas.check(document, jsonschemas.CATALOGUE_ENTRY)
         if not entry_problems:
@@ -123,9 +205,57 @@ def load_catalogue(root: Path | None = None) -> Catalogue:
         if not entry_problems:
             entry = _entry(document)
             entries[entry.id] = entry
+    removed = {
+        id_: Removal(spec["reason"], spec.get("successor"))
+        for id_, spec in index.data.get("removed", {}).items()
+    }
+    if not problems:
+        problems += _successors(index, entries, removed)
     if problems:
         raise CitykitError(problems)
-    return Catalogue(index.data["version"], entries, services, kpis)
+    return Catalogue(
+        version,
+        entries,
+        services,
+        kpis,
+        tuple(index.data.get("changes", ())),
+        removed,
+    )
+
+
+def _successors(
+    index: Document, entries: Mapping[str, Entry], removed: Mapping[str, Removal]
+) -> list[Problem]:
+    """A successor is an initiative of the same version that is not itself deprecated; a
+    removed initiative is no longer in the version."""
+    problems = []
+    for id_, removal in removed.items():
+        if id_ in entries:
+            problems.append(
+                index.problem(("removed", id_), f"{id_} is listed as removed but is still here")
+            )
+        if removal.successor is not None and removal.successor not in entries:
+            problems.append(
+                index.problem(
+                    ("removed", id_, "successor"),
+                    f"successor {shown(removal.successor)} is not in this catalogue version",
+                )
+            )
+    for entry in entries.values():
+        deprecation = entry.deprecated
+        if deprecation is None or deprecation.successor is None:
+            continue
+        successor = entries.get(deprecation.successor)
+        if successor is None or successor.deprecated is not None or successor.id == entry.id:
+            document = load_file(entry.source)
+            problems.append(
+                document.problem(
+                    ("deprecated", "successor"),
+                    f"successor {shown(deprecation.successor)} must be an initiative of this "
+                    "catalogue version that is not itself deprecated",
+                )
+            )
+    return problems
 
 
 def _cross_check(
@@ -218,4 +348,10 @@ def _entry(document: Document) -> Entry:
         kpis=tuple(data["kpis"]),
         parameter_schema=data["parameters"],
         source=document.source,
+        deprecated=(
+            Deprecation(deprecated["since"], deprecated["reason"], deprecated.get("successor"))
+            if (deprecated := data.get("deprecated"))
+            else None
+        ),
+        changes=tuple(data.get("changes", ())),
     )

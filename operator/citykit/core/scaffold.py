@@ -195,7 +195,7 @@ def export_blueprint(example: Document, city: str, jurisdiction: str, country: s
     data = blueprint_from(example, city, jurisdiction, country)
     if example.data["spec"].get("jurisdiction") == jurisdiction:
         return Exported(data)
-    catalogue = load_catalogue()
+    catalogue = load_catalogue(data["spec"]["catalogueVersion"])
     work = copy.deepcopy(data)
     left_out: list[LeftOut] = []
     lowered: set[str] = set()

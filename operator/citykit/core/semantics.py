@@ -44,8 +44,9 @@ def _catalogue_pin(
     if blueprint.catalogue_version != catalogue.version:
         yield document.problem(
             (*SPEC, "catalogueVersion"),
-            f"blueprint pins catalogue {blueprint.catalogue_version}, but this citykit ships "
-            f"catalogue {catalogue.version}; review the catalogue changes and update the pin",
+            f"blueprint pins catalogue {blueprint.catalogue_version}, but is checked against "
+            f"catalogue {catalogue.version}; see `citykit catalogue diff "
+            f"{blueprint.catalogue_version} {catalogue.version}` and `citykit upgrade`",
         )
 
 

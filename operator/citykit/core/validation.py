@@ -13,8 +13,8 @@ from pathlib import Path
 from citykit.api import jsonschemas
 from citykit.core import policy, residency, schemas, semantics
 from citykit.core.blueprint import Blueprint, parse
-from citykit.core.catalogue import Catalogue, load_catalogue
-from citykit.core.errors import CitykitError
+from citykit.core.catalogue import Catalogue, catalogue_versions, load_catalogue
+from citykit.core.errors import CitykitError, listing
 from citykit.core.profiles import Profile, available_profiles, load_profile
 from citykit.core.source import Document, load_file
 
@@ -28,12 +28,24 @@ class ValidatedBlueprint:
 
 
 def validate(document: Document, catalogue: Catalogue | None = None) -> ValidatedBlueprint:
-    """Check `document` completely; raise `CitykitError` with every problem found."""
+    """Check `document` completely; raise `CitykitError` with every problem found.
+
+    The blueprint is checked against the catalogue version it pins (`catalogue` overrides
+    that, and then the pin must match it)."""
     problems = schemas.check(document, jsonschemas.BLUEPRINT)
     if problems:
         raise CitykitError(problems)
     blueprint = parse(document.data)
-    catalogue = catalogue or load_catalogue()
+    if catalogue is None:
+        if blueprint.catalogue_version not in catalogue_versions():
+            raise CitykitError(
+                document.problem(
+                    ("spec", "catalogueVersion"),
+                    f"blueprint pins catalogue {blueprint.catalogue_version}, which this "
+                    f"citykit does not ship (available: {listing(catalogue_versions())})",
+                )
+            )
+        catalogue = load_catalogue(blueprint.catalogue_version)
     problems = semantics.check(document, blueprint, catalogue)
     if blueprint.jurisdiction not in available_profiles():
         problems.append(
