@@ -54,12 +54,43 @@ def operator_group() -> None:
     metavar="PORT",
     help="Serve Prometheus metrics at http://0.0.0.0:PORT/metrics.",
 )
-def operator_run(liveness: str | None, metrics_port: int | None) -> None:
+@click.option(
+    "--api-timeout",
+    type=click.FloatRange(1, 3600),
+    default=30,
+    show_default=True,
+    envvar="CITYKIT_API_TIMEOUT",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Exit with code 1 once the API has not answered for this long (kopf would retry"
+    " the address it started with forever), so the operator's Deployment restarts it.",
+)
+@click.option(
+    "--peering",
+    metavar="NAME",
+    help="Run as one of several replicas: only the holder of the coordination.k8s.io Lease"
+    " NAME acts, the others wait as standbys. Without it the operator runs standalone.",
+)
+@click.option(
+    "--peering-namespace",
+    default="default",
+    show_default=True,
+    envvar="CITYKIT_PEERING_NAMESPACE",
+    show_envvar=True,
+    help="Namespace of the --peering Lease (the chart sets its own namespace).",
+)
+def operator_run(
+    liveness: str | None,
+    metrics_port: int | None,
+    api_timeout: float,
+    peering: str | None,
+    peering_namespace: str,
+) -> None:
     """Run the operator in the foreground against the current kubeconfig (Ctrl-C stops it)."""
     import kopf
 
     import citykit.controller.handlers  # noqa: F401  (registers the handlers)
-    from citykit.controller import metrics
+    from citykit.controller import metrics, runner
 
     if metrics_port is not None:
         try:
@@ -67,7 +98,8 @@ def operator_run(liveness: str | None, metrics_port: int | None) -> None:
         except OSError as error:
             raise click.ClickException(f"--metrics-port {metrics_port}: {error.strerror}") from None
     kopf.configure(verbose=False)
-    asyncio.run(kopf.operator(clusterwide=True, standalone=True, liveness_endpoint=liveness))
+    lease = runner.Peering(peering, peering_namespace) if peering else None
+    asyncio.run(runner.run(liveness, api_timeout, lease))
 
 
 @click.command()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +39,7 @@ from citykit.toolchain.locations import kubernetes_version, local_cluster_module
 
 Report = Callable[[str], None]
 START_TIMEOUT_SECONDS = 180.0
+PORT_RELEASE_SECONDS = 10.0
 
 _ADMIN = ClientIdentity("citykit-admin", ("system:masters",))
 _COMPONENT_IDENTITIES = {
@@ -183,7 +185,7 @@ def _resume(
         )
     for component in dead:
         for port in component_ports(layout.ports)[component]:
-            claim(port)
+            _claim_soon(port)
     layout = replace(layout, bin=ensure_binaries(report, on_package))
     running = tuple(process for process in existing.processes if alive[process.name])
     cluster = replace(existing, layout=layout, processes=running)
@@ -191,6 +193,20 @@ def _resume(
     if dead:
         report(f"starting {', '.join(dead)} again (same ports, data and credentials)")
     return _start_or_stop(cluster, dead, report)
+
+
+def _claim_soon(port: int, seconds: float = PORT_RELEASE_SECONDS) -> None:
+    """Claims a dead component's port, giving the kernel a moment to release it: a process
+    just killed may still hold its listening socket while it is torn down."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            claim(port)
+            return
+        except ClusterError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _start_or_stop(

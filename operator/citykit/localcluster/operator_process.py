@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from citykit.core.errors import RunFailure
@@ -26,9 +26,11 @@ class OperatorProcess:
         log: Path,
         resync_seconds: float | None = None,
         env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         self.kubeconfig, self.log, self.resync_seconds = kubeconfig, log, resync_seconds
         self.extra_env = dict(env or {})
+        self.args = tuple(args)  # `operator run`'s options, e.g. ("--peering", "citykit")
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -42,11 +44,16 @@ class OperatorProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "citykit", "operator", "run"],
+                [sys.executable, "-m", "citykit", "operator", "run", *self.args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    @property
+    def returncode(self) -> int | None:
+        """None while it runs (or before it started), else its exit code."""
+        return None if self.process is None else self.process.poll()
 
     @property
     def alive(self) -> bool:

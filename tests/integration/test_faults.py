@@ -1,0 +1,135 @@
+"""Faults during a rollout, on a local cluster of this module's own (its components are
+killed): the API server and etcd killed and restarted, and an API that stays away. The
+operator reconnects by itself, or exits non-zero to be restarted, and the city reaches
+Live with nothing created twice. Waits are conditions with deadlines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from citykit import kube
+from citykit.kube.crds import install_crds
+from citykit.kube.wait import wait_for
+from citykit.localcluster import control_plane
+from citykit.localcluster.operator_process import OperatorProcess
+from citykit.localcluster.state import LocalCluster, load
+from tests.integration.test_local_cluster import sigkill
+from tests.integration.test_operator import (
+    all_live,
+    blueprint,
+    create_blueprint,
+    deployments,
+    initiatives,
+)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    state = tmp_path_factory.mktemp("faults-cluster")
+    started = control_plane.up("faults", state)
+    install_crds(kube.dynamic_client(started.kubeconfig))
+    yield started
+    control_plane.down(state, purge=True)
+
+
+@pytest.fixture(scope="module")
+def api(cluster: LocalCluster) -> client.ApiClient:
+    return kube.dynamic_client(cluster.kubeconfig).client
+
+
+def current(cluster: LocalCluster) -> LocalCluster:
+    """The cluster as its state file records it now (restarts change the pids)."""
+    recorded = load(cluster.state_dir)
+    assert recorded is not None
+    return recorded
+
+
+@pytest.fixture
+def operator(cluster: LocalCluster, tmp_path: Path) -> Iterator[OperatorProcess]:
+    running = OperatorProcess(cluster.kubeconfig, tmp_path / "operator.log")
+    yield running
+    running.kill()
+
+
+def started(operator: OperatorProcess, *args: str) -> OperatorProcess:
+    operator.args = args
+    operator.start()
+    wait_for(
+        lambda: operator.check_alive() or "Activity 'start_workers' succeeded" in log(operator),
+        60,
+        "the operator to start",
+    )
+    return operator
+
+
+def log(operator: OperatorProcess) -> str:
+    return operator.log.read_text(errors="replace") if operator.log.is_file() else ""
+
+
+def rolling_out(api: client.ApiClient, name: str) -> dict[str, Any]:
+    """A city of 8 initiatives with short gates, created and past its first writes."""
+    data = blueprint("hong-kong", name, gate="3s", keep=8)
+    create_blueprint(api, data)
+    wait_for(
+        lambda: len(initiatives(api, name)) == len(data["spec"]["initiatives"]),
+        120,
+        "the initiatives created",
+    )
+    return data
+
+
+def converged(
+    api: client.ApiClient, name: str, data: dict[str, Any], operator: OperatorProcess
+) -> None:
+    expected = len(data["spec"]["initiatives"])
+    wait_for(
+        lambda: operator.check_alive() or all_live(api, name, expected),
+        300,
+        "every initiative Live after the fault",
+    )
+    names = [d.metadata.name for d in deployments(api, name)]
+    assert len(names) == len(set(names))
+    for item in deployments(api, name):
+        owners = item.metadata.owner_references
+        assert len(owners) == 1 and owners[0].controller
+
+
+@pytest.mark.parametrize("component", ["kube-apiserver", "etcd"])
+def test_a_component_killed_mid_rollout_and_restarted_the_city_still_goes_live(
+    cluster: LocalCluster, api: client.ApiClient, operator: OperatorProcess, component: str
+) -> None:
+    started(operator)
+    name = f"restarted-{component.split('-')[-1]}"
+    data = rolling_out(api, name)
+
+    sigkill(current(cluster), component)
+    control_plane.up("faults", cluster.state_dir)
+
+    converged(api, name, data, operator)
+    assert operator.alive, "the outage was shorter than the bound: kopf reconnects by itself"
+
+
+def test_an_api_away_past_the_bound_makes_the_operator_exit_1_and_a_restart_converges(
+    cluster: LocalCluster, api: client.ApiClient, operator: OperatorProcess
+) -> None:
+    bound = 5.0
+    started(operator, "--api-timeout", f"{bound:g}")
+    data = rolling_out(api, "outlived")
+
+    sigkill(current(cluster), "kube-apiserver")
+    killed = time.monotonic()
+    wait_for(lambda: operator.returncode is not None, 120, "the operator to exit")
+    exited = time.monotonic() - killed
+
+    assert operator.returncode == 1
+    assert exited >= bound
+    assert "the Kubernetes API has not answered for" in log(operator)
+    control_plane.up("faults", cluster.state_dir)
+    started(operator, "--api-timeout", f"{bound:g}")  # what its Deployment does
+    converged(api, "outlived", data, operator)
