@@ -208,6 +208,7 @@ def test_wheel_carries_all_the_data_citykit_reads(installed: Installed) -> None:
         "gomodules/pulumi-engine/cli/go.sum",
     ):
         assert data + must in names, must
+    assert "citykit/templates/report.html.j2" in names  # citykit report's page
 
 
 def test_wheel_carries_no_junk(installed: Installed) -> None:

@@ -55,6 +55,10 @@ COMMANDS = {
         "citykit.cli.kpi:kpi_group",
         "Record and check a city's measured KPI values (KpiReports).",
     ),
+    "report": LazyCommand(
+        "citykit.cli.report:report",
+        "Write CITY's rollout and KPI report as one self-contained HTML file.",
+    ),
     "operator": LazyCommand("citykit.cli.operate:operator_group", "Run the citykit operator."),
     "demo": LazyCommand(
         "citykit.cli.demo:demo",

@@ -169,7 +169,7 @@ def verdict(
     if latest is None:
         passed = " and its due year has passed" if today > target.due else ""
         return NO_DATA, f"no KpiReport for {target.kpi} yet{passed}"
-    seen = f"{number_text(latest.value)} in {latest.when}"
+    seen = f"{number_text(latest.value)} {'on' if len(latest.when) == 10 else 'in'} {latest.when}"
     if at_least(latest.value, target.target, better):
         early = " early" if latest.day < target.due else ""
         return MET, f"{seen} reaches the target {goal}{early}"
