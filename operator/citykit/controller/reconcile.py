@@ -6,7 +6,6 @@ on a phase change. Runs in a worker thread; returns what it wrote and when to lo
 from __future__ import annotations
 
 import datetime
-import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from citykit.api.names import (
 )
 from citykit.controller import metrics
 from citykit.core import converge
-from citykit.core.catalogue import Catalogue, load_catalogue
+from citykit.core.catalogue import Catalogue, catalogue_versions, load_catalogue
 from citykit.core.errors import CitykitError
 from citykit.core.render import initiative_children, initiative_resources, namespace_objects
 from citykit.core.rollout import (
@@ -71,9 +70,10 @@ class Outcome:
         )
 
 
-@functools.lru_cache(maxsize=1)
-def catalogue() -> Catalogue:
-    return load_catalogue()
+def catalogue(version: str | None) -> Catalogue | None:
+    """The catalogue version an Initiative was rendered from (its blueprint's pin), or None
+    when this citykit does not ship it; load_catalogue keeps each version it read."""
+    return load_catalogue(version) if version in catalogue_versions() else None
 
 
 Rendered = tuple[list[dict[str, Any]], list[dict[str, Any]]]
@@ -149,9 +149,14 @@ def reconcile_initiative(
     generation = metadata.get("generation", 0)
     previous = InitiativeStatus.from_dict(body.get("status") or {})
     outcome = Outcome()
-    entry = catalogue().entries.get(spec.get("ref", ""))
-    if entry is None:
-        message = f"unknown catalogue initiative {spec.get('ref')}"
+    pinned = catalogue(spec.get("catalogueVersion"))
+    entry = pinned.entries.get(spec.get("ref", "")) if pinned else None
+    if pinned is None or entry is None:
+        message = (
+            f"unknown catalogue initiative {spec.get('ref')}"
+            if pinned
+            else f"catalogue {spec.get('catalogueVersion')} is not one this operator ships"
+        )
         _patch_status(
             client,
             body,
@@ -178,7 +183,7 @@ def reconcile_initiative(
     if decision.wave is not None:
         owner = {"apiVersion": API_VERSION, "kind": INITIATIVE, "metadata": metadata}
         desired = [
-            converge.owned(m, owner) for m in initiative_children(spec, catalogue(), decision.wave)
+            converge.owned(m, owner) for m in initiative_children(spec, pinned, decision.wave)
         ]
         _converge(client, desired, snapshot.children, outcome)
     outcome.recheck_after = decision.recheck_after

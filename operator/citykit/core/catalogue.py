@@ -124,6 +124,7 @@ def version_key(version: str) -> tuple[int, ...]:
 _VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 
 
+@functools.cache
 def catalogue_versions(root: Path | None = None) -> tuple[str, ...]:
     """The catalogue versions this citykit ships, oldest first: the folders under `root`
     (default: the project's catalogue) named by a version that hold a `catalogue.yaml`."""
