@@ -128,7 +128,7 @@ def settled(api: client.ApiClient) -> bool:
 @pytest.fixture(scope="module")
 def rollout(api: client.ApiClient, metrics_url: str) -> list[Counter[tuple[str, str]]]:
     """Roll a city out while scraping; the phase counts each matching scrape saw, in order."""
-    data = blueprint("tallinn", CITY, gate="4s", keep=6)
+    data = blueprint("bay-city", CITY, gate="4s", keep=8)  # four areas
     expected = len(data["spec"]["initiatives"])
     create_blueprint(api, data)
     seen: list[Counter[tuple[str, str]]] = []
@@ -149,6 +149,7 @@ def test_initiatives_by_phase_match_the_api_during_the_rollout_and_after(
     during = [counts for counts in rollout if {phase for _, phase in counts} != {"Live"}]
     assert during, f"no scrape matched the API while the rollout was under way: {rollout}"
     assert {phase for _, phase in rollout[-1]} == {"Live"}
+    assert len({area for area, _ in rollout[-1]}) > 1
 
 
 def test_transitions_account_for_every_initiatives_phase(
