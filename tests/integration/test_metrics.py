@@ -1,16 +1,20 @@
 """The operator's /metrics against the real local control plane: scraped during a rollout and
 after it, its initiatives-by-phase gauge matches the Initiatives the API serves (what
 `kubectl get ini` shows), every phase an Initiative is in is accounted for by the transitions
-counted, and the write counters stop growing once the operator is idle."""
+counted, and the write counters stop growing once the operator is idle. The chart with
+metrics on installs, and its metrics Service routes to the operator Pod's metrics port."""
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +26,7 @@ from citykit.api.enums import Phase
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
+from tests.conftest import REPOSITORY
 from tests.integration.test_operator import (
     GROUP,
     VERSION,
@@ -34,6 +39,8 @@ from tests.integration.test_operator import (
 )
 
 CITY = "metered"
+CHART = REPOSITORY / "charts" / "citykit-operator"
+CHART_NAMESPACE, RELEASE = "citykit-metrics", "metrics"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -190,3 +197,82 @@ def test_writes_are_counted_and_stop_growing_while_the_operator_is_idle(
     idle = scrape(metrics_url)
     assert total(idle, "citykit_api_writes_total") == before
     assert total(idle, "citykit_work_queue_depth") == 0
+
+
+def helm_run(helm: Path, kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(helm), *args, "--namespace", CHART_NAMESPACE, "--kubeconfig", str(kubeconfig)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def chart_namespace(api: client.ApiClient, helm: Path, kube_cluster: Any) -> Iterator[str]:
+    """A Pod Security restricted namespace for a release of the chart, removed afterwards."""
+    core = client.CoreV1Api(api)
+    labels = {"pod-security.kubernetes.io/enforce": "restricted"}
+    core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=CHART_NAMESPACE, labels=labels))
+    )
+    yield CHART_NAMESPACE
+    helm_run(helm, kube_cluster.kubeconfig, "uninstall", RELEASE, "--wait")
+    core.delete_namespace(CHART_NAMESPACE)
+    wait_for(
+        lambda: CHART_NAMESPACE not in {n.metadata.name for n in core.list_namespace().items},
+        120,
+        f"namespace {CHART_NAMESPACE} to be gone",
+    )
+
+
+def ready_metrics_endpoints(api: client.ApiClient, service: str) -> list[tuple[str, int]]:
+    """(port name, port) of the Service's EndpointSlices that have a ready endpoint."""
+    slices = client.DiscoveryV1Api(api).list_namespaced_endpoint_slice(
+        CHART_NAMESPACE, label_selector=f"kubernetes.io/service-name={service}"
+    )
+    return [
+        (port.name, port.port)
+        for found in slices.items
+        if any(e.conditions and e.conditions.ready for e in found.endpoints or [])
+        for port in found.ports or []
+    ]
+
+
+def test_chart_with_metrics_routes_its_service_to_the_operator_pods_metrics_port(
+    api: client.ApiClient, helm: Path, kube_cluster: Any, chart_namespace: str
+) -> None:
+    """KWOK runs no containers, so this proves the wiring (Service -> ready Pod -> named
+    port), not the scrape, which the tests above make against the real operator."""
+    installed = helm_run(
+        helm,
+        kube_cluster.kubeconfig,
+        *("install", RELEASE, str(CHART), "--skip-crds", "--wait", "--timeout", "180s"),
+        *("--set", "metrics.enabled=true", "--set", "metrics.port=9300"),
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    service = f"{RELEASE}-citykit-operator-metrics"
+    endpoints = wait_for(
+        lambda: ready_metrics_endpoints(api, service), 60, "a ready metrics endpoint"
+    )
+    assert endpoints == [("metrics", 9300)]
+    [dashboard] = (
+        client.CoreV1Api(api)
+        .list_namespaced_config_map(CHART_NAMESPACE, label_selector="grafana_dashboard=1")
+        .items
+    )
+    assert json.loads(dashboard.data["citykit.json"])["uid"] == "citykit-operator"
+
+
+def test_service_monitor_without_its_crd_fails_the_install_as_documented(
+    api: client.ApiClient, helm: Path, kube_cluster: Any, chart_namespace: str
+) -> None:
+    result = helm_run(
+        helm,
+        kube_cluster.kubeconfig,
+        *("install", RELEASE, str(CHART), "--skip-crds"),
+        *("--set", "metrics.enabled=true", "--set", "metrics.serviceMonitor.enabled=true"),
+    )
+    assert result.returncode != 0
+    assert 'no matches for kind "ServiceMonitor"' in result.stderr
