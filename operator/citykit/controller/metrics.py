@@ -34,7 +34,6 @@ from citykit.api.names import AREA_LABEL, CITY_BLUEPRINT, CITY_LABEL, INITIATIVE
 from citykit.core.kpi import VERDICTS
 
 T = TypeVar("T")
-PREFIX = "citykit_"
 COMMITMENTS = ("binding", "expected")  # the kpiTargets schema's enum
 
 REGISTRY = CollectorRegistry()
