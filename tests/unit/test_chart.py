@@ -85,6 +85,7 @@ def test_rendered_objects_pass_kubernetes_schema_validation(
         "ClusterRoleBinding",
         "CustomResourceDefinition",
         "CustomResourceDefinition",
+        "CustomResourceDefinition",
         "Deployment",
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
