@@ -27,10 +27,30 @@ CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 # The annotation a gate with `approval: manual` waits for; its value names the approver.
 APPROVED_BY_ANNOTATION = f"{GROUP}/approved-by"
 
+# A city's history: one apps/v1 ControllerRevision per applied blueprint spec, in the city
+# namespace (the format is citykit.core.history's docstring).
+REVISION_API_VERSION = "apps/v1"
+CONTROLLER_REVISION = "ControllerRevision"
+BLUEPRINT_LABEL = f"{GROUP}/blueprint"
+BLUEPRINT_VERSION_ANNOTATION = f"{GROUP}/blueprint-version"
+CATALOGUE_VERSION_ANNOTATION = f"{GROUP}/catalogue-version"
+APPLIED_AT_ANNOTATION = f"{GROUP}/applied-at"
+OUTCOME_ANNOTATION = f"{GROUP}/outcome"
+OUTCOME_AT_ANNOTATION = f"{GROUP}/outcome-at"
+OUTCOME_REASON_ANNOTATION = f"{GROUP}/outcome-reason"
+# On a CityBlueprint `citykit rollback` applied, and on the revision recording it: the
+# revision number it restored.
+RESTORED_FROM_ANNOTATION = f"{GROUP}/restored-from"
+
 
 def city_namespace(city: str) -> str:
     """The namespace a city's initiatives and workloads live in."""
     return f"city-{city}"
+
+
+def revision_name(blueprint: str, revision: int) -> str:
+    """The ControllerRevision holding revision `revision` of blueprint `blueprint`."""
+    return f"{blueprint}-r{revision}"
 
 
 def object_name(ref: str) -> str:

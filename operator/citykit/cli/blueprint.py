@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from citykit.api.enums import Area
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
-from citykit.core.catalogue import load_catalogue
+from citykit.core.catalogue import (
+    Catalogue,
+    catalogue_versions,
+    load_catalogue,
+    unknown_version,
+    version_key,
+)
 from citykit.core.errors import CitykitError, Problem
 from citykit.core.source import load_file
 from citykit.core.validation import validate_file
 from citykit.serialize import dump
+
+if TYPE_CHECKING:
+    from citykit.core.catalogue_diff import CatalogueDiff
+    from citykit.core.diff import BlueprintDiff
 
 # Rendering (plan, diff) and rich (the catalogue table) are imported by the commands that use
 # them, so `citykit validate` loads only what validating needs.
@@ -67,7 +79,16 @@ def diff(old: str, new: str) -> None:
     """Show what changes from blueprint OLD to blueprint NEW; exits 0 either way."""
     from citykit.core.diff import diff_blueprints
 
-    result = diff_blueprints(validate_file(old), validate_file(new))
+    echo_blueprint_diff(diff_blueprints(validate_file(old), validate_file(new)))
+
+
+# Initiative spec fields that record where a spec came from; a change to them alone is
+# listed as one line for all the initiatives it touches (an upgrade moves both in every one).
+PROVENANCE = ("blueprintVersion", "catalogueVersion")
+
+
+def echo_blueprint_diff(result: BlueprintDiff) -> None:
+    """Print a blueprint diff as `citykit diff` does: settings, initiatives, then objects."""
     if result.empty:
         click.echo("no changes")
         return
@@ -77,8 +98,18 @@ def diff(old: str, new: str) -> None:
         click.echo(f"+ initiative {ref}")
     for ref in result.removed:
         click.echo(f"- initiative {ref}")
+    provenance_only: list[str] = []
     for ref, fields in result.changed.items():
-        click.echo(f"~ initiative {ref}: {', '.join(fields)}")
+        if set(fields) <= set(PROVENANCE):
+            provenance_only.append(ref)
+        else:
+            click.echo(f"~ initiative {ref}: {', '.join(fields)}")
+    if provenance_only:
+        fields = sorted({f for ref in provenance_only for f in result.changed[ref]})
+        click.echo(
+            f"~ {len(provenance_only)} other initiative{'s' if len(provenance_only) > 1 else ''}"
+            f": {', '.join(fields)} only"
+        )
     for sign, keys in (("+", result.create), ("~", result.update), ("-", result.delete)):
         for kind, namespace, name in keys:
             click.echo(
@@ -99,26 +130,62 @@ def catalogue(context: click.Context) -> None:
         context.invoke(catalogue_list)
 
 
+VERSION_OPTION = click.option(
+    "--version",
+    "version",
+    metavar="VERSION",
+    help="Catalogue version (default: the newest; see `citykit catalogue versions`).",
+)
+
+
+def catalogue_version(version: str | None) -> Catalogue:
+    """Catalogue `version` (default the newest), or a one-line refusal naming those shipped."""
+    if version is not None and version not in catalogue_versions():
+        raise CitykitError(Problem("citykit", 0, 0, "version", unknown_version(version)))
+    return load_catalogue(version)
+
+
 @catalogue.command("list")
 @click.option("--area", type=click.Choice([area.value for area in Area]), help="Only this area.")
-def catalogue_list(area: str | None) -> None:
+@VERSION_OPTION
+def catalogue_list(area: str | None, version: str | None = None) -> None:
     """List initiatives, by area."""
     from rich.console import Console
     from rich.table import Table
 
-    loaded = load_catalogue()
+    loaded = catalogue_version(version)
     table = Table(title=f"citykit catalogue {loaded.version}")
     for column in ("ID", "AREA", "TITLE", "PERSONAL DATA", "PUBLISHES"):
         table.add_column(column)
     for entry in loaded.by_area(area):
+        deprecated = entry.deprecated
         table.add_row(
             entry.id,
             entry.area,
-            entry.title,
+            entry.title
+            + (
+                f" (deprecated: use {deprecated.successor})"
+                if deprecated and deprecated.successor
+                else " (deprecated)"
+                if deprecated
+                else ""
+            ),
             ", ".join(entry.personal_data),
             ", ".join(entry.publishes),
         )
     Console(width=200).print(table)
+
+
+@catalogue.command("versions")
+def catalogue_versions_command() -> None:
+    """List the catalogue versions this citykit ships, oldest first."""
+    for version in catalogue_versions():
+        loaded = load_catalogue(version)
+        deprecated = sum(1 for entry in loaded.entries.values() if entry.deprecated)
+        click.echo(
+            f"{version}: {len(loaded.entries)} initiatives"
+            + (f", {deprecated} deprecated" if deprecated else "")
+        )
 
 
 @catalogue.command("show")
@@ -126,9 +193,10 @@ def catalogue_list(area: str | None) -> None:
 @click.option(
     "-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
 )
-def catalogue_show(initiative_id: str, output: str) -> None:
+@VERSION_OPTION
+def catalogue_show(initiative_id: str, output: str, version: str | None = None) -> None:
     """Show one catalogue entry in full."""
-    loaded = load_catalogue()
+    loaded = catalogue_version(version)
     entry = loaded.entries.get(initiative_id)
     if entry is None:
         raise CitykitError(
@@ -137,7 +205,69 @@ def catalogue_show(initiative_id: str, output: str) -> None:
                 0,
                 0,
                 "id",
-                f"unknown initiative '{initiative_id}' (see `citykit catalogue list`)",
+                f"unknown initiative '{initiative_id}' in catalogue {loaded.version} "
+                "(see `citykit catalogue list`)",
             )
         )
     click.echo(dump([load_file(entry.source).data], output), nl=False)
+
+
+@catalogue.command("diff")
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+def catalogue_diff(old: str, new: str) -> None:
+    """Show what changed from catalogue version OLD to NEW: initiatives added, removed and
+    deprecated, images, parameters, and the versions' own notes."""
+    from citykit.core.catalogue_diff import diff_catalogues
+
+    before, after = catalogue_version(old), catalogue_version(new)
+    low, high = sorted((before.version, after.version), key=version_key)
+    between = [
+        load_catalogue(version)
+        for version in catalogue_versions()
+        if version_key(low) < version_key(version) < version_key(high)
+    ]
+    echo_catalogue_diff(diff_catalogues(before, after, between))
+
+
+def echo_catalogue_diff(result: CatalogueDiff) -> None:
+    click.echo(f"catalogue {result.old} -> {result.new}")
+    if result.empty:
+        click.echo("no changes")
+    for entry in result.added:
+        click.echo(f"+ initiative {entry.id}: {entry.title}")
+    for id_, removal in result.removed:
+        why = f": {removal.reason.rstrip('.')}" if removal else ""
+        successor = f" (successor: {removal.successor})" if removal and removal.successor else ""
+        click.echo(f"- initiative {id_}{why}{successor}")
+    for id_, deprecation in result.deprecated:
+        successor = f"; successor: {deprecation.successor}" if deprecation.successor else ""
+        click.echo(
+            f"! deprecated {id_} (since {deprecation.since}): "
+            f"{deprecation.reason.rstrip('.')}{successor}"
+        )
+    for sign, id_ in result.services:
+        click.echo(f"{sign} platform service {id_}")
+    for sign, id_ in result.kpis:
+        click.echo(f"{sign} KPI {id_}")
+    for image in result.images:
+        where = (
+            image.owner
+            if image.owner.startswith("platform service")
+            else f"{image.owner} {image.component}"
+        )
+        click.echo(f"~ image {where}: {image.before or '(none)'} -> {image.after or '(none)'}")
+    for change in result.parameters:
+        name = f"{change.initiative} {change.name}"
+        if change.after is None:
+            click.echo(f"- parameter {name}")
+        elif change.before is None:
+            click.echo(f"+ parameter {name} (default {json.dumps(change.after.get('default'))})")
+        else:
+            click.echo(f"~ parameter {name}: {'; '.join(change.details)}")
+    for id_, fields in result.fields.items():
+        click.echo(f"~ initiative {id_}: {', '.join(fields)}")
+    if result.notes:
+        click.echo("notes:")
+        for where, note in result.notes:
+            click.echo(f"  {where}: {note}")

@@ -35,6 +35,21 @@ COMMANDS = {
     "catalogue": LazyCommand(
         "citykit.cli.blueprint:catalogue", "Browse the initiative catalogue (default: list)."
     ),
+    "upgrade": LazyCommand(
+        "citykit.cli.upgrade:upgrade",
+        "Move blueprint FILE (or city CITY) to catalogue VERSION: rewrite the pin, bump the "
+        "blueprint's minor version, keep every comment, and show what changes.",
+    ),
+    "history": LazyCommand(
+        "citykit.cli.history:history",
+        "List the blueprint revisions the operator applied to CITY: version, catalogue, time "
+        "and outcome.",
+    ),
+    "rollback": LazyCommand(
+        "citykit.cli.history:rollback",
+        "Re-apply an earlier blueprint revision of CITY: the last one that reached Live, or "
+        "--to VERSION.",
+    ),
     "install": LazyCommand(
         "citykit.cli.operate:install",
         "Install (or update) the citykit CRDs; returns once the API serves their kinds.",

@@ -1,0 +1,91 @@
+"""`citykit upgrade FILE --catalogue VERSION`: move a city's blueprint to a newer catalogue.
+
+The pure `citykit.core.upgrade` decides; this edge reads the file, prints the warnings and
+the diff, and writes the new text in one step (a temporary file renamed over the old one),
+so the file is either the old one or the upgraded one, never half of each.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from citykit.cli.blueprint import catalogue_version, echo_blueprint_diff
+from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
+from citykit.core.catalogue import catalogue_versions, load_catalogue, version_key
+from citykit.core.errors import CitykitError, Problem
+from citykit.core.source import load_bytes
+from citykit.core.validation import validate
+
+
+@click.command()
+@click.argument("file", metavar="FILE|CITY")
+@click.option(
+    "--catalogue",
+    "version",
+    required=True,
+    metavar="VERSION",
+    help="The catalogue version to move to (see `citykit catalogue versions`).",
+)
+@click.option("--dry-run", is_flag=True, help="Show the warnings and the diff; write nothing.")
+@PROJECT_DIR
+def upgrade(file: str, version: str, dry_run: bool, project: Path) -> None:
+    """Move blueprint FILE (or city CITY) to catalogue VERSION: rewrite the pin, bump the
+    blueprint's minor version, keep every comment, and show what changes."""
+    from citykit.core.diff import diff_blueprints
+    from citykit.core.upgrade import upgrade_blueprint
+
+    path = city_blueprint(file, project)
+    target = catalogue_version(version)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise CitykitError(
+            Problem(str(path), 1, 1, "", f"cannot read file: {error.strerror or error}")
+        ) from None
+    document = load_bytes(str(path), raw)
+    current = validate(document)
+    pinned = current.blueprint.catalogue_version
+    between = [
+        load_catalogue(each)
+        for each in catalogue_versions()
+        if version_key(pinned) < version_key(each) < version_key(target.version)
+    ]
+    result = upgrade_blueprint(current, raw.decode("utf-8"), target, between)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not result.changed:
+        click.echo(f"{path}: already on catalogue {target.version}; nothing to change")
+        return
+    echo_blueprint_diff(diff_blueprints(result.before, result.after))
+    before, after = result.before.blueprint, result.after.blueprint
+    summary = (
+        f"blueprint {before.version} -> {after.version}, "
+        f"catalogue {before.catalogue_version} -> {after.catalogue_version}"
+    )
+    if dry_run:
+        click.echo(f"{path}: would upgrade: {summary} (dry run, nothing written)")
+        return
+    _replace(path, result.text)
+    click.echo(f"{path}: upgraded: {summary}")
+    click.echo(
+        f"what changed in the catalogue: `citykit catalogue diff {before.catalogue_version} "
+        f"{after.catalogue_version}`"
+    )
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` over `path` atomically, keeping its permissions."""
+    mode = path.stat().st_mode & 0o7777
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
