@@ -1,19 +1,18 @@
 """A 200-initiative blueprint on the real cluster.
 
-The catalogue has fewer entries than that, so the test writes a catalogue of its own:
-the project's, plus numbered copies of the entries Hangzhou uses, and a blueprint that
-enables all of them with Hangzhou's settings. What must hold at that size: every Initiative
-exists once, the blueprint's status folds all of them, kopf keeps no copy of the large spec
-in an annotation (the operator has no change handlers, only watch events and indices), no
-object carries a finalizer, and once the city is Live the operator makes no writes.
+The catalogue has fewer entries than that, so the test writes a catalogue of its own
+(`tests.fleet`): the project's, plus numbered copies of the entries Hangzhou uses, and a
+blueprint that enables all of them with Hangzhou's settings. What must hold at that size:
+every Initiative exists once, the blueprint's status folds all of them, kopf keeps no copy
+of the large spec in an annotation (the operator has no change handlers, only watch events
+and indices), no object carries a finalizer, and once the city is Live the operator makes
+no writes.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -30,41 +29,17 @@ from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
-from citykit.resources import blueprints_root
-from tests.conftest import read_city
+from tests import fleet
 from tests.integration.test_operator import audit_writes
 
 SIZE = 200
 NAME = "metropolis"
 
 
-def enlarged(root: Path) -> dict[str, Any]:
-    """Copies the project's blueprints folder to `root` and returns a city of SIZE enabled
-    initiatives (Hangzhou's disabled ones are left out: nothing may refer to them)."""
-    shutil.copytree(blueprints_root(), root, dirs_exist_ok=True)
-    city = read_city("hangzhou")
-    city["metadata"]["name"] = NAME
-    originals = [item for item in city["spec"]["initiatives"] if item.get("enabled", True)]
-    clones: list[dict[str, Any]] = []
-    while len(originals) + len(clones) < SIZE:
-        item = originals[len(clones) % len(originals)]
-        area, stem = item["ref"].split(".")
-        entry = yaml.safe_load((root / "catalogue" / area / f"{stem}.yaml").read_text())
-        entry["id"] = f"{area}.c{len(clones):03d}"
-        (root / "catalogue" / area / f"c{len(clones):03d}.yaml").write_text(
-            yaml.safe_dump(entry, sort_keys=False)
-        )
-        clones.append({**copy.deepcopy(item), "ref": entry["id"]})
-    city["spec"]["initiatives"] = [
-        {**item, "gate": {"healthyFor": "1s", "approval": "auto"}} for item in originals + clones
-    ]
-    return city
-
-
 @pytest.fixture(scope="module")
 def big_city(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     root = tmp_path_factory.mktemp("blueprints")
-    return root, enlarged(root)
+    return root, fleet.city(NAME, fleet.enlarge(root, SIZE))
 
 
 @pytest.fixture(scope="module")

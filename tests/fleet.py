@@ -1,0 +1,73 @@
+"""Cities larger and more numerous than the examples, for the scale test and benchmark.
+
+The catalogue has fewer entries than a large city needs, so `enlarge` copies the project's
+blueprints folder and adds numbered copies of the catalogue entries Hangzhou uses; the
+operator reads that folder through CITYKIT_BLUEPRINTS. Every city made from it enables
+Hangzhou's initiatives (its disabled ones are left out: nothing may refer to them) plus as
+many copies as its size asks for, with Hangzhou's settings and 1 s automatic gates.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from citykit.resources import blueprints_root
+from tests.conftest import read_city
+
+
+def entry_folder(root: Path, version: str, area: str) -> Path:
+    """Where `area`'s entries of catalogue `version` live, in either catalogue layout."""
+    versioned = root / "catalogue" / version / area
+    return versioned if versioned.is_dir() else root / "catalogue" / area
+
+
+def enlarge(root: Path, size: int) -> list[dict[str, Any]]:
+    """Copies the blueprints folder to `root` with enough catalogue entries for a city of
+    `size` initiatives, and returns that city's initiative list."""
+    shutil.copytree(blueprints_root(), root, dirs_exist_ok=True)
+    template = read_city("hangzhou")
+    version = template["spec"]["catalogueVersion"]
+    originals = [item for item in template["spec"]["initiatives"] if item.get("enabled", True)]
+    clones: list[dict[str, Any]] = []
+    while len(originals) + len(clones) < size:
+        item = originals[len(clones) % len(originals)]
+        area, stem = item["ref"].split(".")
+        folder = entry_folder(root, version, area)
+        entry = yaml.safe_load((folder / f"{stem}.yaml").read_text())
+        entry["id"] = f"{area}.c{len(clones):04d}"
+        (folder / f"c{len(clones):04d}.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+        clones.append({**copy.deepcopy(item), "ref": entry["id"]})
+    return (originals + clones)[:size]
+
+
+def city(name: str, initiatives: list[dict[str, Any]], flat: bool = False) -> dict[str, Any]:
+    """Hangzhou renamed to `name` with `initiatives` and 1 s automatic gates; `flat` drops
+    pilots and dependsOn, so the rollout is one wave the cluster can take at its own pace.
+    Dependencies and data-sharing agreements on initiatives left out are dropped, and the KPI
+    targets too unless every one of Hangzhou's initiatives is in (they may move none)."""
+    data = read_city("hangzhou")
+    template = data["spec"]["initiatives"]
+    kept = {item["ref"] for item in initiatives}
+    data["metadata"]["name"] = name
+    data["spec"]["initiatives"] = [
+        {
+            **copy.deepcopy(item),
+            "gate": {"healthyFor": "1s", "approval": "auto"},
+            "dependsOn": [] if flat else [d for d in item.get("dependsOn", []) if d in kept],
+            **({"pilotDistricts": []} if flat else {}),
+        }
+        for item in initiatives
+    ]
+    data["spec"]["dataSharing"] = [
+        agreement
+        for agreement in data["spec"].get("dataSharing", [])
+        if agreement["producer"] in kept and agreement["consumer"] in kept
+    ]
+    if any(item.get("enabled", True) and item["ref"] not in kept for item in template):
+        data["spec"]["kpiTargets"] = []
+    return data
