@@ -21,6 +21,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from citykit import kube
 from citykit.api.crd import crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.kubeconfig import write_kubeconfig
@@ -102,15 +103,16 @@ def operator_pods_ready(api: client.ApiClient, generation: int = 0) -> bool:
     selector = ",".join(f"{k}={v}" for k, v in found.spec.selector.match_labels.items())
     pods = client.CoreV1Api(api).list_namespaced_pod(NAMESPACE, label_selector=selector).items
     live = [pod for pod in pods if pod.metadata.deletion_timestamp is None]
-    return len(live) == 1 and any(
-        c.type == "Ready" and c.status == "True" for c in live[0].status.conditions or []
+    return len(live) == found.spec.replicas and all(
+        any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+        for pod in live
     )
 
 
 def test_helm_install_runs_the_operator_pod_to_ready(api: client.ApiClient, release: str) -> None:
-    wait_for(lambda: operator_pods_ready(api), 120, "the operator Pod to be Ready")
+    wait_for(lambda: operator_pods_ready(api), 120, "the operator Pods to be Ready")
     found = deployment(api)
-    assert found.status.available_replicas == 1
+    assert found.status.available_replicas == 2  # one active, one standby
     [container] = found.spec.template.spec.containers
     assert container.command[:3] == ["citykit", "operator", "run"]
     extensions = client.ApiextensionsV1Api(api)
@@ -160,7 +162,11 @@ def test_chart_rbac_is_enough_to_roll_a_city_out(
     kubeconfig = service_account_kubeconfig(
         api, kube_cluster.kubeconfig, tmp_path / "operator.kubeconfig"
     )
-    operator = OperatorProcess(kubeconfig, tmp_path / "operator.log")
+    operator = OperatorProcess(
+        kubeconfig,
+        tmp_path / "operator.log",
+        args=("--peering", RELEASE, "--peering-namespace", NAMESPACE),  # as the chart runs it
+    )
     data = blueprint("tallinn", "chartcity", keep=4)
     operator.start()
     try:
@@ -241,6 +247,130 @@ def test_operator_may_not_write_outside_city_namespaces(
             client.V1Namespace(metadata=client.V1ObjectMeta(name="not-a-city"))
         )
     assert refused.value.status == 403
+
+
+Grant = tuple[str, str, frozenset[str]]  # resource, resource names, verbs
+EVERY_IDENTITY = ("selfsubjectreviews.", "selfsubjectaccessreviews.", "selfsubjectrulesreviews.")
+
+
+def documented_grants() -> list[tuple[Grant, str]]:
+    """The README's "Who may do what" table: each grant and where it is granted."""
+    text = (REPOSITORY / "README.md").read_text()
+    section = text.split("### Who may do what", 1)[1].split("\n#", 1)[0]
+    grants = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        resource, names, verbs, where = (
+            cell.strip().strip("`") for cell in line.strip("|").split("|")[:4]
+        )
+        grants.append(((resource, names, frozenset(verbs.split())), where))
+    return grants
+
+
+def expected_in(namespace: str) -> set[Grant]:
+    return {
+        grant
+        for grant, where in documented_grants()
+        if where in ("cluster", "every namespace") or where == namespace
+    }
+
+
+def can_i_list(kubectl: Path, kubeconfig: Path, namespace: str) -> set[Grant]:
+    """`kubectl auth can-i --list` as the operator, without what every identity may."""
+    shown = subprocess.run(
+        [str(kubectl), "auth", "can-i", "--list", f"--as={OPERATOR_USER}", "-n", namespace],
+        env={"KUBECONFIG": str(kubeconfig)},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.splitlines()
+    header = shown[0]
+    urls, names, verbs = (
+        header.index(title) for title in ("Non-Resource", "Resource Names", "Verbs")
+    )
+    grants = set()
+    for line in shown[1:]:
+        resource = line[:urls].strip()
+        if not resource or resource.startswith(EVERY_IDENTITY):
+            continue  # discovery and health URLs, self-reviews: every authenticated identity's
+        grants.add(
+            (
+                resource,
+                line[names:verbs].strip().strip("[]"),
+                frozenset(line[verbs:].strip().strip("[]").split()),
+            )
+        )
+    return grants
+
+
+@pytest.mark.parametrize("namespace", ["city-audited", NAMESPACE, "kube-system"])
+def test_the_service_account_may_do_exactly_what_the_readme_table_says(
+    release: str, kube_cluster: LocalCluster, namespace: str
+) -> None:
+    granted = can_i_list(kube_cluster.layout.bin / "kubectl", kube_cluster.kubeconfig, namespace)
+
+    assert granted == expected_in(namespace)
+    assert not any(resource.split(".")[0] == "secrets" for resource, _, _ in granted)
+    assert not any("*" in resource or "*" in verbs for resource, _, verbs in granted)
+
+
+def test_the_service_account_writes_nothing_in_kube_system(
+    api: client.ApiClient, release: str, tmp_path: Path, kube_cluster: LocalCluster
+) -> None:
+    """Server-side dry runs: authorised and admitted exactly like real writes, stored never."""
+    kubeconfig = service_account_kubeconfig(
+        api, kube_cluster.kubeconfig, tmp_path / "operator.kubeconfig"
+    )
+    dynamic = kube.dynamic_client(kubeconfig)
+    meta = {"name": "sneaky", "namespace": "kube-system"}
+    labels = {"app": "sneaky"}
+    attempts = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {"ports": [{"port": 80}]},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta,
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "c", "image": "citykit/placeholder:1.0"}]},
+                },
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": meta,
+            "spec": {},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": meta,
+            "involvedObject": {"kind": "ConfigMap", "name": "x", "namespace": "kube-system"},
+            "reason": "Sneaky",
+        },
+    ]
+    for body in attempts:
+        resource = dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
+        with pytest.raises(ApiException) as refused:
+            dynamic.create(resource, body=body, namespace="kube-system", dry_run="All")
+        assert refused.value.status == 403, body["kind"]
+        assert "only write in city-* namespaces" in str(refused.value.body), body["kind"]
+    namespaces = dynamic.resources.get(api_version="v1", kind="Namespace")
+    with pytest.raises(ApiException) as refused:
+        dynamic.delete(namespaces, name="kube-system", dry_run="All")
+    assert refused.value.status == 403  # RBAC: the operator deletes no namespace
 
 
 def test_helm_upgrade_to_every_option_changes_the_deployment(

@@ -87,10 +87,12 @@ def test_rendered_objects_pass_kubernetes_schema_validation(
         "CustomResourceDefinition",
         "CustomResourceDefinition",
         "Deployment",
+        "Role",
+        "RoleBinding",
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
-    ] + (["Service"] if values else [])
+    ] + (["Service"] if values else ["PodDisruptionBudget"])  # the scenario runs 1 replica
     assert kinds == sorted(expected)
     for manifest in manifests:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
@@ -118,11 +120,11 @@ def test_operator_image_runs_as_the_user_the_chart_asks_for(helm: Path) -> None:
     assert user == f"{pod['runAsUser']}:{pod['runAsGroup']}"
 
 
-def test_deployment_runs_one_operator_with_the_values_given(helm: Path) -> None:
+def test_deployment_runs_two_operators_that_elect_one_on_a_lease(helm: Path) -> None:
     manifests = render(helm, "--set", "resyncSeconds=12", "--set", "healthPort=9000")
     deployment = one(manifests, "Deployment")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     container = operator_container(manifests)
     assert container["image"] == f"citykit/operator:{__version__}"
     assert container["command"] == [
@@ -131,11 +133,51 @@ def test_deployment_runs_one_operator_with_the_values_given(helm: Path) -> None:
         "run",
         "--liveness",
         "http://0.0.0.0:9000/healthz",
+        "--peering",
+        "citykit-citykit-operator",
     ]
-    assert {"name": "CITYKIT_RESYNC_SECONDS", "value": "12"} in container["env"]
+    env = {item["name"]: item for item in container["env"]}
+    assert env["CITYKIT_PEERING_NAMESPACE"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.namespace"}
+    }
+    assert env["CITYKIT_API_TIMEOUT"]["value"] == "30"
+    assert env["CITYKIT_RESYNC_SECONDS"] == {"name": "CITYKIT_RESYNC_SECONDS", "value": "12"}
     assert container["ports"] == [{"name": "health", "containerPort": 9000, "protocol": "TCP"}]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["resources"]["limits"]["memory"] == "512Mi"
+    [term] = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert (
+        term["podAffinityTerm"]["labelSelector"]["matchLabels"]
+        == (deployment["spec"]["selector"]["matchLabels"])
+    )
+    budget = one(manifests, "PodDisruptionBudget")["spec"]
+    assert budget == {"maxUnavailable": 1, "selector": deployment["spec"]["selector"]}
+
+
+def test_one_replica_has_no_disruption_budget(helm: Path) -> None:
+    manifests = render(helm, "--set", "replicas=1")
+    assert one(manifests, "Deployment")["spec"]["replicas"] == 1
+    assert not [m for m in manifests if m["kind"] == "PodDisruptionBudget"]
+
+
+def test_the_lease_role_grants_only_the_operators_lease_in_its_namespace(helm: Path) -> None:
+    manifests = render(helm)
+    role = one(manifests, "Role")
+    assert role["metadata"]["namespace"] == "citykit-system"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["citykit-citykit-operator"],
+            "verbs": ["get", "update"],
+        },
+    ]
+    binding = one(manifests, "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == one(manifests, "ClusterRoleBinding")["subjects"]
 
 
 def test_health_service_is_off_by_default_and_targets_the_probe_port(helm: Path) -> None:
@@ -175,7 +217,8 @@ def test_cluster_role_grants_the_controller_its_child_kinds(helm: Path) -> None:
     """A kind added to controller.CHILD_KINDS without a rule in the chart fails here."""
     rules = cluster_role_rules(helm)
     for group, _version, plural in (*CHILD_KINDS, ("citykit.io", "v1alpha1", "initiatives")):
-        assert granted(rules, group, plural) == APPLY, plural
+        expected = APPLY - {"delete"} if plural == "namespaces" else APPLY
+        assert granted(rules, group, plural) == expected, plural
     assert granted(rules, "citykit.io", "cityblueprints") == {"list", "watch", "patch"}
     assert granted(rules, "citykit.io", "cityblueprints/status") == {"patch"}
     assert granted(rules, "citykit.io", "initiatives/status") == {"patch"}
@@ -199,7 +242,12 @@ def test_admission_policy_confines_the_operator_to_city_namespaces(helm: Path) -
         for group in rule["apiGroups"]
         for resource in rule["resources"]
     }
-    assert covered == {(group, plural) for group, _version, plural in CHILD_KINDS}
+    assert covered == {(group, plural) for group, _version, plural in CHILD_KINDS} | {
+        ("", "events"),
+        ("events.k8s.io", "events"),
+        ("citykit.io", "initiatives"),
+        ("citykit.io", "initiatives/status"),
+    }
     [condition] = policy["matchConditions"]
     assert (
         condition["expression"]
