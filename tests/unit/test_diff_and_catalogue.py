@@ -1,12 +1,18 @@
-"""`citykit diff` between blueprint versions, and `citykit catalogue`."""
+"""`citykit diff` between blueprint versions, and `citykit catalogue`: its versions side by
+side, each loaded on its own, and `catalogue diff` between them."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from citykit.resources import example_cities_dir
+import pytest
+
+from citykit.core.catalogue import catalogue_versions, load_catalogue
+from citykit.core.errors import CitykitError
+from citykit.resources import catalogue_dir, example_cities_dir
 from tests.conftest import run_cli
 
 
@@ -59,3 +65,172 @@ def test_catalogue_show_prints_the_entry_and_refuses_unknown_ids() -> None:
     missing = run_cli("catalogue", "show", "environment.nope")
     assert missing.exit_code == 1
     assert "unknown initiative 'environment.nope'" in missing.output
+
+
+# ── catalogue versions side by side ─────────────────────────────────────────────────────
+
+
+def test_the_catalogue_ships_versions_side_by_side_each_loaded_on_its_own() -> None:
+    assert catalogue_versions() == ("1.0.0", "1.1.0")
+    old, new = load_catalogue("1.0.0"), load_catalogue("1.1.0")
+    assert load_catalogue().version == "1.1.0"  # the newest, what new cities pin
+    assert "government.city-digital-twin" not in old.entries
+    assert "government.city-digital-twin" in new.entries
+    assert old.platform_services["context-broker"].image == "fiware/orion-ld:1.6.0"
+    assert new.platform_services["context-broker"].image == "fiware/orion-ld:1.7.1"
+    operations = "government.integrated-operations-centre"
+    assert old.entries[operations].deprecated is None
+    deprecation = new.entries[operations].deprecated
+    assert deprecation is not None
+    assert (deprecation.since, deprecation.successor) == ("1.1.0", "government.city-digital-twin")
+    assert new.entries[operations].source.endswith(
+        "catalogue/1.1.0/government/" + operations.split(".")[1] + ".yaml"
+    )
+
+
+def test_a_blueprint_is_validated_against_the_catalogue_version_it_pins(
+    city_variant: Callable[..., Path],
+) -> None:
+    def with_twin(pin: str) -> Callable[[dict[str, Any]], None]:
+        def edit(data: dict[str, Any]) -> None:
+            data["spec"]["catalogueVersion"] = pin
+            data["spec"]["initiatives"].append(
+                {
+                    "ref": "government.city-digital-twin",
+                    "gate": {"healthyFor": "1h", "approval": "auto"},
+                }
+            )
+
+        return edit
+
+    on_old = run_cli("validate", str(city_variant("tallinn", with_twin("1.0.0"))))
+    assert on_old.exit_code == 1
+    assert "unknown catalogue initiative 'government.city-digital-twin'" in on_old.output
+    on_new = run_cli("validate", str(city_variant("tallinn", with_twin("1.1.0"))))
+    assert on_new.exit_code == 0, on_new.output
+
+
+def test_an_unknown_pin_is_located_and_names_the_versions_shipped(
+    city_variant: Callable[..., Path],
+) -> None:
+    def pin(data: dict[str, Any]) -> None:
+        data["spec"]["catalogueVersion"] = "1.5.0"
+
+    path = city_variant("tallinn", pin)
+    result = run_cli("validate", str(path))
+    assert result.exit_code == 1
+    line = next(line for line in path.read_text().splitlines() if "catalogueVersion" in line)
+    number = path.read_text().splitlines().index(line) + 1
+    assert result.output == (
+        f"{path}:{number}:3: spec.catalogueVersion: blueprint pins catalogue 1.5.0, which this "
+        "citykit does not ship (available: 1.0.0, 1.1.0)\n"
+    )
+
+
+def test_catalogue_diff_prints_initiatives_images_parameters_and_notes() -> None:
+    result = run_cli("catalogue", "diff", "1.0.0", "1.1.0")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "catalogue 1.0.0 -> 1.1.0"
+    assert "+ initiative government.city-digital-twin: City digital twin" in lines
+    deprecated = next(line for line in lines if line.startswith("! deprecated "))
+    assert deprecated.startswith(
+        "! deprecated government.integrated-operations-centre (since 1.1.0)"
+    )
+    assert deprecated.endswith("; successor: government.city-digital-twin")
+    assert (
+        "~ image platform service context-broker: fiware/orion-ld:1.6.0 -> fiware/orion-ld:1.7.1"
+        in lines
+    )
+    assert (
+        "~ image mobility.adaptive-traffic-signals dashboards: grafana/grafana:11.2.0 -> "
+        "grafana/grafana:11.3.0" in lines
+    )
+    assert "+ parameter mobility.adaptive-traffic-signals cyclistGreenWave (default false)" in lines
+    assert (
+        "~ parameter mobility.adaptive-traffic-signals sampleIntervalSeconds: minimum 10 -> 15"
+        in lines
+    )
+    notes = lines[lines.index("notes:") + 1 :]
+    assert any(
+        note.startswith("  catalogue 1.1.0: New initiative government.city-digital-twin")
+        for note in notes
+    )
+    assert any(
+        note.startswith("  mobility.adaptive-traffic-signals: sampleIntervalSeconds")
+        for note in notes
+    )
+
+
+def test_catalogue_diff_of_a_version_with_itself_is_empty() -> None:
+    result = run_cli("catalogue", "diff", "1.1.0", "1.1.0")
+    assert result.output == "catalogue 1.1.0 -> 1.1.0\nno changes\n"
+
+
+def test_catalogue_diff_refuses_a_version_not_shipped() -> None:
+    result = run_cli("catalogue", "diff", "1.0.0", "2.0.0")
+    assert result.exit_code == 1
+    assert result.output == (
+        "citykit:0:0: version: unknown catalogue version '2.0.0' (available: 1.0.0, 1.1.0)\n"
+    )
+
+
+def test_catalogue_list_and_show_take_a_version() -> None:
+    old = run_cli("catalogue", "list", "--area", "government", "--version", "1.0.0")
+    assert "citykit catalogue 1.0.0" in old.output
+    assert "city-digital-twin" not in old.output
+    new = run_cli("catalogue", "list", "--area", "government")
+    assert "citykit catalogue 1.1.0" in new.output
+    assert "(deprecated: use government.city-digital-twin)" in new.output
+    missing = run_cli("catalogue", "show", "government.city-digital-twin", "--version", "1.0.0")
+    assert missing.exit_code == 1
+    assert "unknown initiative 'government.city-digital-twin' in catalogue 1.0.0" in missing.output
+    versions = run_cli("catalogue", "versions")
+    assert versions.output == "1.0.0: 44 initiatives\n1.1.0: 45 initiatives, 1 deprecated\n"
+
+
+def shipped_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "catalogue"
+    shutil.copytree(catalogue_dir() / "1.1.0", root / "1.1.0")
+    return root
+
+
+def test_an_index_in_the_wrong_version_folder_is_a_located_error(tmp_path: Path) -> None:
+    root = shipped_copy(tmp_path)
+    (root / "1.1.0").rename(root / "1.2.0")
+    with pytest.raises(CitykitError) as error:
+        load_catalogue("1.2.0", root)
+    (problem,) = error.value.problems
+    assert problem.path == "version"
+    assert problem.message == "the index says 1.1.0 but sits in folder 1.2.0"
+    assert problem.file.endswith("1.2.0/catalogue.yaml")
+
+
+def test_a_successor_must_be_a_current_initiative_of_the_same_version(tmp_path: Path) -> None:
+    root = shipped_copy(tmp_path)
+    path = root / "1.1.0" / "government" / "integrated-operations-centre.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "successor: government.city-digital-twin", "successor: government.hologram-city"
+        )
+    )
+    with pytest.raises(CitykitError) as error:
+        load_catalogue("1.1.0", root)
+    (problem,) = error.value.problems
+    assert problem.path == "deprecated.successor"
+    assert "'government.hologram-city' must be an initiative of this catalogue version" in (
+        problem.message
+    )
+
+
+def test_a_removed_initiative_must_be_gone(tmp_path: Path) -> None:
+    root = shipped_copy(tmp_path)
+    index = root / "1.1.0" / "catalogue.yaml"
+    index.write_text(
+        index.read_text()
+        + "removed:\n  mobility.bike-share: { reason: Run by the transit operator now. }\n"
+    )
+    with pytest.raises(
+        CitykitError, match=r"mobility\.bike-share is listed as removed but is still here"
+    ):
+        load_catalogue("1.1.0", root)
