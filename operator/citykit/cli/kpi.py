@@ -106,7 +106,7 @@ def record(
     blueprint = city_blueprint(client, city)
     spec = blueprint.get("spec") or {}
     refs = [item["ref"] for item in spec.get("initiatives", []) if item.get("enabled", True)]
-    catalogue = load_catalogue()
+    catalogue = load_catalogue(spec.get("catalogueVersion"))  # the version the city pins
     allowed = kpi.city_kpis(spec.get("kpiTargets", []), refs, catalogue)
     document = from_data("citykit kpi record", manifest)
     problems = [
@@ -144,7 +144,8 @@ def city_kpi_status(
     reports = kube.list_objects(client, API_VERSION, KPI_REPORT, city_namespace(city))
     today = datetime.datetime.now(datetime.UTC).date()
     phases = initiative_phases(spec, initiatives)
-    return kpi.kpi_status(spec.get("kpiTargets", []), reports, load_catalogue(), phases, today)
+    catalogue = load_catalogue(spec.get("catalogueVersion"))
+    return kpi.kpi_status(spec.get("kpiTargets", []), reports, catalogue, phases, today)
 
 
 def initiative_phases(spec: Mapping[str, Any], initiatives: list[dict[str, Any]]) -> dict[str, str]:
@@ -180,7 +181,7 @@ def city_blueprint(client: Any, city: str) -> dict[str, Any]:
 def check(files: tuple[str, ...]) -> None:
     """Check KpiReport FILES (for `kubectl apply`) against the schema and the catalogue."""
     today = datetime.datetime.now(datetime.UTC).date()
-    catalogue = load_catalogue()
+    catalogue = load_catalogue()  # the newest: a file does not say which city it is for
     problems = [
         problem for file in files for problem in kpi.check_report(load_file(file), catalogue, today)
     ]
