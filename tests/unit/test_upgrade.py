@@ -295,3 +295,27 @@ def test_the_upgraded_text_validates_as_the_file_would(hangzhou: Path) -> None:
     assert result.changed
     assert result.after.blueprint.version == "3.2.0"
     assert result.after.document.source == str(hangzhou)
+
+
+def test_an_example_city_named_is_never_written(tmp_path: Path) -> None:
+    before = HANGZHOU.read_bytes()
+    result = run_cli("upgrade", "hangzhou", "--catalogue", "1.1.0", "--dir", str(tmp_path))
+    assert result.exit_code == 1
+    assert "'hangzhou' is an example city citykit ships, never written to" in result.output
+    assert "citykit new-city NAME --from hangzhou" in result.output
+    assert HANGZHOU.read_bytes() == before
+    dry = run_cli(
+        "upgrade", "hangzhou", "--catalogue", "1.1.0", "--dir", str(tmp_path), "--dry-run"
+    )
+    assert dry.exit_code == 0
+    assert HANGZHOU.read_bytes() == before
+
+
+def test_a_city_of_the_project_folder_is_upgraded_by_name(tmp_path: Path) -> None:
+    own = tmp_path / "blueprints" / "cities" / "hangzhou.yaml"
+    own.parent.mkdir(parents=True)
+    shutil.copyfile(HANGZHOU, own)
+    result = run_cli("upgrade", "hangzhou", "--catalogue", "1.1.0", "--dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "catalogueVersion: 1.1.0" in own.read_text()
+    assert HANGZHOU.read_text().count("catalogueVersion: 1.0.0") == 1

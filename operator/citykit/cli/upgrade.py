@@ -19,6 +19,7 @@ from citykit.core.catalogue import catalogue_versions, load_catalogue, version_k
 from citykit.core.errors import CitykitError, Problem
 from citykit.core.source import load_bytes
 from citykit.core.validation import validate
+from citykit.resources import example_cities
 
 
 @click.command()
@@ -39,6 +40,17 @@ def upgrade(file: str, version: str, dry_run: bool, project: Path) -> None:
     from citykit.core.upgrade import upgrade_blueprint
 
     path = city_blueprint(file, project)
+    if not dry_run and path == example_cities().get(file):
+        raise CitykitError(
+            Problem(
+                "citykit",
+                0,
+                0,
+                "city",
+                f"'{file}' is an example city citykit ships, never written to; make it yours "
+                f"with `citykit new-city NAME --from {file}` and upgrade that (or use --dry-run)",
+            )
+        )
     target = catalogue_version(version)
     try:
         raw = path.read_bytes()
