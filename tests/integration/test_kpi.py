@@ -13,6 +13,7 @@ import re
 import shutil
 import struct
 import subprocess
+import time
 import zlib
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -226,7 +227,7 @@ def kpi_table(output: str) -> dict[str, str]:
 
 
 def test_status_shows_each_targets_verdict(
-    hong_kong: dict[str, Any], recorded: dict[str, float], cli_env: None
+    hong_kong: dict[str, Any], folded: dict[str, Any], cli_env: None
 ) -> None:
     result = run_cli("status", CITY)
     assert result.exit_code == 0, result.output
@@ -337,3 +338,69 @@ def test_report_screenshot_is_a_real_picture(report_page: Path, tmp_path: Path) 
     keep = os.environ.get("CITYKIT_KEEP_SCREENSHOT")
     if keep:  # how docs/report.png is made: CITYKIT_KEEP_SCREENSHOT=docs/report.png pytest ...
         shutil.copyfile(shot, keep)
+
+
+@pytest.fixture(scope="module")
+def folded(
+    api: client.ApiClient, hong_kong: dict[str, Any], recorded: dict[str, float]
+) -> dict[str, Any]:
+    """The CityBlueprint's status once the operator has folded every recorded report."""
+    wanted = {
+        target["kpi"]: PLANNED.get(target["kpi"], "no-data")
+        for target in hong_kong["spec"]["kpiTargets"]
+    }
+
+    def status() -> dict[str, Any] | None:
+        found = (
+            client.CustomObjectsApi(api)
+            .get_cluster_custom_object(GROUP, VERSION, "cityblueprints", CITY)
+            .get("status")
+            or {}
+        )
+        verdicts = {item["kpi"]: item["verdict"] for item in found.get("kpis") or []}
+        return found if verdicts == wanted else None
+
+    folded: dict[str, Any] = wait_for(status, 60, "every target's verdict in the status")
+    return folded
+
+
+def test_the_operator_folds_the_verdicts_into_the_blueprint_and_warns_once(
+    api: client.ApiClient, hong_kong: dict[str, Any], folded: dict[str, Any]
+) -> None:
+    """The CityBlueprint's status carries each target's verdict as the KpiReports' watch
+    events arrive, its BindingTargetsOnTrack condition names the binding target off track,
+    and that slip is told in one Warning Event (re-reconciling does not repeat it)."""
+    condition = next(c for c in folded["conditions"] if c["type"] == "BindingTargetsOnTrack")
+    off_track = [
+        target["kpi"]
+        for target in hong_kong["spec"]["kpiTargets"]
+        if target["commitment"] == "binding" and PLANNED.get(target["kpi"]) == "off-track"
+    ]
+    assert condition["status"] == "False", condition
+    assert condition["reason"] == "BindingTargetsOffTrack"
+    assert all(kpi in condition["message"] for kpi in off_track), condition
+    # Any change to a report reconciles the blueprint again; the condition is unchanged, so
+    # no second Event.
+    report = kpi_reports(api)[0]["metadata"]["name"]
+    touched = {"metadata": {"labels": {"seen": "1"}}}
+    client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        GROUP, VERSION, f"city-{CITY}", "kpireports", report, touched
+    )
+    time.sleep(3)
+    warnings = [
+        event
+        for event in client.CoreV1Api(api).list_namespaced_event("default").items
+        if event.involved_object.name == CITY and event.reason == "BindingTargetsOffTrack"
+    ]
+    assert len(warnings) == 1 and warnings[0].type == "Warning", warnings
+
+
+def test_report_prints_to_a_pdf_of_several_pages(report_page: Path, tmp_path: Path) -> None:
+    pdf = tmp_path / "report.pdf"
+    chromium(
+        "--no-pdf-header-footer", f"--print-to-pdf={pdf}", report_page.as_uri(),
+        profile=tmp_path / "profile",
+    )  # fmt: skip
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 4

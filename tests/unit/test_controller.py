@@ -90,6 +90,11 @@ def test_a_city_level_objects_event_queues_its_blueprint() -> None:
     ]
 
 
+def test_a_kpi_reports_event_queues_the_blueprint_of_its_namespaces_city() -> None:
+    assert owner_keys(child("KpiReport", {})) == [Key("CityBlueprint", "", "x")]
+    assert owner_keys(child("KpiReport", {}, namespace="elsewhere")) == []
+
+
 def test_an_initiatives_event_queues_itself_its_blueprint_and_its_dependents() -> None:
     initiative = {
         "kind": "Initiative",

@@ -351,3 +351,24 @@ def test_a_phase_change_or_a_started_gate_clock_is_not_progress_only() -> None:
 def test_an_unchanged_status_is_not_a_change_at_all() -> None:
     status = next_initiative_status(view(), 1, T0).status.to_dict()
     assert not progress_only(status, dict(status))
+
+
+def test_blueprint_status_carries_kpi_verdicts_and_a_binding_condition() -> None:
+    spec = {"version": "1.0.0", "initiatives": [{"ref": "mobility.a"}]}
+    slipping = [
+        {"kpi": "k", "commitment": "binding", "verdict": "off-track", "message": "behind"},
+        {"kpi": "e", "commitment": "expected", "verdict": "off-track", "message": "behind"},
+    ]
+    status = fold_blueprint_status(spec, 1, {}, {"mobility.a": "Live"}, T0, slipping)
+    condition = next(c for c in status["conditions"] if c["type"] == "BindingTargetsOnTrack")
+    assert (condition["status"], condition["reason"]) == ("False", "BindingTargetsOffTrack")
+    assert "k: behind" in condition["message"] and "e:" not in condition["message"]
+    assert status["kpis"] == slipping
+
+    recovered = [{**slipping[0], "verdict": "on-track"}, slipping[1]]
+    later = fold_blueprint_status(spec, 1, status, {"mobility.a": "Live"}, T0, recovered)
+    condition = next(c for c in later["conditions"] if c["type"] == "BindingTargetsOnTrack")
+    assert condition["status"] == "True"
+    no_targets = fold_blueprint_status(spec, 1, {}, {"mobility.a": "Live"}, T0)
+    assert "kpis" not in no_targets
+    assert all(c["type"] != "BindingTargetsOnTrack" for c in no_targets["conditions"])

@@ -48,6 +48,11 @@ def city_namespace(city: str) -> str:
     return f"city-{city}"
 
 
+def namespace_city(namespace: str) -> str | None:
+    """The city whose namespace `namespace` is (`city_namespace` reversed), or None."""
+    return namespace.removeprefix("city-") if namespace.startswith("city-") else None
+
+
 def revision_name(blueprint: str, revision: int) -> str:
     """The ControllerRevision holding revision `revision` of blueprint `blueprint`."""
     return f"{blueprint}-r{revision}"

@@ -24,7 +24,15 @@ from typing import Any
 import kopf
 
 from citykit import kube
-from citykit.api.names import CITY_BLUEPRINT, CITY_LABEL, GROUP, VERSION, city_namespace
+from citykit.api.names import (
+    CITY_BLUEPRINT,
+    CITY_LABEL,
+    GROUP,
+    INITIATIVE,
+    KPI_REPORT,
+    VERSION,
+    city_namespace,
+)
 from citykit.controller import metrics, reconcile
 from citykit.controller.observed import Key, Written, owner_keys, scope, slim
 from citykit.controller.queue import WorkQueue
@@ -123,7 +131,8 @@ class Controller:
                 body["kind"] == "Initiative" and body["metadata"].get("namespace") == namespace
             ),
         )
-        return reconcile.Snapshot(merged[0], children, initiatives)
+        reports = self._store("citykit_kpireports", namespace) if not initiative else []
+        return reconcile.Snapshot(merged[0], children, initiatives, reports)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
@@ -216,7 +225,7 @@ def _index(body: kopf.Body, **_: Any) -> dict[Any, dict[str, Any]]:
     kept = slim(body)
     if body["kind"] == CITY_BLUEPRINT:
         return {body["metadata"]["name"]: kept}
-    if body["kind"] == "Initiative":
+    if body["kind"] in (INITIATIVE, KPI_REPORT):
         return {body["metadata"]["namespace"]: kept}
     return {scope(body): kept}
 
@@ -231,6 +240,7 @@ _INDEX_NAMES: list[str] = []
 _WATCHED = (
     (GROUP, VERSION, "cityblueprints", None),
     (GROUP, VERSION, "initiatives", None),
+    (GROUP, VERSION, "kpireports", None),
     *(
         (group, version, plural, {CITY_LABEL: kopf.PRESENT})
         for group, version, plural in CHILD_KINDS

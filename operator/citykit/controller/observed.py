@@ -2,10 +2,11 @@
 
 Indices hold slim copies (no managedFields, no status beyond what readiness needs), keyed
 by scope: children by (namespace, initiative), city-level objects by (namespace, ""),
-Initiatives by namespace, CityBlueprints by name. `owner_keys` maps any watched object to
-the reconcile keys it concerns (controller-runtime's EnqueueRequestForOwner), and `Written`
-holds what the operator's own writes returned until the watches catch up, so a reconcile
-that runs before its own previous writes are seen does not write them again.
+Initiatives and KpiReports by namespace, CityBlueprints by name. `owner_keys` maps any
+watched object to the reconcile keys it concerns (controller-runtime's
+EnqueueRequestForOwner; a KpiReport concerns its namespace's city), and `Written` holds what
+the operator's own writes returned until the watches catch up, so a reconcile that runs
+before its own previous writes are seen does not write them again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from citykit.api.names import CITY_BLUEPRINT, CITY_LABEL, INITIATIVE, INITIATIVE_LABEL
+from citykit.api.names import (
+    CITY_BLUEPRINT,
+    CITY_LABEL,
+    INITIATIVE,
+    INITIATIVE_LABEL,
+    KPI_REPORT,
+    namespace_city,
+)
 
 # What an object is kept with: the fields citykit writes (to see drift) and what it reads.
 _KEPT = ("apiVersion", "kind", "spec", "data", "automountServiceAccountToken")
@@ -85,6 +93,9 @@ def owner_keys(body: Mapping[str, Any], siblings: Iterable[Mapping[str, Any]] = 
             if ref in ((sibling.get("spec") or {}).get("dependsOn") or ())
         ]
         return keys
+    if kind == KPI_REPORT:  # written by pipelines, often unlabelled: the namespace says
+        city = namespace_city(namespace)
+        return [Key(CITY_BLUEPRINT, "", city)] if city else []
     if labels.get(INITIATIVE_LABEL):
         return [Key(INITIATIVE, namespace, labels[INITIATIVE_LABEL])]
     if labels.get(CITY_LABEL):

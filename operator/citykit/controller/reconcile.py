@@ -25,6 +25,8 @@ from citykit.controller import metrics
 from citykit.core import converge
 from citykit.core.catalogue import Catalogue, catalogue_versions, load_catalogue
 from citykit.core.errors import CitykitError
+from citykit.core.kpi import CONDITION as KPI_CONDITION
+from citykit.core.kpi import kpi_status
 from citykit.core.render import initiative_children, initiative_resources, namespace_objects
 from citykit.core.rollout import (
     DeploymentState,
@@ -54,6 +56,7 @@ class Snapshot:
     body: Mapping[str, Any]
     children: Sequence[Mapping[str, Any]]
     initiatives: Sequence[Mapping[str, Any]]
+    reports: Sequence[Mapping[str, Any]] = ()  # a blueprint's: its city's KpiReports
 
 
 @dataclass
@@ -131,9 +134,41 @@ def reconcile_blueprint(client: DynamicClient, snapshot: Snapshot) -> Outcome:
         item["spec"]["ref"]: (item.get("status") or {}).get("phase", Phase.PENDING)
         for item in snapshot.initiatives
     }
-    new = fold_blueprint_status(body.get("spec") or {}, generation, status, phases, now())
+    spec = body.get("spec") or {}
+    pinned = catalogue(spec.get("catalogueVersion"))
+    today = now()
+    kpis = (
+        kpi_status(spec.get("kpiTargets") or [], snapshot.reports, pinned, phases, today.date())
+        if pinned is not None
+        else []
+    )
+    new = fold_blueprint_status(spec, generation, status, phases, today, kpis)
     _patch_status(client, body, new, outcome)
+    _tell_about_binding_targets(client, body, status, new)
     return outcome
+
+
+def _tell_about_binding_targets(
+    client: DynamicClient,
+    body: Mapping[str, Any],
+    current: Mapping[str, Any],
+    new: Mapping[str, Any],
+) -> None:
+    """One Event each time the binding targets' condition changes: a Warning naming the
+    targets off track, a Normal one when all are back on track."""
+    before, after = (
+        next((c for c in status.get("conditions") or () if c["type"] == KPI_CONDITION), None)
+        for status in (current, new)
+    )
+    if after is None or (before is not None and before["message"] == after["message"]):
+        return
+    if before is None and after["status"] == "True":
+        return  # nothing slipped: no news
+    warning = after["status"] == "False"
+    kube.post_event(
+        client, body, "Warning" if warning else "Normal", after["reason"], after["message"]
+    )
+    metrics.API_WRITES.labels("create", "Event").inc()
 
 
 def reconcile_initiative(

@@ -29,6 +29,8 @@ from typing import Any
 from citykit.api.enums import STARTED_PHASES, Area, BlueprintPhase, Phase, Wave
 from citykit.api.names import WAVE_LABEL, area_of
 from citykit.core.blueprint import DEFAULT_HEALTHY_FOR, Gate
+from citykit.core.kpi import CONDITION as KPI_CONDITION
+from citykit.core.kpi import binding_condition
 
 
 def timestamp(moment: datetime.datetime) -> str:
@@ -411,8 +413,10 @@ def fold_blueprint_status(
     previous: Mapping[str, Any],
     initiative_phases: Mapping[str, str],
     now: datetime.datetime,
+    kpis: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The blueprint's status from its valid spec and its initiatives' phases (by ref)."""
+    """The blueprint's status from its valid spec, its initiatives' phases (by ref) and its
+    KPI targets' verdicts (`kpi.kpi_status`), which set the BindingTargetsOnTrack condition."""
     enabled = [item for item in spec["initiatives"] if item.get("enabled", True)]
     phases = {item["ref"]: initiative_phases.get(item["ref"], Phase.PENDING) for item in enabled}
     live = sum(phase == Phase.LIVE for phase in phases.values())
@@ -445,6 +449,17 @@ def fold_blueprint_status(
         generation,
         now,
     )
+    if kpis:
+        binding = binding_condition(kpis)
+        conditions = set_condition(
+            conditions,
+            KPI_CONDITION,
+            binding.status,
+            binding.reason,
+            binding.message,
+            generation,
+            now,
+        )
     return {
         "phase": str(phase),
         "appliedVersion": spec["version"],
@@ -456,6 +471,7 @@ def fold_blueprint_status(
             "byArea": {str(area): by_area[area] for area in Area if area in by_area},
         },
         "kpiTargets": [dict(target) for target in spec.get("kpiTargets", [])],
+        **({"kpis": [dict(item) for item in kpis]} if kpis else {}),
         "conditions": [condition.to_dict() for condition in conditions],
     }
 
