@@ -11,11 +11,13 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
 from citykit.cli.report import render
 from citykit.core.report import assemble
+from citykit.core.svg import Flow, sharing_graph
 from citykit.core.validation import ValidatedBlueprint, validate_file
 from citykit.resources import example_cities
 from tests.conftest import read_city, run_cli
@@ -293,3 +295,25 @@ def test_report_command_without_a_city_says_so_in_one_line() -> None:
     assert result.output.strip() == (
         "citykit:0:0: CITY: name a CITY (from the cluster) or --from-file"
     )
+
+
+def test_every_drawing_is_well_formed_svg(rolled_out: dict[str, Any]) -> None:
+    drawings = [item["chart"] for item in rolled_out["kpis"]]
+    drawings += [area["bar"] for area in rolled_out["areas"]]
+    drawings.append(rolled_out["sharing"]["graph"])
+    for drawing in drawings:
+        root = ElementTree.fromstring(drawing)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        assert root.find("{http://www.w3.org/2000/svg}title") is not None
+
+
+def test_text_inside_a_drawing_is_escaped() -> None:
+    graph = sharing_graph(
+        [("a.one", "mobility", "One <b>"), ("b.two", "living", "Two & co")],
+        [Flow("a.one", "b.two", "<counts>", external='Ex "quoted" <org>')],
+        "g",
+    )
+    root = ElementTree.fromstring(graph)
+    texts = [element.text for element in root.iter() if element.text]
+    assert "One <b>" in texts and "Two & co" in texts
+    assert "a.one → b.two: <counts>" in texts
