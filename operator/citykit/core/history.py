@@ -27,7 +27,9 @@ The format, one object per applied spec:
       ownerReferences: [the CityBlueprint]     so the history goes with the city
     revision: 3                                1, 2, 3 ... in the order specs were applied
     data:
-      spec: {...}                              the CityBlueprint spec exactly as applied
+      spec: {...}                              the CityBlueprint's spec as the API server
+                                               stored it (the CRD's defaults filled in), so
+                                               it compares equal to what runs
 
 No `citykit.io/city` label: the operator deletes objects with that label that it did not
 render. A new revision is written when the CityBlueprint's spec differs from the newest
