@@ -234,3 +234,20 @@ def test_a_removed_initiative_must_be_gone(tmp_path: Path) -> None:
         CitykitError, match=r"mobility\.bike-share is listed as removed but is still here"
     ):
         load_catalogue("1.1.0", root)
+
+
+def test_validate_says_when_a_newer_catalogue_version_is_out(
+    city_variant: Callable[..., Path],
+) -> None:
+    old = run_cli("validate", "tallinn")
+    assert old.exit_code == 0
+    assert old.output.rstrip().endswith(
+        "catalogue 1.0.0 (1.1.0 is out: `citykit catalogue diff 1.0.0 1.1.0`, `citykit upgrade`)"
+    )
+
+    def newest(data: dict[str, Any]) -> None:
+        data["spec"]["catalogueVersion"] = "1.1.0"
+
+    new = run_cli("validate", str(city_variant("tallinn", newest)))
+    assert new.exit_code == 0, new.output
+    assert new.output.rstrip().endswith("under gdpr, catalogue 1.1.0")

@@ -48,9 +48,17 @@ def validate(files: tuple[str, ...], project: Path) -> None:
             problems += error.problems
             continue
         blueprint = validated.blueprint
+        newest = catalogue_versions()[-1]
+        newer = (
+            f" ({newest} is out: `citykit catalogue diff {blueprint.catalogue_version} "
+            f"{newest}`, `citykit upgrade`)"
+            if version_key(newest) > version_key(blueprint.catalogue_version)
+            else ""
+        )
         click.echo(
             f"{path}: ok — {blueprint.city_name} blueprint {blueprint.version}, "
-            f"{len(blueprint.enabled)} initiatives under {blueprint.jurisdiction}"
+            f"{len(blueprint.enabled)} initiatives under {blueprint.jurisdiction}, "
+            f"catalogue {blueprint.catalogue_version}{newer}"
         )
     if problems:
         raise CitykitError(problems)
