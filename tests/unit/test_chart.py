@@ -87,6 +87,7 @@ def test_rendered_objects_pass_kubernetes_schema_validation(
         "CustomResourceDefinition",
         "CustomResourceDefinition",
         "Deployment",
+        "NetworkPolicy",
         "Role",
         "RoleBinding",
         "ServiceAccount",
@@ -154,6 +155,18 @@ def test_deployment_runs_two_operators_that_elect_one_on_a_lease(helm: Path) -> 
     )
     budget = one(manifests, "PodDisruptionBudget")["spec"]
     assert budget == {"maxUnavailable": 1, "selector": deployment["spec"]["selector"]}
+
+
+def test_only_the_health_and_metrics_ports_of_the_operator_are_open(helm: Path) -> None:
+    policy = one(render(helm, "--set", "metrics.enabled=true"), "NetworkPolicy")["spec"]
+    deployment = one(render(helm), "Deployment")
+    assert policy["podSelector"] == deployment["spec"]["selector"]
+    assert policy["policyTypes"] == ["Ingress"]
+    assert policy["ingress"] == [
+        {"ports": [{"port": "health", "protocol": "TCP"}, {"port": "metrics", "protocol": "TCP"}]}
+    ]
+    default = one(render(helm), "NetworkPolicy")["spec"]["ingress"]
+    assert default == [{"ports": [{"port": "health", "protocol": "TCP"}]}]
 
 
 def test_one_replica_has_no_disruption_budget(helm: Path) -> None:
