@@ -133,3 +133,33 @@ def test_an_api_away_past_the_bound_makes_the_operator_exit_1_and_a_restart_conv
     control_plane.up("faults", cluster.state_dir)
     started(operator, "--api-timeout", f"{bound:g}")  # what its Deployment does
     converged(api, "outlived", data, operator)
+
+
+def test_another_field_manager_loses_citykits_fields_and_keeps_its_own(
+    cluster: LocalCluster, api: client.ApiClient, operator: OperatorProcess
+) -> None:
+    started(operator)
+    data = blueprint("tallinn", "shared", gate="1s", keep=2)
+    create_blueprint(api, data)
+    wait_for(lambda: all_live(api, "shared", 2), 180, "the city Live")
+    apps = client.AppsV1Api(api)
+    target = deployments(api, "shared")[0]
+    name, replicas = target.metadata.name, target.spec.replicas
+    ours = {"metadata": {"annotations": {"example.org/on-call": "team-7"}}}
+
+    apps.patch_namespaced_deployment(
+        name,
+        "city-shared",
+        {**ours, "spec": {"replicas": replicas + 2}},
+        field_manager="someone-else",
+    )
+
+    def restored() -> bool:
+        found = apps.read_namespaced_deployment(name, "city-shared")
+        return bool(found.spec.replicas == replicas)
+
+    wait_for(restored, 60, "citykit's replicas taken back", interval=0.2)
+    found = apps.read_namespaced_deployment(name, "city-shared")
+    assert found.metadata.annotations["example.org/on-call"] == "team-7"
+    managers = {entry.manager for entry in found.metadata.managed_fields}
+    assert {"citykit", "someone-else"} <= managers
