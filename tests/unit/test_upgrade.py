@@ -319,3 +319,27 @@ def test_a_city_of_the_project_folder_is_upgraded_by_name(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "catalogueVersion: 1.1.0" in own.read_text()
     assert HANGZHOU.read_text().count("catalogueVersion: 1.0.0") == 1
+
+
+def test_a_diff_across_several_versions_carries_every_version_notes_and_removals(
+    tmp_path: Path,
+) -> None:
+    from citykit.core.catalogue_diff import diff_catalogues
+
+    def remove_bike_share(folder: Path, index: dict[str, Any]) -> None:
+        (folder / "mobility" / "bike-share.yaml").unlink()
+        index["removed"] = {"mobility.bike-share": {"reason": "Run by the transit operator."}}
+
+    newest = catalogue_with(tmp_path, "1.2.0", remove_bike_share)
+    root = tmp_path / "catalogue"
+    result = diff_catalogues(load_catalogue("1.0.0", root), newest, [load_catalogue("1.1.0", root)])
+    assert [entry.id for entry in result.added] == ["government.city-digital-twin"]
+    ((removed, removal),) = result.removed
+    assert removed == "mobility.bike-share"
+    assert removal is not None and removal.reason == "Run by the transit operator."
+    wheres = {where for where, _ in result.notes}
+    assert {"catalogue 1.1.0", "catalogue 1.2.0"} <= wheres
+    backwards = diff_catalogues(newest, load_catalogue("1.0.0", root))
+    assert backwards.notes == ()  # going back carries no notes
+    assert backwards.removed == (("government.city-digital-twin", None),)
+    assert [entry.id for entry in backwards.added] == ["mobility.bike-share"]
