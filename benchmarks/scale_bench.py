@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from typing import Any
 
 from kubernetes import client, config
 
+from benchmarks.rollout_bench import kubectl
 from citykit import kube
 from citykit.core.render import plan
 from citykit.core.source import from_data
@@ -89,16 +89,6 @@ def timed(step: Callable[[], object]) -> float:
     start = time.monotonic()
     step()
     return time.monotonic() - start
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> None:
-    subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
-        input=stdin,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
 
 
 def kubectl_floor(state: Path, cities: Cities, objects: list[dict[str, Any]]) -> float:

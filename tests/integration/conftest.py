@@ -12,8 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
+from citykit import kube
+from citykit.kube.crds import install_crds
 from citykit.localcluster import control_plane
+from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 
 _kept_logs: list[Path] = []
@@ -37,6 +41,27 @@ def kube_cluster(
         _kept_logs.append(cluster.layout.logs)
     else:
         control_plane.down(cluster.state_dir, purge=True)
+
+
+@pytest.fixture(scope="module")
+def api(kube_cluster: LocalCluster) -> client.ApiClient:
+    """A client of the cluster, with citykit's CRDs installed."""
+    dynamic = kube.dynamic_client(kube_cluster.kubeconfig)
+    install_crds(dynamic)
+    return dynamic.client
+
+
+@pytest.fixture(scope="module")
+def operator(
+    kube_cluster: LocalCluster, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """`citykit operator run` for this module's tests; its log is named at the end."""
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    running = OperatorProcess(kube_cluster.kubeconfig, log)
+    running.start()
+    yield running
+    running.kill()
+    print(f"operator log: {log}")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

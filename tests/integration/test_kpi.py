@@ -15,7 +15,6 @@ import struct
 import subprocess
 import time
 import zlib
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,6 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from citykit import kube
-from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from tests.conftest import read_city, run_cli
@@ -42,25 +39,6 @@ PLANNED = {
     "waste-recycling-rate": "off-track",  # expected
 }
 AREAS = ("Mobility", "Living", "Environment", "Government", "People", "Economy")
-
-
-@pytest.fixture(scope="module")
-def api(kube_cluster: Any) -> client.ApiClient:
-    dynamic = kube.dynamic_client(kube_cluster.kubeconfig)
-    install_crds(dynamic)
-    return dynamic.client
-
-
-@pytest.fixture(scope="module")
-def operator(
-    kube_cluster: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OperatorProcess]:
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    running = OperatorProcess(kube_cluster.kubeconfig, log)
-    running.start()
-    yield running
-    running.kill()
-    print(f"operator log: {log}")
 
 
 @pytest.fixture

@@ -21,9 +21,7 @@ import pytest
 from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
-from citykit import kube
 from citykit.api.enums import Phase
-from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from tests.conftest import REPOSITORY
@@ -42,13 +40,6 @@ CITY = "metered"
 CHART = REPOSITORY / "charts" / "citykit-operator"
 CHART_NAMESPACE, RELEASE = "citykit-metrics", "metrics"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture(scope="module")
-def api(kube_cluster: Any) -> client.ApiClient:
-    dynamic = kube.dynamic_client(kube_cluster.kubeconfig)
-    install_crds(dynamic)
-    return dynamic.client
 
 
 @pytest.fixture(scope="module")

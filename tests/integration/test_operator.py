@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ProtocolError
 
-from citykit import kube
-from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from tests.conftest import read_city
@@ -29,25 +26,6 @@ from tests.conftest import read_city
 GROUP, VERSION = "citykit.io", "v1alpha1"
 KILLS = 6
 MANAGED = "app.kubernetes.io/managed-by=citykit"
-
-
-@pytest.fixture(scope="module")
-def api(kube_cluster: Any) -> client.ApiClient:
-    dynamic = kube.dynamic_client(kube_cluster.kubeconfig)
-    install_crds(dynamic)
-    return dynamic.client
-
-
-@pytest.fixture(scope="module")
-def operator(
-    kube_cluster: Any, api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OperatorProcess]:
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    running = OperatorProcess(kube_cluster.kubeconfig, log)
-    running.start()
-    yield running
-    running.kill()
-    print(f"operator log: {log}")
 
 
 def custom(api: client.ApiClient) -> client.CustomObjectsApi:
