@@ -40,6 +40,9 @@ class GoBuild:
     argv: tuple[str, ...]
     cwd: Path
     env: Mapping[str, str] = field(default_factory=dict)
+    # Writes what the build needs into `cwd` first (generated sources); run under the build
+    # lock and only when the step is not current.
+    prepare: Callable[[], None] | None = None
 
 
 def digest(*paths: Path) -> str:
@@ -126,6 +129,8 @@ def ensure_built(
                 continue
             report(f"building {', '.join(step.binaries)} into {out} (first time only)")
             stamp_path(out, step).unlink(missing_ok=True)
+            if step.prepare is not None:
+                step.prepare()
             _run(step, on_package)
             stamp_path(out, step).write_text(step.stamp)
     return out

@@ -13,29 +13,23 @@ what the engine can run (issue 5's note has the refusals word for word):
   run inline through the Automation API need none, because the SDK serves the language
   protocol itself (`pulumi up --client`); a `runtime: python` project cannot be run by a bare
   `pulumi` CLI here.
-- No pulumi-kubernetes provider is built: its provider/v4 module is refused. Resources come
-  from Python dynamic providers instead, run by the `pulumi-resource-pulumi-python` plugin, a
-  shell script shipped in sdk/v3's module zip and copied next to `pulumi`, where the engine
-  looks for its bundled plugins.
+- The `kubernetes` resource plugin is built by `citykit.toolchain.pulumi_kubernetes` from
+  the provider/v4 module into the same folder; `ensure_engine` builds both.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from citykit.resources import go_module
 from citykit.toolchain.errors import ToolchainError
 from citykit.toolchain.gobuild import COMMON_FLAGS, GoBuild, Report, digest, ensure_built
+from citykit.toolchain.pulumi_kubernetes import ensure_kubernetes_provider
 
 PKG_MODULE = "github.com/pulumi/pulumi/pkg/v3"
 SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3"
-DYNAMIC_PROVIDER_PLUGIN = "pulumi-resource-pulumi-python"
 _PKG_REQUIRE = re.compile(
     r"^\s*(?:require\s+)?github\.com/pulumi/pulumi/pkg/v3\s+(v\S+)", re.MULTILINE
 )
@@ -77,59 +71,37 @@ def pulumi_steps(module: Path, out: Path) -> tuple[GoBuild, ...]:
     )
 
 
-def _install_dynamic_provider_plugin(module: Path, out: Path, version: str) -> None:
-    """Copies the plugin script out of the sdk/v3 module the CLI was built with.
-
-    It is a file of the module zip, not a Go package, so `go mod download` locates it; its
-    stamp names the release so a version bump replaces it along with the CLI.
-    """
-    target = out / DYNAMIC_PROVIDER_PLUGIN
-    stamp = out / f".{DYNAMIC_PROVIDER_PLUGIN}.stamp"
-    if target.is_file() and stamp.is_file() and stamp.read_text() == version:
-        return
-    download = subprocess.run(
-        ("go", "mod", "download", "-json", SDK_MODULE),
-        check=False,
-        cwd=module,
-        capture_output=True,
-        text=True,
-    )
-    if download.returncode != 0:
-        raise ToolchainError(
-            f"cannot download {SDK_MODULE} for {DYNAMIC_PROVIDER_PLUGIN}: "
-            f"{download.stdout}{download.stderr}".strip()
-        )
-    source = Path(json.loads(download.stdout)["Dir"]) / "python" / "dist" / DYNAMIC_PROVIDER_PLUGIN
-    staged = target.with_name(f".{DYNAMIC_PROVIDER_PLUGIN}.tmp")
-    shutil.copyfile(source, staged)
-    staged.chmod(0o755)
-    os.replace(staged, target)
-    stamp.write_text(version)
-
-
 def ensure_pulumi(report: Report, on_package: Report = lambda _: None) -> Path:
-    """The cache folder holding `pulumi` and its dynamic-provider plugin, built on first use."""
+    """The cache folder holding `pulumi`, built on first use."""
     module = engine_module()
     if not (module / "go.mod").is_file():
         raise ToolchainError(
             f"{module} is missing: the Pulumi engine is built from a source checkout"
         )
     version = pulumi_version(module)
-    out = ensure_built(
+    return ensure_built(
         lambda out: pulumi_steps(module, out), f"the Pulumi engine {version}", report, on_package
     )
-    _install_dynamic_provider_plugin(module, out, version)
-    return out
+
+
+def ensure_engine(report: Report, on_package: Report = lambda _: None) -> Path:
+    """The cache folder holding `pulumi` and the `kubernetes` resource plugin, both built on
+    first use: everything `citykit up` runs besides the Python SDKs."""
+    engine = ensure_pulumi(report, on_package)
+    ensure_kubernetes_provider(report, on_package)  # into the same folder (`bin_dir()`)
+    return engine
 
 
 def engine_env(bin_dir: Path, home: Path, backend: Path, passphrase: str) -> dict[str, str]:
-    """What `pulumi` needs to run here: no account, no network, and plugins from `bin_dir`.
+    """What `pulumi` needs to run here: no account, no network, and plugins from `home`.
 
     The Automation API's `PulumiCommand()` looks `pulumi` up on this process's PATH, so callers
     put these into `os.environ` (or pass them as a workspace's `env_vars` and a PATH of their
-    own). Ambient plugins stay allowed: the dynamic-provider plugin is found next to `pulumi`
-    and on PATH, and automatic plugin acquisition is off, so a missing plugin fails at once
-    with its name instead of trying to download it.
+    own). Resource plugins come from `home`'s plugin folder only (`pulumi_kubernetes.
+    install_plugin` links the built provider there): ambient plugins are ignored, so the
+    provider beside `pulumi` on PATH is not taken with a warning on every run, and automatic
+    plugin acquisition is off, so a missing plugin fails at once by name instead of being
+    downloaded.
     """
     return {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
@@ -138,6 +110,5 @@ def engine_env(bin_dir: Path, home: Path, backend: Path, passphrase: str) -> dic
         "PULUMI_CONFIG_PASSPHRASE": passphrase,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        # The plugin script runs `python3 -m pulumi.dynamic`: use the interpreter that has the SDK.
-        "PULUMI_PYTHON_CMD": sys.executable,
+        "PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
     }
