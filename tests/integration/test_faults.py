@@ -6,10 +6,13 @@ Live with nothing created twice. Waits are conditions with deadlines."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,12 @@ from kubernetes import client
 from citykit import kube
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
-from citykit.localcluster import control_plane
+from citykit.localcluster import commandlines, control_plane
+from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
+from citykit.localcluster.kubeconfig import render_kubeconfig, write_kubeconfig
 from citykit.localcluster.operator_process import OperatorProcess
-from citykit.localcluster.state import LocalCluster, load
+from citykit.localcluster.processes import spawn
+from citykit.localcluster.state import LocalCluster, load, save
 from tests.integration.test_local_cluster import sigkill
 from tests.integration.test_operator import (
     GROUP,
@@ -232,3 +238,87 @@ def test_history_compacted_while_the_api_was_down_is_relisted_without_a_hot_loop
     before = lists_of(api, "cityblueprints")
     time.sleep(10)  # the measured window: an operator stuck relisting would LIST again and again
     assert lists_of(api, "cityblueprints") - before == 0
+
+
+THROTTLED_USER = "citykit-throttled"
+
+
+def plain_user_kubeconfig(cluster: LocalCluster, path: Path) -> Path:
+    """An admin that is not in system:masters: the API server throttles it like any client
+    (system:masters is exempt from the in-flight limits)."""
+    pair = CertificateAuthority.load(cluster.layout.pki).issue_client(
+        THROTTLED_USER, ClientIdentity(THROTTLED_USER)
+    )
+    rbac = client.RbacAuthorizationV1Api(kube.dynamic_client(cluster.kubeconfig).client)
+    with contextlib.suppress(client.exceptions.ApiException):  # bound by an earlier run
+        rbac.create_cluster_role_binding(
+            {
+                "metadata": {"name": THROTTLED_USER},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "cluster-admin",
+                },
+                "subjects": [
+                    {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "User",
+                        "name": THROTTLED_USER,
+                    }
+                ],
+            }
+        )
+    config = render_kubeconfig("faults", cluster.server, cluster.layout.pki / "ca.crt", pair)
+    return write_kubeconfig(path, config)
+
+
+@contextlib.contextmanager
+def throttled(cluster: LocalCluster) -> Iterator[None]:
+    """kube-apiserver restarted with one request in flight (and one mutating) at a time and
+    no queueing (priority and fairness off): whatever exceeds it is answered 429 at once."""
+    recorded = current(cluster)
+    sigkill(recorded, "kube-apiserver")
+    argv = [
+        *commandlines.kube_apiserver(recorded.layout),
+        "--enable-priority-and-fairness=false",
+        "--max-requests-inflight=1",
+        "--max-mutating-requests-inflight=1",
+    ]
+    log = recorded.layout.logs / "kube-apiserver.log"
+    others = tuple(p for p in recorded.processes if p.name != "kube-apiserver")
+    save(replace(recorded, processes=(*others, spawn("kube-apiserver", argv, log))))
+    wait_for(lambda: control_plane.api_ready(recorded), 120, "the throttled API server")
+    try:
+        yield
+    finally:
+        sigkill(current(cluster), "kube-apiserver")
+        control_plane.up("faults", cluster.state_dir)
+
+
+def test_a_throttling_api_server_429s_are_backed_off_and_the_city_goes_live(
+    cluster: LocalCluster, api: client.ApiClient, tmp_path: Path
+) -> None:
+    kubeconfig = plain_user_kubeconfig(cluster, tmp_path / "throttled.kubeconfig")
+    operator = OperatorProcess(kubeconfig, tmp_path / "operator.log")
+    data = blueprint("tallinn", "throttled", gate="1s", keep=6)
+    expected = len(data["spec"]["initiatives"])
+    with throttled(cluster):
+        started(operator)
+        try:
+            create_blueprint(api, data)
+            wait_for(
+                lambda: operator.check_alive() or all_live(api, "throttled", expected),
+                400,
+                "every initiative Live under throttling",
+            )
+        finally:
+            operator.kill()
+    answered: Counter[int] = Counter()
+    for line in cluster.audit_log.read_text().splitlines():
+        event = json.loads(line)
+        if event.get("user", {}).get("username") == THROTTLED_USER:
+            answered[event.get("responseStatus", {}).get("code", 0)] += 1
+    print(f"throttled operator's writes by response code: {dict(answered)}")
+
+    assert answered[429] > 0, "the limit was reached: the test throttled something"
+    assert answered[429] <= sum(n for code, n in answered.items() if code != 429)

@@ -104,6 +104,19 @@ class CertificateAuthority:
             _write(directory / "ca.key", _key_pem(self._key), private=True),
         )
 
+    @classmethod
+    def load(cls, directory: Path) -> CertificateAuthority:
+        """The CA a cluster's PKI folder already holds, to issue further certificates (a
+        test's own user, say) that the running API server trusts."""
+        key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{directory / 'ca.key'} is not the EC key citykit writes")
+        ca = cls.__new__(cls)
+        ca.directory, ca._key = directory, key
+        ca._cert = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
+        ca.pair = KeyPair(directory / "ca.crt", directory / "ca.key")
+        return ca
+
     def _issue(
         self,
         name: str,
