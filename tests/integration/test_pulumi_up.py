@@ -1,6 +1,8 @@
-"""`citykit new-city testville && citykit up testville` with the real Pulumi engine against
-the real local cluster: the platform appears, the operator rolls the city out, a second `up`
-changes nothing, and `up --destroy` leaves nothing behind.
+"""`citykit new-city testville && citykit up testville` with the real Pulumi engine and the
+real pulumi-kubernetes provider against the real local cluster: the platform appears as
+`kubernetes:*` resources, the operator rolls the city out, a second `up` changes nothing, a
+hand edit is seen by a refresh and undone by the next `up`, and `up --destroy` leaves nothing
+of the city behind.
 
 The commands run as a city team runs them (the console script, in a project folder of the
 test's own), with a file backend and passphrase from the environment. The local cluster has
@@ -21,12 +23,13 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from pulumi import automation as auto
 
 from citykit.core.citystack import load_stack
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
-from citykit.toolchain.pulumi_engine import ensure_pulumi
+from citykit.toolchain.pulumi_engine import engine_env, ensure_engine
 
 CITY = "testville"
 NAMESPACE = f"city-{CITY}"
@@ -40,9 +43,8 @@ def api(kube_cluster: LocalCluster) -> client.ApiClient:
 @pytest.fixture(scope="module")
 def citykit(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Runs `citykit ARGS…` in the test's project folder; returns the finished process."""
-    ensure_pulumi(
-        report=lambda _: None
-    )  # the engine build (minutes, once) is not part of a command's output
+    # the engine and provider builds (minutes, once) are not part of a command's output
+    bin_dir = ensure_engine(report=lambda _: None)
     work = tmp_path_factory.mktemp("pulumi-up")
     (work / "state").mkdir()
     env = {
@@ -68,7 +70,24 @@ def citykit(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 
     run.project = work / "project"  # type: ignore[attr-defined]
     run.state = work / "state"  # type: ignore[attr-defined]
+    run.engine = engine_env(  # type: ignore[attr-defined]
+        bin_dir, work / "pulumi-home", work / "state", env["PULUMI_CONFIG_PASSPHRASE"]
+    )
+    run.engine["KUBECONFIG"] = env["KUBECONFIG"]  # type: ignore[attr-defined]
     return run
+
+
+def automation_stack(citykit: Any, monkeypatch: pytest.MonkeyPatch) -> auto.Stack:
+    """The city's stack as the Automation API sees it, with the test's engine and backend
+    (the Automation API finds `pulumi` on this process's PATH)."""
+    for key, value in citykit.engine.items():
+        monkeypatch.setenv(key, value)
+    return auto.select_stack(
+        stack_name=CITY,
+        project_name="citykit",
+        program=lambda: None,
+        opts=auto.LocalWorkspaceOptions(work_dir=str(citykit.project / "infra")),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +161,7 @@ def test_up_creates_the_namespace_operator_and_platform_services(
         == stack.quota["pods"]
     )
     (operator,) = apps.list_namespaced_deployment("citykit-system").items
-    assert operator.status.available_replicas == 1
+    assert operator.status.available_replicas == operator.spec.replicas >= 1
     for need in stack.services:
         deployment = apps.read_namespaced_deployment(need.id, NAMESPACE)
         assert deployment.status.available_replicas == 1, need.id
@@ -213,7 +232,31 @@ def test_preview_prints_the_plan_and_changes_nothing(first_up: FirstUp) -> None:
         first_up.preview.stdout[-2000:]
     )
     assert "citykit:platform:Service" in first_up.preview.stdout
+    assert "kubernetes:core/v1:Namespace" in first_up.preview.stdout
+    assert "kubernetes:helm.sh/v4:Chart" in first_up.preview.stdout
     assert first_up.namespace_after_preview is False
+
+
+def test_the_state_holds_kubernetes_resources_and_citykit_components_only(
+    first_up: FirstUp, citykit: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = automation_stack(citykit, monkeypatch).export_stack().deployment
+    types = {resource["type"] for resource in state["resources"]}
+    assert {
+        "kubernetes:core/v1:Namespace",
+        "kubernetes:core/v1:ResourceQuota",
+        "kubernetes:core/v1:LimitRange",
+        "kubernetes:core/v1:Secret",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "kubernetes:apps/v1:Deployment",
+        "kubernetes:helm.sh/v4:Chart",
+        "kubernetes:citykit.io/v1alpha1:CityBlueprint",
+    } <= types
+    # the stack itself, the explicit kubernetes provider and the engine's built-in one
+    engine = {"pulumi:pulumi:Stack", "pulumi:providers:kubernetes", "pulumi:providers:pulumi"}
+    others = {typ for typ in types if not typ.startswith(("kubernetes:", "citykit:"))}
+    assert others <= engine, others
+    assert not [typ for typ in types if "dynamic" in typ]
 
 
 def test_second_up_changes_nothing(first_up: FirstUp, citykit: Any) -> None:
@@ -222,21 +265,42 @@ def test_second_up_changes_nothing(first_up: FirstUp, citykit: Any) -> None:
     assert re.fullmatch(r"changes: \d+ same", summary(again.stdout)), again.stdout[-2000:]
 
 
-def test_destroy_leaves_nothing_behind(
+def test_a_hand_edit_is_seen_by_refresh_and_undone_by_the_next_up(
+    first_up: FirstUp, citykit: Any, api: client.ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core = client.CoreV1Api(api)
+    wanted = core.read_namespaced_resource_quota("city-quota", NAMESPACE).spec.hard["pods"]
+    core.patch_namespaced_resource_quota(
+        "city-quota", NAMESPACE, {"spec": {"hard": {"pods": "7"}}}, field_manager="by-hand"
+    )
+    # a preview-only refresh writes no history: what it found is in its output
+    refresh = automation_stack(citykit, monkeypatch).refresh(preview_only=True).stdout
+    assert re.search(r"^\s+~ 1 to update$", refresh, re.MULTILINE), refresh[-3000:]
+    quota = "kubernetes:core/v1:ResourceQuota ResourceQuota/city-testville/city-quota"
+    assert re.search(rf"~ +{quota} update \[diff: ~spec\]", refresh), refresh[-3000:]
+    assert core.read_namespaced_resource_quota("city-quota", NAMESPACE).spec.hard["pods"] == "7"
+
+    again = citykit("up", CITY)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    assert re.fullmatch(r"changes: \d+ same, 1 update", summary(again.stdout)), again.stdout[-3000:]
+    assert core.read_namespaced_resource_quota("city-quota", NAMESPACE).spec.hard["pods"] == wanted
+
+
+def test_destroy_leaves_nothing_of_the_city_behind(
     operator: OperatorProcess, citykit: Any, api: client.ApiClient
 ) -> None:
-    """Everything goes; the CRDs too, unless other cities' blueprints still use them (as Helm
-    keeps CRDs: deleting one would delete every city's blueprints)."""
+    """Everything of the city goes, the blueprint's own children (Initiatives and what the
+    operator made for them) with it; the CRDs stay, as Helm keeps a chart's CRDs: deleting
+    one would delete every city's blueprints."""
+    custom = client.CustomObjectsApi(api)
+    city = f"citykit.io/city={CITY}"
+    assert custom.list_cluster_custom_object(
+        "citykit.io", "v1alpha1", "initiatives", label_selector=city
+    )["items"]
     plan = citykit("up", CITY, "--destroy", "--preview")
     assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-4000:]
     assert re.fullmatch(r"changes: \d+ delete", summary(plan.stdout)), plan.stdout[-2000:]
     assert exists(client.CoreV1Api(api).read_namespace, NAMESPACE)
-    blueprints = client.CustomObjectsApi(api).list_cluster_custom_object(
-        "citykit.io", "v1alpha1", "cityblueprints"
-    )
-    others = [
-        item["metadata"]["name"] for item in blueprints["items"] if item["metadata"]["name"] != CITY
-    ]
     gone = citykit("up", CITY, "--destroy")
     assert gone.returncode == 0, gone.stdout[-4000:] + gone.stderr[-4000:]
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
@@ -245,6 +309,13 @@ def test_destroy_leaves_nothing_behind(
     assert not exists(core.read_namespace, "citykit-system")
     assert not exists(rbac.read_cluster_role, "citykit-citykit-operator")
     assert not exists(rbac.read_cluster_role_binding, "citykit-citykit-operator")
-    assert exists(extensions.read_custom_resource_definition, "cityblueprints.citykit.io") == bool(
-        others
-    ), others
+    assert not exists(
+        custom.get_cluster_custom_object, "citykit.io", "v1alpha1", "cityblueprints", CITY
+    )
+    assert (
+        custom.list_cluster_custom_object(
+            "citykit.io", "v1alpha1", "initiatives", label_selector=city
+        )["items"]
+        == []
+    )
+    assert exists(extensions.read_custom_resource_definition, "cityblueprints.citykit.io")

@@ -16,13 +16,15 @@ from pulumi.runtime import rpc
 from citykit.core.catalogue import load_catalogue
 from citykit.core.citystack import CityStack, load_stack
 from citykit.core.services import RUNTIME, SERVICE_LABEL
-from citykit.infra.program import provision, read_stack, render_chart
+from citykit.infra.components import chart_crds
+from citykit.infra.program import provision, read_stack
 from tests.conftest import REPOSITORY
 from tests.unit.test_plan import pod_security_restricted_violations
 
 INFRA = REPOSITORY / "infra"
-OBJECT = "pulumi-python:dynamic/citykit:KubernetesObject"
 PASSWORD = "generated-Z9q-not-for-clear-text"
+PROVIDER = "pulumi:providers:kubernetes"
+CHART = "kubernetes:helm.sh/v4:Chart"
 
 
 @dataclass
@@ -38,21 +40,24 @@ class Recorder(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         return {}
 
+    def kubernetes(self) -> list[pulumi.runtime.MockResourceArgs]:
+        """The Kubernetes objects (pulumi-kubernetes resources, not the provider or chart)."""
+        return [r for r in self.resources if r.typ.startswith("kubernetes:") and r.typ != CHART]
+
     def objects(self, kind: str, namespace: str = "city-tallinn") -> list[dict[str, Any]]:
         """Manifests of the Kubernetes objects of `kind` the program creates in `namespace`."""
         return [
-            _reveal(r.inputs["manifest"])
-            for r in self.resources
-            if r.typ == OBJECT and r.name.split("/")[:2] == [kind, namespace]
+            _manifest(r) for r in self.kubernetes() if r.name.split("/")[:2] == [kind, namespace]
         ]
 
     def one(self, name: str) -> dict[str, Any]:
         """The manifest of the object named `Kind/namespace/name` in the stack."""
-        (found,) = [
-            _reveal(r.inputs["manifest"])
-            for r in self.resources
-            if r.typ == OBJECT and r.name == name
-        ]
+        (found,) = [_manifest(r) for r in self.kubernetes() if r.name == name]
+        return found
+
+    def typed(self, name: str) -> str:
+        """The resource type of the object named `name`."""
+        (found,) = [r.typ for r in self.resources if r.name == name]
         return found
 
 
@@ -61,8 +66,29 @@ def _is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
 
 
-def _reveal(value: Any) -> dict[str, Any]:
-    return dict(value["value"] if _is_secret(value) else value)
+def _reveal(value: Any) -> Any:
+    if _is_secret(value):
+        return _reveal(value["value"])
+    if isinstance(value, dict):
+        return {key: _reveal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_reveal(item) for item in value]
+    return value
+
+
+def _blank_secrets(value: Any) -> Any:
+    """What the engine would store in the clear: every secret-wrapped value blanked."""
+    if _is_secret(value):
+        return "<secret>"
+    if isinstance(value, dict):
+        return {key: _blank_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_blank_secrets(item) for item in value]
+    return value
+
+
+def _manifest(resource: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    return dict(_reveal(resource.inputs))
 
 
 def run(
@@ -84,14 +110,9 @@ def tallinn() -> CityStack:
 
 
 @pytest.fixture(scope="module")
-def chart(helm: Path, tallinn: CityStack) -> list[dict[str, Any]]:
-    return render_chart(tallinn.operator_chart)
-
-
-@pytest.fixture(scope="module")
-def program(tallinn: CityStack, chart: list[dict[str, Any]]) -> Iterator[Recorder]:
+def program(tallinn: CityStack) -> Iterator[Recorder]:
     passwords = {service: pulumi.Output.secret(PASSWORD) for service in tallinn.credentialed}
-    yield run("tallinn", lambda: provision(tallinn, passwords, chart))
+    yield run("tallinn", lambda: provision(tallinn, passwords))
 
 
 def test_city_namespace_enforces_pod_security_restricted(program: Recorder) -> None:
@@ -180,13 +201,13 @@ def test_passwords_reach_the_engine_only_as_secrets(program: Recorder, tallinn: 
         f"Secret/city-tallinn/{s}-credentials" for s in tallinn.credentialed
     )
     for secret in secrets:
-        assert _is_secret(secret.inputs["manifest"]), secret.name
-        assert _reveal(secret.inputs["manifest"])["stringData"]["password"] == PASSWORD
+        assert secret.typ == "kubernetes:core/v1:Secret"
+        assert _is_secret(secret.inputs["stringData"]), secret.name
+        assert _manifest(secret)["stringData"]["password"] == PASSWORD
     in_the_clear = [
         resource.name
         for resource in program.resources
-        if not _is_secret(resource.inputs.get("manifest"))
-        and PASSWORD in json.dumps(resource.inputs, default=str)
+        if PASSWORD in json.dumps(_blank_secrets(resource.inputs), default=str)
     ]
     assert in_the_clear == []
 
@@ -203,47 +224,61 @@ def test_workloads_read_credentials_from_their_secret(program: Recorder) -> None
     assert "value" not in env["POSTGRES_PASSWORD"]
 
 
-def test_operator_is_installed_as_its_chart_renders_it(
-    program: Recorder, chart: list[dict[str, Any]]
+def test_operator_is_the_chart_rendered_by_the_providers_helm(
+    program: Recorder, tallinn: CityStack
 ) -> None:
-    operator_objects = [
-        r
-        for r in program.resources
-        if r.typ == OBJECT
-        and r.name.split("/")[1:2] != ["city-tallinn"]
-        and not r.name.startswith(("Namespace/", "CityBlueprint/"))
-    ]
-    assert sorted(_reveal(r.inputs["manifest"])["kind"] for r in operator_objects) == sorted(
-        m["kind"] for m in chart
-    )
-    assert {m["kind"] for m in chart} >= {
-        "CustomResourceDefinition",
-        "ClusterRole",
-        "ServiceAccount",
-        "Deployment",
-    }
+    (chart,) = [r for r in program.resources if r.typ == CHART]
+    assert chart.inputs["chart"] == str(tallinn.operator_chart)
+    assert chart.inputs["name"] == "citykit"
+    assert chart.inputs["namespace"] == "citykit-system"
     labels = program.one("Namespace/citykit-system")["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
-    deployment = next(m for m in chart if m["kind"] == "Deployment")
-    assert deployment["metadata"]["namespace"] == "citykit-system"
+
+
+def test_the_charts_crds_are_created_beside_it_and_kept_on_destroy(
+    program: Recorder, tallinn: CityStack
+) -> None:
+    """As Helm keeps a chart's CRDs: deleting one would delete every city's objects."""
+    (chart,) = [r for r in program.resources if r.typ == CHART]
+    assert chart.inputs["skipCrds"] is True
+    crds = [r for r in program.resources if r.typ.endswith(":CustomResourceDefinition")]
+    assert sorted(r.name for r in crds) == sorted(
+        f"CustomResourceDefinition/{crd['metadata']['name']}"
+        for crd in chart_crds(tallinn.operator_chart)
+    )
+    assert {r.name.split("/")[1] for r in crds} >= {
+        "cityblueprints.citykit.io",
+        "initiatives.citykit.io",
+    }
 
 
 def test_the_city_blueprint_object_is_the_validated_blueprint(
     program: Recorder, tallinn: CityStack
 ) -> None:
+    assert program.typed("CityBlueprint/tallinn") == "kubernetes:citykit.io/v1alpha1:CityBlueprint"
     blueprint = program.one("CityBlueprint/tallinn")
+    annotations = blueprint["metadata"].pop("annotations")
+    assert annotations == {"pulumi.com/patchForce": "true"}
     assert blueprint == tallinn.validated.document.data
 
 
-def test_every_object_goes_to_the_stacks_cluster(
-    tallinn: CityStack, chart: list[dict[str, Any]]
-) -> None:
+def test_every_object_goes_through_the_stacks_provider(tallinn: CityStack) -> None:
     cluster = {"kubeconfig": "/etc/citykit/tallinn.kubeconfig", "context": "tallinn-prod"}
     elsewhere = dataclasses.replace(tallinn, cluster=cluster)
     passwords = {service: pulumi.Output.secret(PASSWORD) for service in tallinn.credentialed}
-    recorder = run("tallinn", lambda: provision(elsewhere, passwords, chart))
-    objects = [r for r in recorder.resources if r.typ == OBJECT]
-    assert objects and all(r.inputs["cluster"] == cluster for r in objects)
+    recorder = run("tallinn", lambda: provision(elsewhere, passwords))
+    (provider,) = [r for r in recorder.resources if r.typ == PROVIDER]
+    assert provider.inputs["kubeconfig"] == cluster["kubeconfig"]
+    assert provider.inputs["context"] == cluster["context"]
+    placed = [r for r in recorder.resources if r.typ.startswith("kubernetes:")]
+    assert placed and {r.provider.split("::")[-2] for r in placed} == {"cluster"}, {
+        r.provider for r in placed
+    }
+
+
+def test_without_kubeconfig_the_provider_uses_the_environments(program: Recorder) -> None:
+    (provider,) = [r for r in program.resources if r.typ == PROVIDER]
+    assert "kubeconfig" not in provider.inputs and "context" not in provider.inputs
 
 
 def test_the_program_is_built_of_citykit_components(program: Recorder) -> None:
@@ -254,7 +289,12 @@ def test_the_program_is_built_of_citykit_components(program: Recorder) -> None:
         "citykit:platform:Service",
         "citykit:city:Blueprint",
     }
-    assert {r.typ for r in program.resources} - components == {OBJECT}
+    others = {r.typ for r in program.resources} - components - {PROVIDER}
+    assert others and all(typ.startswith("kubernetes:") for typ in others), others
+    assert {"kubernetes:core/v1:Namespace", "kubernetes:core/v1:ResourceQuota"} <= others
+    assert {"kubernetes:core/v1:LimitRange", "kubernetes:networking.k8s.io/v1:NetworkPolicy"} <= (
+        others
+    )
 
 
 def test_every_catalogue_platform_service_has_a_runtime() -> None:

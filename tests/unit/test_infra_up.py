@@ -96,9 +96,11 @@ Diagnostics:
   pulumi:pulumi:Stack (citykit-testville):
     error: update failed
 
-  pulumi-python:dynamic/citykit:KubernetesObject (Deployment/city-testville/document-db):
-    error: Exception calling application: timed out after 600s waiting for \
-apps/v1/Deployment/city-testville/document-db to be ready
+  kubernetes:apps/v1:Deployment (Deployment/city-testville/document-db):
+    error: 1 error occurred:
+    \t* resource city-testville/document-db was successfully created, but the Kubernetes \
+API server reported that it failed to fully initialize or become live: timed out waiting \
+for the condition
 
 Outputs:
 """
@@ -106,9 +108,20 @@ Outputs:
 
 def test_a_failed_run_is_summed_up_by_its_first_resource_error() -> None:
     assert first_error(ENGINE_OUTPUT) == (
-        "Deployment/city-testville/document-db: timed out after 600s waiting for "
-        "apps/v1/Deployment/city-testville/document-db to be ready"
+        "Deployment/city-testville/document-db: resource city-testville/document-db was "
+        "successfully created, but the Kubernetes API server reported that it failed to fully "
+        "initialize or become live: timed out waiting for the condition"
     )
     assert (
         first_error("Diagnostics:\n  pulumi:pulumi:Stack (x):\n    error: update failed\n") is None
+    )
+
+
+def test_a_single_line_resource_error_is_taken_as_it_is() -> None:
+    output = (
+        "Diagnostics:\n  kubernetes:core/v1:Namespace (Namespace/city-x):\n"
+        '    error: namespaces "city-x" is forbidden: quota exceeded\n'
+    )
+    assert first_error(output) == (
+        'Namespace/city-x: namespaces "city-x" is forbidden: quota exceeded'
     )

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import click
@@ -29,7 +30,8 @@ from citykit.infra.program import program
 from citykit.resources import example_cities
 from citykit.toolchain.errors import ToolchainError
 from citykit.toolchain.locations import cache_root
-from citykit.toolchain.pulumi_engine import engine_env, ensure_pulumi
+from citykit.toolchain.pulumi_engine import engine_env, ensure_engine
+from citykit.toolchain.pulumi_kubernetes import install_plugin
 
 
 @click.command("new-city")
@@ -129,12 +131,14 @@ def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
         )
         if settings is not None:
             _generate_passwords(stack, settings.credentialed)
+        # `up` and its preview refresh first: what was changed by hand since the last `up`
+        # shows in the plan and is taken back.
         operations: dict[
             tuple[bool, bool],
             Callable[..., auto.UpResult | auto.PreviewResult | auto.DestroyResult],
         ] = {
-            (False, False): stack.up,
-            (True, False): stack.preview,
+            (False, False): partial(stack.up, refresh=True),
+            (True, False): partial(stack.preview, refresh=True),
             (False, True): stack.destroy,
             (True, True): stack.preview_destroy,
         }
@@ -147,34 +151,44 @@ def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
 
 
 def first_error(output: str) -> str | None:
-    """`Kind/namespace/name: message` of the first resource error in the engine's Diagnostics."""
+    """`Kind/namespace/name: message` of the first resource error in the engine's Diagnostics;
+    of the provider's "N errors occurred:" lists, the first item."""
     resource = None
-    for line in output.split("Diagnostics:", 1)[-1].splitlines():
+    lines = output.split("Diagnostics:", 1)[-1].splitlines()
+    for index, line in enumerate(lines):
         header = re.fullmatch(r"  \S+ \((.+)\):", line)
         if header:
             resource = header.group(1)
-        error = re.fullmatch(r"    error: (?:Exception calling application: )?(.+)", line)
+        error = re.fullmatch(r"    error: (.+)", line)
         if (
             error
             and resource
             and not error.group(1).endswith(("update failed", "preview failed", "destroy failed"))
         ):
-            return f"{resource}: {error.group(1)}"
+            message = error.group(1)
+            if re.fullmatch(r"\d+ errors? occurred:", message):
+                items = (item.strip() for item in lines[index + 1 :])
+                message = next((i.removeprefix("* ") for i in items if i.startswith("* ")), message)
+            return f"{resource}: {message}"
     return None
 
 
 def _use_engine(passphrase: str) -> None:
-    """Build the engine on first use and point the Automation API at it; a local file
-    backend and Pulumi home under citykit's cache unless the environment names others."""
+    """Build the engine and the kubernetes provider plugin on first use and point the
+    Automation API at them; a local file backend and Pulumi home under citykit's cache unless
+    the environment names others."""
     try:
-        engine = ensure_pulumi(report=click.echo)
+        engine = ensure_engine(report=click.echo)
     except ToolchainError as error:
-        raise RunFailure("pulumi", f"the Pulumi engine could not be built: {error}") from None
+        raise RunFailure(
+            "pulumi", f"the Pulumi engine or its kubernetes provider could not be built: {error}"
+        ) from None
     state = cache_root() / "pulumi" / "state"
     state.mkdir(parents=True, exist_ok=True)
     environment = engine_env(engine, cache_root() / "pulumi" / "home", state, passphrase)
     for kept in ("PULUMI_BACKEND_URL", "PULUMI_HOME"):
         environment[kept] = os.environ.get(kept, environment[kept])
+    install_plugin(engine, Path(environment["PULUMI_HOME"]))
     os.environ.update(environment)  # the Automation API finds `pulumi` on this process's PATH
 
 

@@ -1,22 +1,22 @@
-"""The Pulumi program for one city: `provision(stack, passwords, operator_manifests)`.
+"""The Pulumi program for one city: `provision(stack, passwords)`.
 
 Its inputs are read once, at the edge: `read_stack` checks the configuration with the same
 function `citykit up` checks the stack file with, so a bad stack fails before any resource
-is registered; `render_chart` has the real helm render the operator chart. Passwords are
-Pulumi secrets from the stack configuration (`citykit up` generates them once); they stay
-`Output` secrets all the way into the Kubernetes Secrets.
+is registered. Passwords are Pulumi secrets from the stack configuration (`citykit up`
+generates them once); they stay `Output` secrets all the way into the Kubernetes Secrets,
+which the provider stores encrypted in the state. Every object is a pulumi-kubernetes
+resource through one explicit provider for the stack's cluster; the operator's chart is
+rendered by the provider's own Helm, so `up` needs no helm CLI.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
 from citykit.core.citystack import (
     OPERATOR_NAMESPACE,
@@ -28,7 +28,6 @@ from citykit.core.citystack import (
     stack_file,
 )
 from citykit.core.errors import CitykitError
-from citykit.core.render import Manifest
 from citykit.core.services import endpoint
 from citykit.core.source import from_data
 from citykit.infra.components import (
@@ -40,8 +39,8 @@ from citykit.infra.components import (
     OperatorArgs,
     PlatformService,
     PlatformServiceArgs,
+    provider,
 )
-from citykit.toolchain.helm import ensure_helm
 
 
 def read_stack(base: Path | None = None) -> tuple[CityStack, dict[str, pulumi.Output[str]]]:
@@ -79,7 +78,7 @@ def _password(service: str) -> Callable[[Any], str]:
 def program(base: Path | None = None) -> None:
     """The whole program: what `__main__.py` and `citykit up` run."""
     stack, passwords = read_stack(base)
-    provision(stack, passwords, render_chart(stack.operator_chart))
+    provision(stack, passwords)
 
 
 def _value(raw: str) -> Any:
@@ -90,44 +89,27 @@ def _value(raw: str) -> Any:
         return raw
 
 
-def render_chart(chart: Path, namespace: str = OPERATOR_NAMESPACE) -> list[Manifest]:
-    """The operator chart as `helm install` would create it, CRDs included."""
-    helm = ensure_helm(pulumi.log.info)
-    rendered = subprocess.run(
-        [str(helm), "template", "citykit", str(chart), "--namespace", namespace, "--include-crds"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if rendered.returncode != 0:
-        raise pulumi.RunError(f"{chart}: helm template failed: {rendered.stderr.strip()}")
-    return [document for document in yaml.safe_load_all(rendered.stdout) if document]
-
-
-def provision(
-    stack: CityStack,
-    passwords: Mapping[str, pulumi.Output[str]],
-    operator_manifests: Sequence[Manifest],
-) -> None:
+def provision(stack: CityStack, passwords: Mapping[str, pulumi.Output[str]]) -> None:
     """Namespace, operator, platform services, then the CityBlueprint that sets the operator off."""
     blueprint = stack.validated.blueprint
+    cluster = provider(stack.cluster)
     namespace = CityNamespace(
-        "city", CityNamespaceArgs(stack.cluster, blueprint, stack.quota, stack.container_defaults)
+        "city", CityNamespaceArgs(cluster, blueprint, stack.quota, stack.container_defaults)
     )
     operator = CitykitOperator(
-        "operator", OperatorArgs(stack.cluster, OPERATOR_NAMESPACE, operator_manifests)
+        "operator", OperatorArgs(cluster, OPERATOR_NAMESPACE, stack.operator_chart)
     )
     services = [
         PlatformService(
             need.id,
-            PlatformServiceArgs(stack.cluster, need, stack.namespace, passwords.get(need.id)),
+            PlatformServiceArgs(cluster, need, stack.namespace, passwords.get(need.id)),
             opts=pulumi.ResourceOptions(depends_on=[namespace]),
         )
         for need in stack.services
     ]
     CityBlueprint(
         "blueprint",
-        CityBlueprintArgs(stack.cluster, stack.validated.document.data),
+        CityBlueprintArgs(cluster, stack.validated.document.data),
         opts=pulumi.ResourceOptions(depends_on=[namespace, operator, *services]),
     )
     pulumi.export("namespace", stack.namespace)
