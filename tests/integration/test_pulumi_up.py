@@ -286,6 +286,21 @@ def test_a_hand_edit_is_seen_by_refresh_and_undone_by_the_next_up(
     assert core.read_namespaced_resource_quota("city-quota", NAMESPACE).spec.hard["pods"] == wanted
 
 
+def test_a_second_city_on_the_same_cluster_is_refused_before_anything_starts(
+    first_up: FirstUp, citykit: Any, api: client.ApiClient
+) -> None:
+    scaffold = citykit("new-city", "othertown", "--jurisdiction", "gdpr", "--country", "EE")
+    assert scaffold.returncode == 0, scaffold.stderr
+    refused = citykit("up", "othertown")
+    assert refused.returncode == 1, refused.stdout[-3000:]
+    assert (
+        "the operator on this cluster was installed by the stack of city 'testville'"
+        in refused.stderr
+    ), refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert not exists(client.CoreV1Api(api).read_namespace, "city-othertown")
+
+
 def test_destroy_leaves_nothing_of_the_city_behind(
     operator: OperatorProcess, citykit: Any, api: client.ApiClient
 ) -> None:

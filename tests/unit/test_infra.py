@@ -16,7 +16,7 @@ from pulumi.runtime import rpc
 from citykit.core.catalogue import load_catalogue
 from citykit.core.citystack import CityStack, load_stack
 from citykit.core.services import RUNTIME, SERVICE_LABEL
-from citykit.infra.components import chart_crds
+from citykit.infra.components import INSTALLED_BY, chart_crds
 from citykit.infra.program import provision, read_stack
 from tests.conftest import REPOSITORY
 from tests.unit.test_plan import pod_security_restricted_violations
@@ -231,8 +231,9 @@ def test_operator_is_the_chart_rendered_by_the_providers_helm(
     assert chart.inputs["chart"] == str(tallinn.operator_chart)
     assert chart.inputs["name"] == "citykit"
     assert chart.inputs["namespace"] == "citykit-system"
-    labels = program.one("Namespace/citykit-system")["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    metadata = program.one("Namespace/citykit-system")["metadata"]
+    assert metadata["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert metadata["annotations"][INSTALLED_BY] == "tallinn"
 
 
 def test_the_charts_crds_are_created_beside_it_and_kept_on_destroy(

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import click
 from kubernetes.client import VersionApi
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
 from pulumi import automation as auto
 
 from citykit import kube
@@ -26,6 +28,7 @@ from citykit.core import citystack
 from citykit.core.errors import CitykitError, Problem, RunFailure
 from citykit.core.scaffold import CityFiles, city_files
 from citykit.core.source import load_file
+from citykit.infra.components import INSTALLED_BY
 from citykit.infra.program import program
 from citykit.resources import example_cities
 from citykit.toolchain.errors import ToolchainError
@@ -114,6 +117,14 @@ def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
     if settings is not None and not preview:  # unreachable: one line, nothing started
         cluster = kube.dynamic_client(settings.cluster["kubeconfig"], settings.cluster["context"])
         VersionApi(cluster.client).get_code()
+        owner = operator_owner(cluster)
+        if owner not in (None, city):
+            raise RunFailure(
+                "city",
+                f"the operator on this cluster was installed by the stack of city '{owner}'; "
+                "citykit runs one city per cluster (destroying either would remove it from "
+                f"under the other): `citykit up {owner} --destroy` first, or use another cluster",
+            )
     _use_engine(passphrase)
     action = ("preview of " if preview else "") + ("destroy" if destroy else "up")
     output: list[str] = []
@@ -148,6 +159,18 @@ def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
         reason = first_error("\n".join(output)) or str(error).strip().splitlines()[-1]
         raise RunFailure("pulumi", f"{action} of {city} failed: {reason}") from None
     _summary(result)
+
+
+def operator_owner(cluster: DynamicClient) -> str | None:
+    """The city whose stack installed the operator on this cluster, if any did."""
+    try:
+        namespace = kube.read(cluster, "v1", "Namespace", citystack.OPERATOR_NAMESPACE)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    owner: str | None = (namespace["metadata"].get("annotations") or {}).get(INSTALLED_BY)
+    return owner
 
 
 def first_error(output: str) -> str | None:

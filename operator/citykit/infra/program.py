@@ -97,7 +97,7 @@ def provision(stack: CityStack, passwords: Mapping[str, pulumi.Output[str]]) -> 
         "city", CityNamespaceArgs(cluster, blueprint, stack.quota, stack.container_defaults)
     )
     operator = CitykitOperator(
-        "operator", OperatorArgs(cluster, OPERATOR_NAMESPACE, stack.operator_chart)
+        "operator", OperatorArgs(cluster, OPERATOR_NAMESPACE, stack.operator_chart, stack.city)
     )
     services = [
         PlatformService(
