@@ -6,6 +6,7 @@ deadlines; the 15 s is the bound the README states."""
 from __future__ import annotations
 
 import calendar
+import http.client
 import json
 import re
 import time
@@ -21,6 +22,7 @@ from citykit.controller.leaderelection import LeaseTimes
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
+from citykit.localcluster.ports import free_ports
 from citykit.localcluster.state import LocalCluster
 from tests.integration.test_operator import (
     all_live,
@@ -158,3 +160,43 @@ def test_the_lease_is_the_only_write_of_an_idle_pair_at_its_stated_rate(
         ("leases", LEASE)
     }
     assert len(writes) <= window / LeaseTimes().renew + 1
+
+
+def healthz(port: int) -> tuple[int, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def test_a_standby_answers_its_liveness_probe_and_hands_the_port_to_kopf_when_it_takes_over(
+    api: client.ApiClient, pair: list[OperatorProcess]
+) -> None:
+    first, second = pair
+    first_port, second_port = free_ports(2)
+    first.args = (*first.args, "--liveness", f"http://127.0.0.1:{first_port}/healthz")
+    second.args = (*second.args, "--liveness", f"http://127.0.0.1:{second_port}/healthz")
+    first.start()
+    wait_for(lambda: active(first), 60, "the first to be active")
+    second.start()
+    identity(second)
+
+    status, text = wait_for(
+        lambda: second.check_alive() or _answer(second_port), 30, "the standby's probe"
+    )
+    assert (status, text) == (200, "standby: waiting for the lease\n")
+
+    first.kill()
+    wait_for(lambda: active(second), 60, "the standby to run")
+    status, text = wait_for(lambda: _answer(second_port), 30, "kopf's probe")
+    assert status == 200 and "standby" not in text
+
+
+def _answer(port: int) -> tuple[int, str] | None:
+    try:
+        return healthz(port)
+    except OSError:
+        return None
