@@ -3,11 +3,12 @@ the Lease change, so the holder's clock never matters."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from citykit.controller.leaderelection import LeaseTimes, Observation, may_take
+from citykit.controller.leaderelection import LeaderElector, LeaseTimes, Observation, may_take
 
 
 def lease(holder: str | None, renewed: str = "2026-01-01T00:00:00.000000Z") -> dict[str, Any]:
@@ -57,3 +58,34 @@ def test_the_holder_gives_up_before_a_standby_may_take_over() -> None:
         LeaseTimes(duration=6, renew=3, renew_deadline=6)
     times = LeaseTimes()
     assert times.renew < times.renew_deadline < times.duration
+
+
+class Unreachable(LeaderElector):
+    """Every read of the Lease fails; each attempt takes 4 s on the fake clock."""
+
+    def try_acquire(self, seen: Observation) -> bool:
+        self.now += 4
+        raise ConnectionRefusedError("[Errno 111] Connection refused\nsecond line")
+
+
+def test_a_candidate_that_cannot_read_the_lease_gives_up_after_the_bound_naming_why() -> None:
+    lost: list[str] = []
+    elector = Unreachable(
+        "ops",
+        "citykit-system",
+        identity="me",
+        times=LeaseTimes(retry=0),
+        unreachable_bound=10,
+        on_lost=lost.append,
+    )
+    elector.now = 0.0
+    elector.clock = lambda: elector.now
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(asyncio.wait_for(elector.acquire(), 5))
+    finally:
+        loop.close()
+
+    assert lost == [
+        "lease citykit-system/ops could not be read for 12s (last: [Errno 111] Connection refused)"
+    ]

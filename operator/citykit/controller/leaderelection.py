@@ -93,6 +93,12 @@ def _plain(lease: client.V1Lease) -> dict[str, Any]:
     return cast(dict[str, Any], plain)
 
 
+def one_line_error(error: Exception) -> str:
+    """The first line of an error, short: ApiException's text spans many lines."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    return lines[0][:200]
+
+
 def exit_process(reason: str) -> None:
     """Exits at once: kopf's graceful stop could still write after another took over."""
     log.error(
@@ -192,12 +198,13 @@ class LeaderElector:
                     )
                     return
                 outage.answered()
-            except Exception as error:  # refused, timeout, 5xx: keep trying for the bound
+            except Exception as error:  # refused, timeout, 5xx, 403: keep trying for the bound
                 log.warning("reading lease %s/%s failed: %s", self.namespace, self.name, error)
                 now = self.clock()
                 if outage.failed(now):
                     self.on_lost(
-                        f"the Kubernetes API has not answered for {outage.seconds(now):.0f}s"
+                        f"lease {self.namespace}/{self.name} could not be read for"
+                        f" {outage.seconds(now):.0f}s (last: {one_line_error(error)})"
                     )
                     return
             await asyncio.sleep(self.times.retry)
