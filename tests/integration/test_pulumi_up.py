@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from pulumi import automation as auto
 
 from citykit.core.citystack import load_stack
+from citykit.infra.program import operator_stack_name
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
@@ -77,13 +78,13 @@ def citykit(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
     return run
 
 
-def automation_stack(citykit: Any, monkeypatch: pytest.MonkeyPatch) -> auto.Stack:
-    """The city's stack as the Automation API sees it, with the test's engine and backend
-    (the Automation API finds `pulumi` on this process's PATH)."""
+def automation_stack(citykit: Any, monkeypatch: pytest.MonkeyPatch, name: str = CITY) -> auto.Stack:
+    """A stack as the Automation API sees it, with the test's engine and backend (the
+    Automation API finds `pulumi` on this process's PATH)."""
     for key, value in citykit.engine.items():
         monkeypatch.setenv(key, value)
     return auto.select_stack(
-        stack_name=CITY,
+        stack_name=name,
         project_name="citykit",
         program=lambda: None,
         opts=auto.LocalWorkspaceOptions(work_dir=str(citykit.project / "infra")),
@@ -94,7 +95,7 @@ def automation_stack(citykit: Any, monkeypatch: pytest.MonkeyPatch) -> auto.Stac
 def volumes(api: client.ApiClient) -> Iterator[None]:
     """What a cluster admin provides where no storage provisioner runs: one volume per claim."""
     core = client.CoreV1Api(api)
-    names = [f"testville-volume-{index}" for index in range(4)]
+    names = [f"testville-volume-{index}" for index in range(8)]  # two cities' claims
     for name in names:
         core.create_persistent_volume(
             {
@@ -237,11 +238,19 @@ def test_preview_prints_the_plan_and_changes_nothing(first_up: FirstUp) -> None:
     assert first_up.namespace_after_preview is False
 
 
+def operator_stack(api: client.ApiClient) -> str:
+    return operator_stack_name(client.CoreV1Api(api).read_namespace("kube-system").metadata.uid)
+
+
+def state_types(stack: auto.Stack) -> set[str]:
+    return {resource["type"] for resource in stack.export_stack().deployment["resources"]}
+
+
 def test_the_state_holds_kubernetes_resources_and_citykit_components_only(
-    first_up: FirstUp, citykit: Any, monkeypatch: pytest.MonkeyPatch
+    first_up: FirstUp, citykit: Any, api: client.ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state = automation_stack(citykit, monkeypatch).export_stack().deployment
-    types = {resource["type"] for resource in state["resources"]}
+    city = state_types(automation_stack(citykit, monkeypatch))
+    operator = state_types(automation_stack(citykit, monkeypatch, operator_stack(api)))
     assert {
         "kubernetes:core/v1:Namespace",
         "kubernetes:core/v1:ResourceQuota",
@@ -249,14 +258,21 @@ def test_the_state_holds_kubernetes_resources_and_citykit_components_only(
         "kubernetes:core/v1:Secret",
         "kubernetes:networking.k8s.io/v1:NetworkPolicy",
         "kubernetes:apps/v1:Deployment",
-        "kubernetes:helm.sh/v4:Chart",
         "kubernetes:citykit.io/v1alpha1:CityBlueprint",
-    } <= types
+    } <= city
+    assert {
+        "kubernetes:helm.sh/v4:Chart",
+        "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+        "kubernetes:apps/v1:Deployment",
+    } <= operator
+    assert "kubernetes:helm.sh/v4:Chart" not in city, "the operator is owned once, per cluster"
     # the stack itself, the explicit kubernetes provider and the engine's built-in one
     engine = {"pulumi:pulumi:Stack", "pulumi:providers:kubernetes", "pulumi:providers:pulumi"}
-    others = {typ for typ in types if not typ.startswith(("kubernetes:", "citykit:"))}
-    assert others <= engine, others
-    assert not [typ for typ in types if "dynamic" in typ]
+    for types in (city, operator):
+        others = {typ for typ in types if not typ.startswith(("kubernetes:", "citykit:"))}
+        assert others <= engine, others
+        assert not [typ for typ in types if "dynamic" in typ]
 
 
 def test_second_up_changes_nothing(first_up: FirstUp, citykit: Any) -> None:
@@ -286,19 +302,31 @@ def test_a_hand_edit_is_seen_by_refresh_and_undone_by_the_next_up(
     assert core.read_namespaced_resource_quota("city-quota", NAMESPACE).spec.hard["pods"] == wanted
 
 
-def test_a_second_city_on_the_same_cluster_is_refused_before_anything_starts(
-    first_up: FirstUp, citykit: Any, api: client.ApiClient
+def test_a_second_city_shares_the_operator_and_its_destroy_leaves_it_running(
+    first_up: FirstUp, citykit: Any, api: client.ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     scaffold = citykit("new-city", "othertown", "--jurisdiction", "gdpr", "--country", "EE")
     assert scaffold.returncode == 0, scaffold.stderr
-    refused = citykit("up", "othertown")
-    assert refused.returncode == 1, refused.stdout[-3000:]
-    assert (
-        "the operator on this cluster was installed by the stack of city 'testville'"
-        in refused.stderr
-    ), refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
-    assert not exists(client.CoreV1Api(api).read_namespace, "city-othertown")
+    second = citykit("up", "othertown")
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
+    shared = operator_stack(api)
+    assert re.search(rf"^{shared}: changes: \d+ same$", second.stdout, re.MULTILINE), second.stdout[
+        -3000:
+    ]
+    assert exists(core.read_namespace, "city-othertown")
+    assert "kubernetes:helm.sh/v4:Chart" not in state_types(
+        automation_stack(citykit, monkeypatch, "othertown")
+    )
+
+    gone = citykit("up", "othertown", "--destroy")
+    assert gone.returncode == 0, gone.stdout[-4000:] + gone.stderr[-4000:]
+    assert not exists(core.read_namespace, "city-othertown")
+    assert shared not in gone.stdout, "the operator stays while testville uses it"
+    (operator,) = apps.list_namespaced_deployment("citykit-system").items
+    assert operator.status.available_replicas == operator.spec.replicas >= 1
+    blueprints = ("citykit.io", "v1alpha1", "cityblueprints")
+    assert exists(client.CustomObjectsApi(api).get_cluster_custom_object, *blueprints, CITY)
 
 
 def test_destroy_leaves_nothing_of_the_city_behind(
@@ -318,6 +346,10 @@ def test_destroy_leaves_nothing_of_the_city_behind(
     assert exists(client.CoreV1Api(api).read_namespace, NAMESPACE)
     gone = citykit("up", CITY, "--destroy")
     assert gone.returncode == 0, gone.stdout[-4000:] + gone.stderr[-4000:]
+    shared = operator_stack(api)
+    assert re.search(rf"^{shared}: changes: \d+ delete$", gone.stdout, re.MULTILINE), (
+        "the last city takes the operator with it: " + gone.stdout[-3000:]
+    )
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
     extensions = client.ApiextensionsV1Api(api)
     assert not exists(core.read_namespace, NAMESPACE)

@@ -16,8 +16,8 @@ from pulumi.runtime import rpc
 from citykit.core.catalogue import load_catalogue
 from citykit.core.citystack import CityStack, load_stack
 from citykit.core.services import RUNTIME, SERVICE_LABEL
-from citykit.infra.components import INSTALLED_BY, chart_crds
-from citykit.infra.program import provision, read_stack
+from citykit.infra.components import chart_crds
+from citykit.infra.program import operator_stack_name, provision, provision_operator, read_stack
 from tests.conftest import REPOSITORY
 from tests.unit.test_plan import pod_security_restricted_violations
 
@@ -113,6 +113,14 @@ def tallinn() -> CityStack:
 def program(tallinn: CityStack) -> Iterator[Recorder]:
     passwords = {service: pulumi.Output.secret(PASSWORD) for service in tallinn.credentialed}
     yield run("tallinn", lambda: provision(tallinn, passwords))
+
+
+@pytest.fixture(scope="module")
+def operator(tallinn: CityStack) -> Iterator[Recorder]:
+    yield run(
+        operator_stack_name("0a1b2c3d-uid"),
+        lambda: provision_operator(tallinn.cluster, tallinn.operator_chart),
+    )
 
 
 def test_city_namespace_enforces_pod_security_restricted(program: Recorder) -> None:
@@ -225,24 +233,33 @@ def test_workloads_read_credentials_from_their_secret(program: Recorder) -> None
 
 
 def test_operator_is_the_chart_rendered_by_the_providers_helm(
-    program: Recorder, tallinn: CityStack
+    operator: Recorder, tallinn: CityStack
 ) -> None:
-    (chart,) = [r for r in program.resources if r.typ == CHART]
+    (chart,) = [r for r in operator.resources if r.typ == CHART]
     assert chart.inputs["chart"] == str(tallinn.operator_chart)
     assert chart.inputs["name"] == "citykit"
     assert chart.inputs["namespace"] == "citykit-system"
-    metadata = program.one("Namespace/citykit-system")["metadata"]
+    metadata = operator.one("Namespace/citykit-system")["metadata"]
     assert metadata["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert metadata["annotations"][INSTALLED_BY] == "tallinn"
+
+
+def test_the_operator_is_owned_once_per_cluster_not_by_a_city(
+    program: Recorder, operator: Recorder
+) -> None:
+    assert not [r for r in program.resources if r.typ == CHART or "citykit-system" in r.name]
+    assert {r.typ for r in operator.resources if r.typ.startswith("citykit:")} == {
+        "citykit:operator:Operator"
+    }
+    assert operator_stack_name("0a1b2c3d-4e5f") == "citykit-system-0a1b2c3d"
 
 
 def test_the_charts_crds_are_created_beside_it_and_kept_on_destroy(
-    program: Recorder, tallinn: CityStack
+    operator: Recorder, tallinn: CityStack
 ) -> None:
     """As Helm keeps a chart's CRDs: deleting one would delete every city's objects."""
-    (chart,) = [r for r in program.resources if r.typ == CHART]
+    (chart,) = [r for r in operator.resources if r.typ == CHART]
     assert chart.inputs["skipCrds"] is True
-    crds = [r for r in program.resources if r.typ.endswith(":CustomResourceDefinition")]
+    crds = [r for r in operator.resources if r.typ.endswith(":CustomResourceDefinition")]
     assert sorted(r.name for r in crds) == sorted(
         f"CustomResourceDefinition/{crd['metadata']['name']}"
         for crd in chart_crds(tallinn.operator_chart)
@@ -286,7 +303,6 @@ def test_the_program_is_built_of_citykit_components(program: Recorder) -> None:
     components = {r.typ for r in program.resources if r.typ.startswith("citykit:")}
     assert components == {
         "citykit:city:Namespace",
-        "citykit:operator:Operator",
         "citykit:platform:Service",
         "citykit:city:Blueprint",
     }

@@ -2,8 +2,10 @@
 
 `up` runs the program in infra/ through the Automation API, inline (the engine built here has
 no Python language host), with a local file backend unless PULUMI_BACKEND_URL names another:
-no Pulumi Cloud account. Platform-service passwords are generated once with `secrets` and
-kept as the stack's secret config, so a second `up` changes nothing.
+no Pulumi Cloud account. Two stacks: the cluster's shared operator (`citykit-system-<id>`,
+owned once per cluster, brought up first and destroyed with the last city) and the city's
+own. Platform-service passwords are generated once with `secrets` and kept as the stack's
+secret config, so a second `up` changes nothing.
 """
 
 from __future__ import annotations
@@ -18,18 +20,18 @@ from pathlib import Path
 
 import click
 from kubernetes.client import VersionApi
-from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from pulumi import automation as auto
 
 from citykit import kube
+from citykit.api.names import API_VERSION
 from citykit.cli.citylookup import PROJECT_DIR
 from citykit.core import citystack
 from citykit.core.errors import CitykitError, Problem, RunFailure
 from citykit.core.scaffold import CityFiles, city_files
 from citykit.core.source import load_file
-from citykit.infra.components import INSTALLED_BY
-from citykit.infra.program import program
+from citykit.infra.program import operator_stack_name, program, provision_operator
 from citykit.resources import example_cities
 from citykit.toolchain.errors import ToolchainError
 from citykit.toolchain.locations import cache_root
@@ -102,7 +104,10 @@ def example_city(name: str) -> Path:
 @PROJECT_DIR
 def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
     """Provision CITY's platform on the current cluster (KUBECONFIG): namespace, operator,
-    shared platform services and the CityBlueprint."""
+    shared platform services and the CityBlueprint.
+
+    The operator is the cluster's, shared by its cities: brought up once, taken down with
+    the last city's --destroy."""
     files = CityFiles(project.resolve(), city)
     if destroy and not files.stack.is_file():
         raise RunFailure("city", f"no stack configuration {files.stack}: nothing to destroy")
@@ -114,17 +119,10 @@ def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
         raise RunFailure(
             "PULUMI_CONFIG_PASSPHRASE", "not set: the stack's secrets are encrypted with it"
         )
-    if settings is not None and not preview:  # unreachable: one line, nothing started
-        cluster = kube.dynamic_client(settings.cluster["kubeconfig"], settings.cluster["context"])
-        VersionApi(cluster.client).get_code()
-        owner = operator_owner(cluster)
-        if owner not in (None, city):
-            raise RunFailure(
-                "city",
-                f"the operator on this cluster was installed by the stack of city '{owner}'; "
-                "citykit runs one city per cluster (destroying either would remove it from "
-                f"under the other): `citykit up {owner} --destroy` first, or use another cluster",
-            )
+    cluster_settings = settings.cluster if settings else stack_cluster(files.stack)
+    cluster = kube.dynamic_client(cluster_settings["kubeconfig"], cluster_settings["context"])
+    VersionApi(cluster.client).get_code()  # unreachable: one line, nothing started
+    shared = operator_stack_name(cluster_id(cluster))
     _use_engine(passphrase)
     action = ("preview of " if preview else "") + ("destroy" if destroy else "up")
     output: list[str] = []
@@ -133,17 +131,27 @@ def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
         output.append(line)
         click.echo(line)
 
+    workspace = auto.LocalWorkspaceOptions(work_dir=str(files.infra))
     try:
+        if settings is not None:
+            operator = auto.create_or_select_stack(
+                stack_name=shared,
+                project_name=citystack.PROJECT,
+                program=lambda: provision_operator(settings.cluster, settings.operator_chart),
+                opts=workspace,
+            )
+            # `up` and its preview refresh first: what was changed by hand since the last
+            # `up` shows in the plan and is taken back.
+            run_operator = operator.preview if preview else operator.up
+            _summary(run_operator(on_output=show, refresh=True), f"{shared}: ")
         stack = auto.create_or_select_stack(
             stack_name=city,
             project_name=citystack.PROJECT,
             program=lambda: program(files.infra),
-            opts=auto.LocalWorkspaceOptions(work_dir=str(files.infra)),
+            opts=workspace,
         )
         if settings is not None:
             _generate_passwords(stack, settings.credentialed)
-        # `up` and its preview refresh first: what was changed by hand since the last `up`
-        # shows in the plan and is taken back.
         operations: dict[
             tuple[bool, bool],
             Callable[..., auto.UpResult | auto.PreviewResult | auto.DestroyResult],
@@ -153,24 +161,51 @@ def up(city: str, preview: bool, destroy: bool, project: Path) -> None:
             (False, True): stack.destroy,
             (True, True): stack.preview_destroy,
         }
-        run = operations[(preview, destroy)]
-        result = run(on_output=show)
+        result = operations[(preview, destroy)](on_output=show)
+        _summary(result)
+        if destroy and not preview and not _blueprints_left(cluster):
+            _destroy_operator(shared, workspace, show)
     except auto.CommandError as error:
         reason = first_error("\n".join(output)) or str(error).strip().splitlines()[-1]
         raise RunFailure("pulumi", f"{action} of {city} failed: {reason}") from None
-    _summary(result)
 
 
-def operator_owner(cluster: DynamicClient) -> str | None:
-    """The city whose stack installed the operator on this cluster, if any did."""
+def stack_cluster(path: Path) -> dict[str, str]:
+    """The cluster a stack file names, read without checking the rest of it: a city whose
+    blueprint no longer validates can still be destroyed."""
+    config = (load_file(path).data or {}).get("config") or {}
+    kubeconfig = config.get(citystack.key("kubeconfig"))
+    return {
+        "kubeconfig": str((path.parent / kubeconfig).resolve()) if kubeconfig else "",
+        "context": config.get(citystack.key("context"), ""),
+    }
+
+
+def cluster_id(cluster: DynamicClient) -> str:
+    """The uid of the cluster's kube-system namespace: the same whichever kubeconfig reaches it."""
+    uid: str = kube.read(cluster, "v1", "Namespace", "kube-system")["metadata"]["uid"]
+    return uid
+
+
+def _blueprints_left(cluster: DynamicClient) -> bool:
     try:
-        namespace = kube.read(cluster, "v1", "Namespace", citystack.OPERATOR_NAMESPACE)
-    except ApiException as error:
-        if error.status == 404:
-            return None
-        raise
-    owner: str | None = (namespace["metadata"].get("annotations") or {}).get(INSTALLED_BY)
-    return owner
+        return bool(kube.list_objects(cluster, API_VERSION, "CityBlueprint"))
+    except ResourceNotFoundError:
+        return False
+
+
+def _destroy_operator(
+    name: str, workspace: auto.LocalWorkspaceOptions, show: Callable[[str], None]
+) -> None:
+    """The last city is gone: the cluster's operator goes too (its CRDs stay, as Helm's do)."""
+    try:
+        operator = auto.select_stack(
+            stack_name=name, project_name=citystack.PROJECT, program=lambda: None, opts=workspace
+        )
+    except auto.StackNotFoundError:
+        return
+    _summary(operator.destroy(on_output=show), f"{name}: ")
+    operator.workspace.remove_stack(name)
 
 
 def first_error(output: str) -> str | None:
@@ -225,7 +260,9 @@ def _generate_passwords(stack: auto.Stack, services: tuple[str, ...]) -> None:
             stack.set_config(f"{citystack.key('credentials')}.{service}", value, path=True)
 
 
-def _summary(result: auto.UpResult | auto.PreviewResult | auto.DestroyResult) -> None:
+def _summary(
+    result: auto.UpResult | auto.PreviewResult | auto.DestroyResult, stack: str = ""
+) -> None:
     """One closing line the tests and scripts can read; the engine has shown the outputs."""
     changes = (
         result.change_summary
@@ -233,6 +270,6 @@ def _summary(result: auto.UpResult | auto.PreviewResult | auto.DestroyResult) ->
         else result.summary.resource_changes
     )
     click.echo(
-        "changes: "
+        f"{stack}changes: "
         + (", ".join(f"{count} {op}" for op, count in sorted((changes or {}).items())) or "none")
     )

@@ -36,10 +36,6 @@ RESTRICTED = {
 # Pulumi owns what it declares: a field someone changed by hand is taken back by the next
 # `up` instead of failing on the server-side apply conflict with that person's field manager.
 PATCH_FORCE = {"pulumi.com/patchForce": "true"}
-# On the operator's namespace: the city whose stack installed the operator there. One city per
-# cluster: a second city's `up` would take over the same objects, and destroying either city
-# would remove the operator from under the other, so `citykit up` refuses it by this mark.
-INSTALLED_BY = "citykit.io/installed-by"
 
 # The kinds the core renders for a city, and the pulumi-kubernetes resource for each.
 RESOURCE_TYPES: Mapping[tuple[str, str], type[pulumi.CustomResource]] = {
@@ -115,7 +111,6 @@ class OperatorArgs:
     provider: k8s.Provider
     namespace: str
     chart: Path  # the operator's Helm chart folder
-    city: str  # whose stack installs it (INSTALLED_BY)
 
 
 def chart_crds(chart: Path) -> list[Manifest]:
@@ -142,11 +137,7 @@ class CitykitOperator(pulumi.ComponentResource):
         mine = pulumi.ResourceOptions(parent=self, provider=args.provider)
         namespace = k8s.core.v1.Namespace(
             f"Namespace/{args.namespace}",
-            metadata={
-                "name": args.namespace,
-                "labels": RESTRICTED,
-                "annotations": {**PATCH_FORCE, INSTALLED_BY: args.city},
-            },
+            metadata={"name": args.namespace, "labels": RESTRICTED, "annotations": PATCH_FORCE},
             opts=mine,
         )
         self.crds = [

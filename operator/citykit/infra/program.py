@@ -1,9 +1,15 @@
-"""The Pulumi program for one city: `provision(stack, passwords)`.
+"""The Pulumi program: `provision(stack, passwords)` for one city, `provision_operator` for
+the cluster's shared operator.
 
-Its inputs are read once, at the edge: `read_stack` checks the configuration with the same
-function `citykit up` checks the stack file with, so a bad stack fails before any resource
-is registered. Passwords are Pulumi secrets from the stack configuration (`citykit up`
-generates them once); they stay `Output` secrets all the way into the Kubernetes Secrets,
+The operator (its `citykit-system` namespace, CRDs and chart) is shared by every city on a
+cluster, so it is owned once, by a stack of its own per cluster (`operator_stack_name`):
+`citykit up CITY` brings it up before the city's stack, and the last city's `--destroy` takes
+it down. Destroying one city of several leaves the others' operator running.
+
+A city's inputs are read once, at the edge: `read_stack` checks the configuration with the
+same function `citykit up` checks the stack file with, so a bad stack fails before any
+resource is registered. Passwords are Pulumi secrets from the stack configuration (`citykit
+up` generates them once); they stay `Output` secrets all the way into the Kubernetes Secrets,
 which the provider stores encrypted in the state. Every object is a pulumi-kubernetes
 resource through one explicit provider for the stack's cluster; the operator's chart is
 rendered by the provider's own Helm, so `up` needs no helm CLI.
@@ -41,6 +47,7 @@ from citykit.infra.components import (
     PlatformServiceArgs,
     provider,
 )
+from citykit.resources import chart_dir
 
 
 def read_stack(base: Path | None = None) -> tuple[CityStack, dict[str, pulumi.Output[str]]]:
@@ -75,10 +82,34 @@ def _password(service: str) -> Callable[[Any], str]:
     return lambda values: str(values[service])
 
 
+OPERATOR_STACK = "citykit-system"
+
+
+def operator_stack_name(cluster_id: str) -> str:
+    """The operator's stack for the cluster whose kube-system namespace has uid `cluster_id`:
+    one per cluster, whichever kubeconfig or context reaches it."""
+    return f"{OPERATOR_STACK}-{cluster_id[:8]}"
+
+
 def program(base: Path | None = None) -> None:
-    """The whole program: what `__main__.py` and `citykit up` run."""
+    """The whole program: what `__main__.py` runs for a city's stack or an operator stack."""
+    if pulumi.get_stack().startswith(f"{OPERATOR_STACK}-"):
+        config = pulumi.Config(PROJECT)
+        chart = config.get("operatorChart")
+        cluster = {
+            "kubeconfig": config.get("kubeconfig") or "",
+            "context": config.get("context") or "",
+        }
+        provision_operator(cluster, (base or Path.cwd()) / chart if chart else chart_dir())
+        return
     stack, passwords = read_stack(base)
     provision(stack, passwords)
+
+
+def provision_operator(cluster: Mapping[str, str], chart: Path) -> None:
+    """The operator every city on the cluster shares, in its restricted namespace."""
+    CitykitOperator("operator", OperatorArgs(provider(cluster), OPERATOR_NAMESPACE, chart))
+    pulumi.export("operatorNamespace", OPERATOR_NAMESPACE)
 
 
 def _value(raw: str) -> Any:
@@ -90,14 +121,12 @@ def _value(raw: str) -> Any:
 
 
 def provision(stack: CityStack, passwords: Mapping[str, pulumi.Output[str]]) -> None:
-    """Namespace, operator, platform services, then the CityBlueprint that sets the operator off."""
+    """Namespace and platform services, then the CityBlueprint that sets the cluster's
+    operator (its own stack's, `provision_operator`) off."""
     blueprint = stack.validated.blueprint
     cluster = provider(stack.cluster)
     namespace = CityNamespace(
         "city", CityNamespaceArgs(cluster, blueprint, stack.quota, stack.container_defaults)
-    )
-    operator = CitykitOperator(
-        "operator", OperatorArgs(cluster, OPERATOR_NAMESPACE, stack.operator_chart, stack.city)
     )
     services = [
         PlatformService(
@@ -110,7 +139,7 @@ def provision(stack: CityStack, passwords: Mapping[str, pulumi.Output[str]]) -> 
     CityBlueprint(
         "blueprint",
         CityBlueprintArgs(cluster, stack.validated.document.data),
-        opts=pulumi.ResourceOptions(depends_on=[namespace, operator, *services]),
+        opts=pulumi.ResourceOptions(depends_on=[namespace, *services]),
     )
     pulumi.export("namespace", stack.namespace)
     pulumi.export("operatorNamespace", OPERATOR_NAMESPACE)
