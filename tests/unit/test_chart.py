@@ -260,6 +260,7 @@ def test_admission_policy_confines_the_operator_to_city_namespaces(helm: Path) -
         ("events.k8s.io", "events"),
         ("citykit.io", "initiatives"),
         ("citykit.io", "initiatives/status"),
+        ("apps", "controllerrevisions"),  # a city's history
     }
     [condition] = policy["matchConditions"]
     assert (

@@ -150,3 +150,15 @@ def test_a_written_object_the_watch_has_not_delivered_is_seen_in_its_scope() -> 
     assert [b["spec"]["replicas"] for b in written.merge([], lambda b: True)] == [3]
     written.seen(body("7", 3))
     assert written.merge([], lambda b: True) == []
+
+
+def test_a_history_revisions_event_queues_its_blueprint_and_the_index_keeps_its_number() -> None:
+    revision = {
+        **child("ControllerRevision", {"citykit.io/blueprint": "x"}),
+        "revision": 3,
+        "data": {"spec": {"version": "3.2.0"}},
+    }
+    assert owner_keys(revision) == [Key("CityBlueprint", "", "x")]
+    assert slim(revision)["revision"] == 3
+    assert slim(revision)["data"] == {"spec": {"version": "3.2.0"}}
+    assert owner_keys(child("ControllerRevision", {})) == []  # a StatefulSet's: not ours

@@ -51,7 +51,7 @@ def test_initiatives_are_counted_by_city_area_and_phase_with_zero_for_the_other_
     assert counts[("x", "mobility", "Pilot")] == 2
     assert counts[("x", "environment", "Live")] == 1
     assert counts[("x", "mobility", "Live")] == 0
-    assert len(counts) == 2 * 8  # two (city, area) pairs, every phase
+    assert len(counts) == 2 * 9  # two (city, area) pairs, every phase
 
 
 def test_an_initiatives_phase_change_moves_it_and_its_deletion_removes_it() -> None:

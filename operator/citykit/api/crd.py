@@ -86,6 +86,13 @@ def crds() -> dict[str, dict[str, Any]]:
                 ("Area", "string", ".spec.area", "Smart-city area"),
                 ("Phase", "string", ".status.phase", "Rollout phase"),
                 ("Wave", "string", ".status.wave", "Wave deployed"),
+                ("Revision", "string", ".status.revision", "Revision running citywide"),
+                (
+                    "Candidate",
+                    "string",
+                    ".status.candidateRevision",
+                    "Revision piloting beside it (upgrading)",
+                ),
                 ("Ready", "string", ".status.ready", "Ready replicas over desired"),
             ],
         ),

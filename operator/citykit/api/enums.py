@@ -18,6 +18,8 @@ class Phase(StrEnum):
     AWAITING_APPROVAL = "AwaitingApproval"
     CITYWIDE = "Citywide"
     LIVE = "Live"
+    # Live citywide on one revision while a changed one pilots beside it (an upgrade)
+    UPGRADING = "Upgrading"
     DEGRADED = "Degraded"
     BLOCKED = "Blocked"
 
@@ -49,5 +51,6 @@ class Area(StrEnum):
     ECONOMY = "economy"
 
 
-# Phases in which an initiative serves citywide: what a dependent initiative waits for.
-STARTED_PHASES = frozenset({Phase.LIVE, Phase.DEGRADED})
+# Phases in which an initiative serves citywide: what a dependent initiative waits for. An
+# upgrading initiative still serves its last good revision everywhere.
+STARTED_PHASES = frozenset({Phase.LIVE, Phase.UPGRADING, Phase.DEGRADED})

@@ -26,6 +26,15 @@ PLATFORM_SERVICE_LABEL = f"{GROUP}/platform-service"
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 # The annotation a gate with `approval: manual` waits for; its value names the approver.
 APPROVED_BY_ANNOTATION = f"{GROUP}/approved-by"
+# Next to it for an upgrade: the candidate revision that approval lets go citywide (an
+# approval of the first rollout, or of an earlier upgrade, does not approve a new revision).
+APPROVED_REVISION_ANNOTATION = f"{GROUP}/approved-revision"
+# On an initiative's Deployments and ConfigMap: the revision (a hash of the rendered
+# workloads) they run; the candidate of an upgrade also carries CANDIDATE_LABEL.
+REVISION_LABEL = f"{GROUP}/revision"
+CANDIDATE_LABEL = f"{GROUP}/candidate"
+# The name suffix of a candidate's objects, beside the citywide ones of the same names.
+CANDIDATE_SUFFIX = "-candidate"
 
 # A city's history: one apps/v1 ControllerRevision per applied blueprint spec, in the city
 # namespace (the format is citykit.core.history's docstring).

@@ -19,6 +19,7 @@ from citykit import kube
 from citykit.api.names import (
     API_VERSION,
     APPROVED_BY_ANNOTATION,
+    APPROVED_REVISION_ANNOTATION,
     INITIATIVE,
     city_namespace,
     object_name,
@@ -193,8 +194,21 @@ def approve(city: str, initiative: str, approver: str) -> None:
 
 
 def approve_initiative(client: DynamicClient, city: str, ref: str, approver: str) -> str:
-    """Records who approved the pilot, which is what the operator's gate waits for."""
+    """Records who approved the pilot, which is what the operator's gate waits for; during
+    an upgrade also which candidate revision was approved (an approval is for one revision)."""
     name = object_name(ref)
+    found = kube.read(client, API_VERSION, INITIATIVE, name, city_namespace(city))
+    candidate = (found.get("status") or {}).get("candidateRevision")
+    if candidate:
+        kube.patch_annotation(
+            client,
+            API_VERSION,
+            INITIATIVE,
+            name,
+            city_namespace(city),
+            APPROVED_REVISION_ANNOTATION,
+            candidate,
+        )
     kube.patch_annotation(
         client,
         API_VERSION,

@@ -25,8 +25,10 @@ import kopf
 
 from citykit import kube
 from citykit.api.names import (
+    BLUEPRINT_LABEL,
     CITY_BLUEPRINT,
     CITY_LABEL,
+    CONTROLLER_REVISION,
     GROUP,
     INITIATIVE,
     KPI_REPORT,
@@ -132,7 +134,18 @@ class Controller:
             ),
         )
         reports = self._store("citykit_kpireports", namespace) if not initiative else []
-        return reconcile.Snapshot(merged[0], children, initiatives, reports)
+        revisions = (
+            self.written.merge(
+                self._store("citykit_controllerrevisions", key.name),
+                lambda body: (
+                    body["kind"] == CONTROLLER_REVISION
+                    and (body["metadata"].get("labels") or {}).get(BLUEPRINT_LABEL) == key.name
+                ),
+            )
+            if not initiative
+            else []
+        )
+        return reconcile.Snapshot(merged[0], children, initiatives, reports, revisions)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
@@ -227,6 +240,8 @@ def _index(body: kopf.Body, **_: Any) -> dict[Any, dict[str, Any]]:
         return {body["metadata"]["name"]: kept}
     if body["kind"] in (INITIATIVE, KPI_REPORT):
         return {body["metadata"]["namespace"]: kept}
+    if body["kind"] == CONTROLLER_REVISION:
+        return {body["metadata"]["labels"][BLUEPRINT_LABEL]: kept}
     return {scope(body): kept}
 
 
@@ -241,6 +256,8 @@ _WATCHED = (
     (GROUP, VERSION, "cityblueprints", None),
     (GROUP, VERSION, "initiatives", None),
     (GROUP, VERSION, "kpireports", None),
+    # the cities' history (core.history): revisions carry the blueprint label, not the city's
+    ("apps", "v1", "controllerrevisions", {BLUEPRINT_LABEL: kopf.PRESENT}),
     *(
         (group, version, plural, {CITY_LABEL: kopf.PRESENT})
         for group, version, plural in CHILD_KINDS

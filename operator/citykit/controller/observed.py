@@ -2,7 +2,8 @@
 
 Indices hold slim copies (no managedFields, no status beyond what readiness needs), keyed
 by scope: children by (namespace, initiative), city-level objects by (namespace, ""),
-Initiatives and KpiReports by namespace, CityBlueprints by name. `owner_keys` maps any
+Initiatives and KpiReports by namespace, CityBlueprints and the ControllerRevisions of
+their history by the blueprint's name. `owner_keys` maps any
 watched object to the reconcile keys it concerns (controller-runtime's
 EnqueueRequestForOwner; a KpiReport concerns its namespace's city), and `Written` holds what
 the operator's own writes returned until the watches catch up, so a reconcile that runs
@@ -16,8 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from citykit.api.names import (
+    BLUEPRINT_LABEL,
     CITY_BLUEPRINT,
     CITY_LABEL,
+    CONTROLLER_REVISION,
     INITIATIVE,
     INITIATIVE_LABEL,
     KPI_REPORT,
@@ -25,7 +28,7 @@ from citykit.api.names import (
 )
 
 # What an object is kept with: the fields citykit writes (to see drift) and what it reads.
-_KEPT = ("apiVersion", "kind", "spec", "data", "automountServiceAccountToken")
+_KEPT = ("apiVersion", "kind", "spec", "data", "revision", "automountServiceAccountToken")
 _KEPT_METADATA = (
     "name",
     "namespace",
@@ -93,6 +96,9 @@ def owner_keys(body: Mapping[str, Any], siblings: Iterable[Mapping[str, Any]] = 
             if ref in ((sibling.get("spec") or {}).get("dependsOn") or ())
         ]
         return keys
+    if kind == CONTROLLER_REVISION:  # a city's history: its blueprint's
+        blueprint = labels.get(BLUEPRINT_LABEL)
+        return [Key(CITY_BLUEPRINT, "", blueprint)] if blueprint else []
     if kind == KPI_REPORT:  # written by pipelines, often unlabelled: the namespace says
         city = namespace_city(namespace)
         return [Key(CITY_BLUEPRINT, "", city)] if city else []

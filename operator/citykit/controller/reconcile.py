@@ -14,22 +14,44 @@ from typing import Any
 from kubernetes.dynamic import DynamicClient
 
 from citykit import kube
-from citykit.api.enums import Phase
+from citykit.api.enums import Phase, Wave
 from citykit.api.names import (
     API_VERSION,
     APPROVED_BY_ANNOTATION,
+    APPROVED_REVISION_ANNOTATION,
+    CANDIDATE_LABEL,
     CITY_BLUEPRINT,
     INITIATIVE,
+    OUTCOME_ANNOTATION,
+    RESTORED_FROM_ANNOTATION,
 )
 from citykit.controller import metrics
 from citykit.core import converge
 from citykit.core.catalogue import Catalogue, catalogue_versions, load_catalogue
 from citykit.core.errors import CitykitError
+from citykit.core.history import (
+    Outcome as RevisionOutcome,
+)
+from citykit.core.history import (
+    needs_revision,
+    next_revision,
+    outcome_annotations,
+    revision_object,
+    revisions_of,
+)
 from citykit.core.kpi import CONDITION as KPI_CONDITION
 from citykit.core.kpi import kpi_status
-from citykit.core.render import initiative_children, initiative_resources, namespace_objects
+from citykit.core.render import (
+    WORKLOAD_KINDS,
+    candidate_children,
+    initiative_children,
+    initiative_resources,
+    namespace_objects,
+    workload_revision,
+)
 from citykit.core.rollout import (
     DeploymentState,
+    Event,
     InitiativeStatus,
     InitiativeView,
     RolloutSpec,
@@ -38,6 +60,7 @@ from citykit.core.rollout import (
     fold_blueprint_status,
     next_initiative_status,
     progress_only,
+    settled_outcome,
 )
 from citykit.core.source import from_data
 from citykit.core.validation import validate
@@ -57,6 +80,7 @@ class Snapshot:
     children: Sequence[Mapping[str, Any]]
     initiatives: Sequence[Mapping[str, Any]]
     reports: Sequence[Mapping[str, Any]] = ()  # a blueprint's: its city's KpiReports
+    revisions: Sequence[Mapping[str, Any]] = ()  # a blueprint's: its ControllerRevisions
 
 
 @dataclass
@@ -145,7 +169,78 @@ def reconcile_blueprint(client: DynamicClient, snapshot: Snapshot) -> Outcome:
     new = fold_blueprint_status(spec, generation, status, phases, today, kpis)
     _patch_status(client, body, new, outcome)
     _tell_about_binding_targets(client, body, status, new)
+    _record_history(client, body, snapshot, new, outcome)
     return outcome
+
+
+def _record_history(
+    client: DynamicClient,
+    body: Mapping[str, Any],
+    snapshot: Snapshot,
+    status: Mapping[str, Any],
+    outcome: Outcome,
+) -> None:
+    """Keep the applied spec as a ControllerRevision (core.history's format) when it is new,
+    marking an unsettled earlier one Superseded; once its rollout ends, record the outcome."""
+    metadata = body["metadata"]
+    name, spec = metadata["name"], dict(body.get("spec") or {})
+    revisions = revisions_of(name, snapshot.revisions)
+    newest = max(revisions, key=lambda item: int(item.get("revision", 0)), default=None)
+    today = now()
+    if needs_revision(revisions, spec):
+        if newest is not None and _outcome_of(newest) == RevisionOutcome.PROGRESSING:
+            _mark(client, newest, RevisionOutcome.SUPERSEDED, today, None, outcome)
+        restored = str((metadata.get("annotations") or {}).get(RESTORED_FROM_ANNOTATION, ""))
+        source = next((item for item in revisions if str(item.get("revision")) == restored), None)
+        made = revision_object(
+            name,
+            spec,
+            next_revision(revisions),
+            today,
+            owner_uid=metadata["uid"],
+            restored_from=(
+                int(restored)
+                if source is not None and (source.get("data") or {}).get("spec") == spec
+                else None
+            ),
+        )
+        outcome.written.append(kube.apply(client, made))
+        metrics.API_WRITES.labels("apply", made["kind"]).inc()
+        return
+    if newest is None or _outcome_of(newest) != RevisionOutcome.PROGRESSING:
+        return
+    mine = [item for item in snapshot.initiatives if (item.get("spec") or {}).get("city") == name]
+    settled = settled_outcome(status, mine)
+    if settled is not None:
+        _mark(client, newest, settled[0], today, settled[1], outcome)
+
+
+def _outcome_of(revision: Mapping[str, Any]) -> str | None:
+    annotations = (revision.get("metadata") or {}).get("annotations") or {}
+    found: str | None = annotations.get(OUTCOME_ANNOTATION)
+    return found
+
+
+def _mark(
+    client: DynamicClient,
+    revision: Mapping[str, Any],
+    result: RevisionOutcome,
+    at: datetime.datetime,
+    reason: str | None,
+    outcome: Outcome,
+) -> None:
+    metadata = revision["metadata"]
+    outcome.written.append(
+        kube.patch_annotations(
+            client,
+            revision["apiVersion"],
+            revision["kind"],
+            metadata["name"],
+            metadata.get("namespace"),
+            outcome_annotations(result, at, reason),
+        )
+    )
+    metrics.API_WRITES.labels("patch", revision["kind"]).inc()
 
 
 def _tell_about_binding_targets(
@@ -199,6 +294,7 @@ def reconcile_initiative(
             outcome,
         )
         return outcome
+    annotations = metadata.get("annotations") or {}
     view = InitiativeView(
         spec=RolloutSpec.from_spec(spec),
         generation=generation,
@@ -212,11 +308,30 @@ def reconcile_initiative(
             for child in snapshot.children
             if child["kind"] == "Deployment"
         ],
-        approved_by=(metadata.get("annotations") or {}).get(APPROVED_BY_ANNOTATION),
+        approved_by=annotations.get(APPROVED_BY_ANNOTATION),
+        revision=workload_revision(spec, pinned),
+        approved_revision=annotations.get(APPROVED_REVISION_ANNOTATION),
     )
     decision = next_initiative_status(view, len(entry.components), now())
-    if decision.wave is not None:
-        owner = {"apiVersion": API_VERSION, "kind": INITIATIVE, "metadata": metadata}
+    owner = {"apiVersion": API_VERSION, "kind": INITIATIVE, "metadata": metadata}
+    if decision.hold or decision.candidate:
+        # The citywide workloads run the last good revision and are kept as they are; the
+        # objects every revision shares follow the spec; the candidate runs beside them.
+        kept = [
+            child
+            for child in snapshot.children
+            if child["kind"] in WORKLOAD_KINDS
+            and CANDIDATE_LABEL not in (child["metadata"].get("labels") or {})
+        ]
+        shared = [
+            m
+            for m in initiative_children(spec, pinned, Wave.CITYWIDE)
+            if m["kind"] not in WORKLOAD_KINDS
+        ]
+        candidate = candidate_children(spec, pinned) if decision.candidate else []
+        desired = [*kept, *(converge.owned(m, owner) for m in [*shared, *candidate])]
+        _converge(client, desired, snapshot.children, outcome)
+    elif decision.wave is not None:
         desired = [
             converge.owned(m, owner) for m in initiative_children(spec, pinned, decision.wave)
         ]
@@ -226,7 +341,7 @@ def reconcile_initiative(
     if progress_wait > 0 and progress_only(body.get("status") or {}, new):
         outcome.recheck_within(progress_wait)
     else:
-        _patch_status(client, body, new, outcome)
+        _patch_status(client, body, new, outcome, decision.event)
     return outcome
 
 
@@ -249,9 +364,14 @@ def _converge(
 
 
 def _patch_status(
-    client: DynamicClient, body: Mapping[str, Any], new: Mapping[str, Any], outcome: Outcome
+    client: DynamicClient,
+    body: Mapping[str, Any],
+    new: Mapping[str, Any],
+    outcome: Outcome,
+    event: Event | None = None,
 ) -> None:
-    """Write status only when it changed, and tell the city team about phase changes."""
+    """Write status only when it changed, and tell the city team about phase changes (or
+    post `event`, the decision's own, in place of the phase change's)."""
     current = body.get("status") or {}
     changes = converge.merge_patch(current, new)
     if not changes:
@@ -269,6 +389,9 @@ def _patch_status(
         )
     )
     metrics.API_WRITES.labels("patch", body["kind"]).inc()
+    if event is not None:
+        kube.post_event(client, body, event.type, event.reason, event.message)
+        metrics.API_WRITES.labels("create", "Event").inc()
     if current.get("phase") != new.get("phase"):
         metrics.phase_changed(body, current.get("phase"), new["phase"])
         message = new.get("message") or new.get("live", "")
@@ -280,8 +403,9 @@ def _patch_status(
             new["phase"],
             message,
         )
-        warning = new["phase"] in (Phase.BLOCKED, Phase.DEGRADED)
-        kube.post_event(
-            client, body, "Warning" if warning else "Normal", str(new["phase"]), message
-        )
-        metrics.API_WRITES.labels("create", "Event").inc()
+        if event is None:
+            warning = new["phase"] in (Phase.BLOCKED, Phase.DEGRADED)
+            kube.post_event(
+                client, body, "Warning" if warning else "Normal", str(new["phase"]), message
+            )
+            metrics.API_WRITES.labels("create", "Event").inc()

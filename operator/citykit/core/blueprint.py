@@ -11,6 +11,8 @@ from citykit.api.names import city_namespace
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_HEALTHY_FOR = "10m"
+# How long an upgrade's candidate revision may take to become healthy before it rolls back.
+DEFAULT_PROGRESS_DEADLINE = "10m"
 
 
 def duration_seconds(text: str) -> int:
@@ -28,10 +30,15 @@ def duration_seconds(text: str) -> int:
 class Gate:
     healthy_for: str
     approval: str
+    progress_deadline: str = DEFAULT_PROGRESS_DEADLINE
 
     @property
     def healthy_for_seconds(self) -> int:
         return duration_seconds(self.healthy_for)
+
+    @property
+    def progress_deadline_seconds(self) -> int:
+        return duration_seconds(self.progress_deadline)
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,11 @@ def _initiative(index: int, item: Mapping[str, Any]) -> InitiativeSpec:
         parameters=item.get("parameters", {}),
         secret_refs=item.get("secretRefs", {}),
         pilot_districts=tuple(item.get("pilotDistricts", ())),
-        gate=Gate(gate.get("healthyFor", DEFAULT_HEALTHY_FOR), gate.get("approval", "auto")),
+        gate=Gate(
+            gate.get("healthyFor", DEFAULT_HEALTHY_FOR),
+            gate.get("approval", "auto"),
+            gate.get("progressDeadline", DEFAULT_PROGRESS_DEADLINE),
+        ),
         depends_on=tuple(item.get("dependsOn", ())),
         retention_days=item.get("retentionDays"),
         approvers=tuple(approval["approver"] for approval in item.get("approvals", ())),

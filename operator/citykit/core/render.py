@@ -8,6 +8,12 @@ Two steps, matching the operator's two controllers:
 - `initiative_children` turns one Initiative spec and a wave (pilot or citywide) into its
   ServiceAccount, ConfigMap, Deployments, Services and NetworkPolicy.
 `citykit plan` prints exactly what these return.
+
+Workloads (the ConfigMap and Deployments) carry their revision, `workload_revision`: a short
+hash of what the spec renders citywide, so a change to an image, a parameter or the
+catalogue version is a new revision, and an unchanged spec is the same one. During an
+upgrade `candidate_children` renders the new revision for the pilot districts under names of
+its own, beside the citywide objects.
 """
 
 from __future__ import annotations
@@ -22,17 +28,20 @@ from typing import Any
 from citykit.api.enums import Wave
 from citykit.api.names import (
     API_VERSION,
+    CANDIDATE_LABEL,
+    CANDIDATE_SUFFIX,
     CONFIG_HASH_ANNOTATION,
     INITIATIVE,
     INITIATIVE_LABEL,
     PLATFORM_SERVICE_LABEL,
+    REVISION_LABEL,
     WAVE_LABEL,
     city_labels,
     city_namespace,
     initiative_labels,
     object_name,
 )
-from citykit.core.blueprint import Blueprint, InitiativeSpec
+from citykit.core.blueprint import DEFAULT_PROGRESS_DEADLINE, Blueprint, InitiativeSpec
 from citykit.core.catalogue import Catalogue, Component, Entry
 from citykit.core.policy import privacy_settings
 from citykit.core.validation import ValidatedBlueprint
@@ -115,7 +124,16 @@ def _initiative_resource(validated: ValidatedBlueprint, initiative: InitiativeSp
         "parameters": as_stored({**entry.parameter_defaults, **initiative.parameters}),
         "districts": list(blueprint.districts),
         "pilotDistricts": list(initiative.pilot_districts),
-        "gate": {"healthyFor": initiative.gate.healthy_for, "approval": initiative.gate.approval},
+        "gate": {
+            "healthyFor": initiative.gate.healthy_for,
+            "approval": initiative.gate.approval,
+            # the default is left out, so Initiatives made before the field keep their spec
+            **(
+                {"progressDeadline": initiative.gate.progress_deadline}
+                if initiative.gate.progress_deadline != DEFAULT_PROGRESS_DEADLINE
+                else {}
+            ),
+        },
         "dependsOn": list(initiative.depends_on),
         "privacy": {"consent": privacy.consent, "categories": list(privacy.categories)},
         "sharing": {
@@ -147,10 +165,59 @@ def _initiative_resource(validated: ValidatedBlueprint, initiative: InitiativeSp
     }
 
 
+WORKLOAD_KINDS = frozenset({"ConfigMap", "Deployment"})
+
+
+def workload_revision(spec: Mapping[str, Any], catalogue: Catalogue) -> str:
+    """The revision of what `spec` runs: a short stable hash of its citywide workloads."""
+    workloads = [
+        manifest
+        for manifest in _children(spec, catalogue, Wave.CITYWIDE)
+        if manifest["kind"] in WORKLOAD_KINDS
+    ]
+    return hashlib.sha256(json.dumps(workloads, sort_keys=True).encode()).hexdigest()[:10]
+
+
 def initiative_children(
     spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave
 ) -> list[Manifest]:
-    """ServiceAccount, ConfigMap, Deployments, Services and NetworkPolicy of one initiative."""
+    """ServiceAccount, ConfigMap, Deployments, Services and NetworkPolicy of one initiative;
+    the workloads labelled with their revision."""
+    revision = workload_revision(spec, catalogue)
+    manifests = _children(spec, catalogue, wave)
+    for manifest in manifests:
+        if manifest["kind"] in WORKLOAD_KINDS:
+            manifest["metadata"]["labels"][REVISION_LABEL] = revision
+    return manifests
+
+
+def candidate_children(spec: Mapping[str, Any], catalogue: Catalogue) -> list[Manifest]:
+    """An upgrade's candidate: `spec`'s ConfigMap and Deployments for the pilot districts,
+    named with CANDIDATE_SUFFIX and labelled CANDIDATE_LABEL, so they run beside the
+    citywide objects of the running revision (the initiative's Services reach both)."""
+    revision = workload_revision(spec, catalogue)
+    config = f"{object_name(spec['ref'])}-config"
+    manifests = []
+    for manifest in _children(spec, catalogue, Wave.PILOT):
+        if manifest["kind"] not in WORKLOAD_KINDS:
+            continue
+        metadata = manifest["metadata"]
+        metadata["name"] += CANDIDATE_SUFFIX
+        metadata["labels"].update({REVISION_LABEL: revision, CANDIDATE_LABEL: "true"})
+        if manifest["kind"] == "Deployment":
+            template = manifest["spec"]["template"]
+            template["metadata"]["labels"][CANDIDATE_LABEL] = "true"
+            # its own selector: the citywide Deployment's ReplicaSets never count its Pods
+            manifest["spec"]["selector"]["matchLabels"][CANDIDATE_LABEL] = "true"
+            for container in template["spec"]["containers"]:
+                for source in container["envFrom"]:
+                    if source["configMapRef"]["name"] == config:
+                        source["configMapRef"]["name"] = config + CANDIDATE_SUFFIX
+        manifests.append(manifest)
+    return manifests
+
+
+def _children(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave) -> list[Manifest]:
     entry = catalogue.entries[spec["ref"]]
     name = object_name(entry.id)
     namespace = city_namespace(spec["city"])

@@ -16,6 +16,19 @@ AwaitingApproval before anything is deployed: a manual gate is never skipped.
 A wave never moves backwards: the wave reached is the furthest of the stored status and the
 wave labels of the Deployments that exist, so a crash between writing the citywide children
 and writing the status neither sends the rollout back to pilot nor restarts its gate.
+
+Upgrades pilot too. Every rendering of an initiative's workloads has a revision (a hash,
+`render.workload_revision`); once an initiative runs citywide, `status.revision` names the
+revision there. When its spec renders a different revision, that candidate is deployed to
+the pilot districts beside the citywide objects, which are not touched (phase Upgrading);
+after its gate (healthyFor, and approval of that revision when manual) the candidate
+replaces the citywide revision (Citywide -> Live). A candidate that is not healthy within
+`gate.progressDeadline`, or that loses readiness in the pilot after it was healthy, rolls
+back: its objects go, the citywide revision runs on, and `failedRevision` remembers it so
+the same spec is not tried again (a changed one is). A newer change arriving mid-upgrade
+replaces the candidate and starts its clocks again: the newest wins. Without pilot
+districts a changed revision follows its gate only: it waits for approval when the gate is
+manual, then rolls out citywide as Kubernetes rolls a Deployment.
 """
 
 from __future__ import annotations
@@ -27,8 +40,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from citykit.api.enums import STARTED_PHASES, Area, BlueprintPhase, Phase, Wave
-from citykit.api.names import WAVE_LABEL, area_of
-from citykit.core.blueprint import DEFAULT_HEALTHY_FOR, Gate
+from citykit.api.names import CANDIDATE_LABEL, REVISION_LABEL, WAVE_LABEL, area_of
+from citykit.core.blueprint import DEFAULT_HEALTHY_FOR, DEFAULT_PROGRESS_DEADLINE, Gate
+from citykit.core.history import Outcome
 from citykit.core.kpi import CONDITION as KPI_CONDITION
 from citykit.core.kpi import binding_condition
 
@@ -116,7 +130,11 @@ class RolloutSpec:
             ref=spec["ref"],
             districts=tuple(spec.get("districts", ())),
             pilot_districts=tuple(spec.get("pilotDistricts", ())),
-            gate=Gate(gate.get("healthyFor", DEFAULT_HEALTHY_FOR), gate.get("approval", "auto")),
+            gate=Gate(
+                gate.get("healthyFor", DEFAULT_HEALTHY_FOR),
+                gate.get("approval", "auto"),
+                gate.get("progressDeadline", DEFAULT_PROGRESS_DEADLINE),
+            ),
             depends_on=tuple(spec.get("dependsOn", ())),
         )
 
@@ -134,17 +152,22 @@ class DeploymentState:
     replicas: int
     ready: int
     current: bool
+    revision: str | None = None
+    candidate: bool = False  # an upgrade's candidate, beside the citywide Deployments
 
     @classmethod
     def from_api(cls, deployment: Mapping[str, Any]) -> DeploymentState:
         metadata = deployment.get("metadata") or {}
-        label = (metadata.get("labels") or {}).get(WAVE_LABEL)
+        labels = metadata.get("labels") or {}
+        label = labels.get(WAVE_LABEL)
         status = deployment.get("status") or {}
         return cls(
             wave=Wave(label) if label in tuple(Wave) else None,
             replicas=(deployment.get("spec") or {}).get("replicas", 1),
             ready=min(status.get("readyReplicas") or 0, status.get("updatedReplicas") or 0),
             current=(status.get("observedGeneration") or 0) >= metadata.get("generation", 0),
+            revision=labels.get(REVISION_LABEL),
+            candidate=CANDIDATE_LABEL in labels,
         )
 
 
@@ -161,6 +184,10 @@ class InitiativeStatus:
     approved_by: str | None = None
     observed_generation: int | None = None
     conditions: tuple[Condition, ...] = ()
+    revision: str | None = None
+    candidate_revision: str | None = None
+    candidate_since: str | None = None
+    failed_revision: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InitiativeStatus:
@@ -175,6 +202,10 @@ class InitiativeStatus:
             approved_by=data.get("approvedBy"),
             observed_generation=data.get("observedGeneration"),
             conditions=_conditions(data),
+            revision=data.get("revision"),
+            candidate_revision=data.get("candidateRevision"),
+            candidate_since=data.get("candidateSince"),
+            failed_revision=data.get("failedRevision"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,6 +221,14 @@ class InitiativeStatus:
             data["approvedBy"] = self.approved_by
         if self.observed_generation is not None:
             data["observedGeneration"] = self.observed_generation
+        for key, value in (
+            ("revision", self.revision),
+            ("candidateRevision", self.candidate_revision),
+            ("candidateSince", self.candidate_since),
+            ("failedRevision", self.failed_revision),
+        ):
+            if value is not None:
+                data[key] = value
         if self.conditions:
             data["conditions"] = [condition.to_dict() for condition in self.conditions]
         return data
@@ -246,16 +285,36 @@ class InitiativeView:
     dependency_phases: Mapping[str, str]
     deployments: Sequence[DeploymentState]
     approved_by: str | None
+    # The revision the spec renders (None: unknown, upgrades are not told apart), and the
+    # revision a manual approval was given for.
+    revision: str | None = None
+    approved_revision: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """An Event the operator posts with the status (a rollback's Warning)."""
+
+    type: str
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The status to store, the wave to deploy (None: deploy nothing yet), and in how many
-    seconds to look again even if nothing changes (a gate opening), None: only on change."""
+    """The status to store, the wave to deploy the spec in (None: deploy nothing of it), and
+    in how many seconds to look again even if nothing changes (a gate opening), None: only
+    on change. During an upgrade `candidate` deploys the spec as a candidate in the pilot
+    districts, and `hold` keeps the citywide workloads as they are rather than render them
+    from the spec (the spec is the candidate's, or a revision that rolled back); without
+    `candidate`, a hold removes the candidate objects."""
 
     status: InitiativeStatus
     wave: Wave | None
     recheck_after: float | None
+    candidate: bool = False
+    hold: bool = False
+    event: Event | None = None
 
 
 def next_initiative_status(
@@ -296,8 +355,12 @@ def next_initiative_status(
         "all dependencies are live" if spec.depends_on else "no dependencies",
     )
 
-    reached = reached_wave(previous, view.deployments)
+    running = [deployment for deployment in view.deployments if not deployment.candidate]
+    reached = reached_wave(previous, running)
     wave = reached or spec.initial_wave
+    stable = running_revision(previous, running) if reached == Wave.CITYWIDE else None
+    if view.revision is not None and stable is not None and stable != view.revision:
+        return _upgrade(view, stable, components, conditions, condition, now)
     if reached is None and wave == Wave.CITYWIDE and _awaits_approval(view):
         message = "no pilot districts: deploys citywide once approved; run `citykit approve`"
         conditions = condition(conditions, "Ready", False, Phase.AWAITING_APPROVAL, message)
@@ -306,16 +369,26 @@ def next_initiative_status(
             None,
             None,
         )
-    workloads = fold_workloads(view.deployments, components, wave)
+    workloads = fold_workloads(running, components, wave)
     since: str | None = None
     recheck: float | None = None
     phase, message = Phase.CITYWIDE, ""
     if wave == Wave.PILOT:
         phase, message, since, recheck, wave = _pilot(view, workloads, now)
         if wave == Wave.CITYWIDE:
-            workloads = fold_workloads(view.deployments, components, wave)
+            workloads = fold_workloads(running, components, wave)
     if wave == Wave.CITYWIDE:
         phase, message = _citywide(spec, previous, workloads)
+    if previous.candidate_revision is not None and wave == Wave.CITYWIDE:
+        # an upgrade ended with the spec back on the revision running citywide
+        conditions = condition(
+            conditions,
+            "Progressing",
+            True,
+            "Reverted",
+            f"revision {view.revision} runs citywide; candidate "
+            f"{previous.candidate_revision} withdrawn",
+        )
     conditions = condition(conditions, "Ready", phase == Phase.LIVE, phase, message)
     status = replace(
         base,
@@ -328,8 +401,199 @@ def next_initiative_status(
         # who let it go citywide stays on record, not just at the transition
         approved_by=view.approved_by or None,
         conditions=conditions,
+        revision=view.revision if wave == Wave.CITYWIDE else None,
+        failed_revision=previous.failed_revision,
     )
     return Decision(status, wave, recheck)
+
+
+def running_revision(
+    status: InitiativeStatus, deployments: Iterable[DeploymentState]
+) -> str | None:
+    """The revision running citywide: the one the citywide Deployments carry when they all
+    carry the same (written before the status, they are ahead of it after a crash), else
+    the stored status's."""
+    labels = {d.revision for d in deployments if d.wave == Wave.CITYWIDE and not d.candidate}
+    if len(labels) == 1 and None not in labels:
+        return labels.pop()
+    return status.revision
+
+
+def _upgrade(
+    view: InitiativeView,
+    stable: str,
+    components: int,
+    conditions: tuple[Condition, ...],
+    condition: Any,
+    now: datetime.datetime,
+) -> Decision:
+    """A live initiative whose spec renders `view.revision`, not the `stable` revision
+    running citywide: pilot the candidate, promote it, or roll it back."""
+    spec, previous, candidate = view.spec, view.status, view.revision
+    assert candidate is not None
+    running = [d for d in view.deployments if not d.candidate]
+    citywide = fold_workloads(running, components, Wave.CITYWIDE)
+    base = replace(
+        InitiativeStatus(observed_generation=view.generation),
+        wave=Wave.CITYWIDE,
+        ready_replicas=citywide.ready,
+        replicas=citywide.desired,
+        approved_by=view.approved_by or None,
+        revision=stable,
+        failed_revision=previous.failed_revision,
+    )
+
+    def settled(reason: str, message: str, event: Event | None, failed: str | None) -> Decision:
+        """The stable revision runs on alone (the candidate rolled back, now or before)."""
+        phase = Phase.LIVE if citywide.healthy else Phase.DEGRADED
+        ready = f"{citywide.ready}/{citywide.desired} replicas ready"
+        summary = f"live in all {len(spec.districts)} districts" if citywide.healthy else ready
+        text = f"{summary} on revision {stable}; {message}"
+        marked = condition(conditions, "Progressing", False, reason, message)
+        marked = condition(marked, "Ready", phase == Phase.LIVE, phase, text)
+        status = replace(base, phase=phase, message=text, conditions=marked, failed_revision=failed)
+        return Decision(status, None, None, hold=True, event=event)
+
+    if candidate == previous.failed_revision:
+        found = next((c for c in conditions if c.type == "Progressing"), None)
+        message = (
+            found.message
+            if found is not None and found.reason == "RolledBack"
+            else f"revision {candidate} rolled back"
+        )
+        return settled("RolledBack", message, None, candidate)
+
+    if not spec.pilot_districts:
+        approved = _revision_approved(view, candidate)
+        if not approved:
+            message = (
+                f"revision {candidate} waits for approval to replace {stable} citywide; "
+                "run `citykit approve`"
+            )
+            marked = condition(conditions, "Progressing", True, "AwaitingApproval", message)
+            marked = condition(marked, "Ready", False, Phase.UPGRADING, message)
+            status = replace(
+                base,
+                phase=Phase.UPGRADING,
+                message=message,
+                conditions=marked,
+                candidate_revision=candidate,
+            )
+            return Decision(status, None, None, hold=True)
+        return _promote(view, base, conditions, condition, stable)
+
+    same = previous.candidate_revision == candidate
+    started = previous.candidate_since if same and previous.candidate_since else timestamp(now)
+    healthy_since = previous.pilot_healthy_since if same else None
+    pilot = fold_workloads(
+        [d for d in view.deployments if d.candidate and d.revision == candidate],
+        components,
+        Wave.PILOT,
+    )
+    districts = ", ".join(spec.pilot_districts)
+    deadline = (
+        spec.gate.progress_deadline_seconds - (now - parse_timestamp(started)).total_seconds()
+    )
+    if not pilot.healthy:
+        reason = None
+        if healthy_since is not None:
+            reason = (
+                f"revision {candidate} went Degraded in the pilot ({districts}): "
+                f"{pilot.ready}/{pilot.desired} ready; rolled back to {stable}"
+            )
+        elif deadline <= 0:
+            reason = (
+                f"revision {candidate} was not healthy within {spec.gate.progress_deadline} "
+                f"in the pilot ({districts}): {pilot.ready}/{pilot.desired} ready; "
+                f"rolled back to {stable}"
+            )
+        if reason is not None:
+            return settled("RolledBack", reason, Event("Warning", "RolledBack", reason), candidate)
+        message = (
+            f"revision {candidate} piloting in {districts} beside {stable}: "
+            f"{pilot.ready}/{pilot.desired} ready"
+        )
+        return _upgrading(base, conditions, condition, message, candidate, started, None, deadline)
+    healthy_since = healthy_since or timestamp(now)
+    remaining = (
+        spec.gate.healthy_for_seconds - (now - parse_timestamp(healthy_since)).total_seconds()
+    )
+    if remaining > 0:
+        opens = timestamp(
+            parse_timestamp(healthy_since)
+            + datetime.timedelta(seconds=spec.gate.healthy_for_seconds)
+        )
+        message = (
+            f"revision {candidate} piloting in {districts} beside {stable}: healthy, "
+            f"gate opens at {opens}"
+        )
+        return _upgrading(
+            base, conditions, condition, message, candidate, started, healthy_since, remaining
+        )
+    if not _revision_approved(view, candidate):
+        message = (
+            f"revision {candidate} healthy in {districts} for {spec.gate.healthy_for}; "
+            "run `citykit approve` to let it replace " + stable
+        )
+        return _upgrading(
+            base, conditions, condition, message, candidate, started, healthy_since, None
+        )
+    return _promote(view, base, conditions, condition, stable)
+
+
+def _upgrading(
+    base: InitiativeStatus,
+    conditions: tuple[Condition, ...],
+    condition: Any,
+    message: str,
+    candidate: str,
+    started: str,
+    healthy_since: str | None,
+    recheck: float | None,
+) -> Decision:
+    marked = condition(conditions, "Progressing", True, "Piloting", message)
+    marked = condition(marked, "Ready", False, Phase.UPGRADING, message)
+    status = replace(
+        base,
+        phase=Phase.UPGRADING,
+        message=message,
+        conditions=marked,
+        candidate_revision=candidate,
+        candidate_since=started,
+        pilot_healthy_since=healthy_since,
+    )
+    return Decision(status, None, recheck, candidate=True)
+
+
+def _promote(
+    view: InitiativeView,
+    base: InitiativeStatus,
+    conditions: tuple[Condition, ...],
+    condition: Any,
+    stable: str,
+) -> Decision:
+    """The candidate replaces the citywide revision: the spec is deployed citywide (the
+    Deployments roll), the candidate objects go."""
+    message = f"rolling revision {view.revision} out to all {len(view.spec.districts)} districts"
+    marked = condition(
+        conditions, "Progressing", True, "Promoted", f"revision {view.revision} replaced {stable}"
+    )
+    marked = condition(marked, "Ready", False, Phase.CITYWIDE, message)
+    status = replace(
+        base,
+        phase=Phase.CITYWIDE,
+        message=message,
+        conditions=marked,
+        revision=view.revision,
+        failed_revision=None,
+    )
+    return Decision(status, Wave.CITYWIDE, None)
+
+
+def _revision_approved(view: InitiativeView, revision: str) -> bool:
+    return view.spec.gate.approval != "manual" or (
+        bool(view.approved_by) and view.approved_revision == revision
+    )
 
 
 def _pilot(
@@ -362,7 +626,7 @@ def _citywide(
 ) -> tuple[Phase, str]:
     if workloads.healthy:
         return Phase.LIVE, f"live in all {len(spec.districts)} districts"
-    if previous.phase in STARTED_PHASES and previous.wave == Wave.CITYWIDE:
+    if previous.phase in (Phase.LIVE, Phase.DEGRADED) and previous.wave == Wave.CITYWIDE:
         return Phase.DEGRADED, f"{workloads.ready}/{workloads.desired} replicas ready"
     return Phase.CITYWIDE, f"rolling out to all {len(spec.districts)} districts"
 
@@ -474,6 +738,34 @@ def fold_blueprint_status(
         **({"kpis": [dict(item) for item in kpis]} if kpis else {}),
         "conditions": [condition.to_dict() for condition in conditions],
     }
+
+
+def settled_outcome(
+    blueprint_status: Mapping[str, Any], initiatives: Iterable[Mapping[str, Any]]
+) -> tuple[Outcome, str | None] | None:
+    """How the rollout of the blueprint spec now applied ended, for its ControllerRevision:
+    RolledBack (with why) when an initiative rolled this spec's revision back, Live when
+    every initiative is live on it, None while it is still under way. Only statuses written
+    for an initiative's current generation count: right after a change the statuses still
+    describe the spec before it."""
+    items = list(initiatives)
+    if any(
+        (item.get("status") or {}).get("observedGeneration")
+        != (item.get("metadata") or {}).get("generation")
+        for item in items
+    ):
+        return None
+    for item in items:
+        for found in (item.get("status") or {}).get("conditions") or ():
+            if (
+                found.get("type") == "Progressing"
+                and found.get("reason") == "RolledBack"
+                and found.get("observedGeneration") == item["metadata"].get("generation")
+            ):
+                return Outcome.ROLLED_BACK, f"{item['spec']['ref']}: {found.get('message', '')}"
+    if blueprint_status.get("phase") == BlueprintPhase.LIVE:
+        return Outcome.LIVE, None
+    return None
 
 
 def blocked_blueprint_status(

@@ -138,6 +138,27 @@ def patch_annotation(
     )
 
 
+def patch_annotations(
+    client: DynamicClient,
+    api_version: str,
+    kind: str,
+    name: str,
+    namespace: str | None,
+    annotations: Mapping[str, str | None],
+) -> dict[str, Any]:
+    """JSON-merge-patch `annotations` onto an object (a None value removes one); returns
+    the object as stored."""
+    resource = client.resources.get(api_version=api_version, kind=kind)
+    patched: dict[str, Any] = client.patch(
+        resource,
+        name=name,
+        namespace=namespace,
+        body={"metadata": {"annotations": dict(annotations)}},
+        content_type="application/merge-patch+json",
+    ).to_dict()
+    return patched
+
+
 def patch_status(
     client: DynamicClient,
     api_version: str,

@@ -1,0 +1,339 @@
+"""Pilot-first upgrades, automatic rollback and the city's history, on a real kube-apiserver
+with the operator running.
+
+One city made from Hangzhou (three of its initiatives, 2 s automatic gates) goes Live on
+catalogue 1.0.0, then the tests follow its life in order: the blueprint changed the way
+`citykit upgrade` changes it (the pin to 1.1.0, the minor version bumped), under which only
+mobility.adaptive-traffic-signals renders differently; a deliberately broken revision of that
+initiative (its Pods read CITYKIT_TEST_NEVER_READY, which the local cluster's KWOK stage keeps
+unready, as a kubelet would a Pod whose Secret is missing); `citykit rollback`; and
+`citykit history`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, watch
+from urllib3.exceptions import ProtocolError
+
+from citykit.core.upgrade import bumped_minor
+from citykit.kube.wait import wait_for
+from citykit.localcluster.operator_process import OperatorProcess
+from citykit.localcluster.state import LocalCluster
+from tests.conftest import read_city, run_cli
+
+GROUP, VERSION = "citykit.io", "v1alpha1"
+CITY = "upgraded"
+NAMESPACE = f"city-{CITY}"
+CHANGED = "mobility-adaptive-traffic-signals"  # the one 1.1.0 renders differently
+UNCHANGED = ("mobility-real-time-transit-info", "living-smart-street-lighting")
+KEPT = ("mobility.adaptive-traffic-signals", *(name.replace("-", ".", 1) for name in UNCHANGED))
+# REVISION  BLUEPRINT [(restores rN)]  CATALOGUE  APPLIED  OUTCOME ...
+HISTORY_ROW = re.compile(r"^ ?(\*?r\d+)\s+(\S+)(?: \(restores (r\d+)\))?\s+(\S+)\s+\S+\s+(\S+)")
+CHILD_RESOURCES = ("deployments", "configmaps", "services", "serviceaccounts", "networkpolicies")
+
+
+def custom(api: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api)
+
+
+def city_spec() -> dict[str, Any]:
+    """Hangzhou's spec with three initiatives that depend on nothing, and short gates."""
+    spec: dict[str, Any] = copy.deepcopy(read_city("hangzhou")["spec"])
+    spec["initiatives"] = [item for item in spec["initiatives"] if item["ref"] in KEPT]
+    for item in spec["initiatives"]:
+        item["gate"] = {"healthyFor": "2s", "approval": "auto"}
+        item["dependsOn"] = []
+    spec["dataSharing"] = [
+        a for a in spec.get("dataSharing", []) if a["producer"] in KEPT and a["consumer"] in KEPT
+    ]
+    spec["kpiTargets"] = []
+    return spec
+
+
+def stored_spec(api: client.ApiClient) -> dict[str, Any]:
+    found = custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", CITY)
+    return dict(found["spec"])
+
+
+def replace_spec(api: client.ApiClient, spec: dict[str, Any]) -> None:
+    found = custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", CITY)
+    found["spec"] = spec
+    custom(api).replace_cluster_custom_object(GROUP, VERSION, "cityblueprints", CITY, found)
+
+
+def initiative(api: client.ApiClient, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = custom(api).get_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, "initiatives", name
+    )
+    return found
+
+
+def status(api: client.ApiClient, name: str) -> dict[str, Any]:
+    return initiative(api, name).get("status") or {}
+
+
+def condition(api: client.ApiClient, name: str, type_: str) -> dict[str, Any]:
+    return next((c for c in status(api, name).get("conditions") or () if c["type"] == type_), {})
+
+
+def deployments(api: client.ApiClient, name: str) -> list[Any]:
+    return (
+        client.AppsV1Api(api)
+        .list_namespaced_deployment(NAMESPACE, label_selector=f"citykit.io/initiative={name}")
+        .items
+    )
+
+
+def revisions(api: client.ApiClient) -> dict[int, dict[str, str]]:
+    """Revision number -> annotations of the city's ControllerRevisions."""
+    items = (
+        client.AppsV1Api(api)
+        .list_namespaced_controller_revision(
+            NAMESPACE, label_selector=f"citykit.io/blueprint={CITY}"
+        )
+        .items
+    )
+    return {item.revision: dict(item.metadata.annotations or {}) for item in items}
+
+
+def outcome(api: client.ApiClient, number: int) -> str:
+    return revisions(api).get(number, {}).get("citykit.io/outcome", "")
+
+
+def blueprint_live(api: client.ApiClient) -> bool:
+    found = custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", CITY)
+    items = custom(api).list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "initiatives")
+    return (found.get("status") or {}).get("phase") == "Live" and all(
+        (item.get("status") or {}).get("observedGeneration") == item["metadata"]["generation"]
+        and item["status"]["phase"] == "Live"
+        for item in items["items"]
+    )
+
+
+class DeploymentRecorder:
+    """Every (name, revision label, districts wave) a Deployment of the city had, from a
+    watch, so a test can say what ever ran, not only what runs at the end."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.seen: set[tuple[str, str, str]] = set()
+        self.watch = watch.Watch()
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, args=(api,), daemon=True)
+        self.thread.start()
+
+    def _run(self, api: client.ApiClient) -> None:
+        try:
+            for event in self.watch.stream(
+                client.AppsV1Api(api).list_namespaced_deployment, NAMESPACE, timeout_seconds=900
+            ):
+                item = event["object"]
+                labels = item.metadata.labels or {}
+                self.seen.add(
+                    (
+                        item.metadata.name,
+                        labels.get("citykit.io/revision", ""),
+                        labels.get("citykit.io/wave", ""),
+                    )
+                )
+        except ProtocolError:
+            if not self.stopped:
+                raise
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.watch.stop()
+        self.thread.join(timeout=10)
+
+
+def child_writes(audit_log: Path, names: tuple[str, ...], after: int) -> list[str]:
+    """Writes (from line `after` of the audit log on) to children of the initiatives
+    `names`, by anyone but the cluster's own controllers."""
+    found = []
+    for line in audit_log.read_text().splitlines()[after:]:
+        event = json.loads(line)
+        ref = event.get("objectRef", {})
+        if (
+            event.get("stage") == "ResponseComplete"
+            and not event.get("user", {}).get("username", "").startswith("system:")
+            and event.get("verb") in ("create", "update", "patch", "delete")
+            and ref.get("namespace") == NAMESPACE
+            and ref.get("resource") in CHILD_RESOURCES
+            and ref.get("name", "").startswith(names)
+        ):
+            found.append(f"{event['verb']} {ref['resource']}/{ref['name']}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def city(
+    api: client.ApiClient,
+    operator: OperatorProcess,
+    kube_cluster: LocalCluster,
+    monkeypatch_module: pytest.MonkeyPatch,
+) -> Iterator[client.ApiClient]:
+    """The city Live on catalogue 1.0.0; the CLI talks to the same cluster."""
+    monkeypatch_module.setenv("KUBECONFIG", str(kube_cluster.kubeconfig))
+    custom(api).create_cluster_custom_object(
+        GROUP,
+        VERSION,
+        "cityblueprints",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "CityBlueprint",
+            "metadata": {"name": CITY},
+            "spec": city_spec(),
+        },
+    )
+    wait_for(lambda: blueprint_live(api), 240, "the city Live on catalogue 1.0.0")
+    yield api
+    custom(api).delete_cluster_custom_object(GROUP, VERSION, "cityblueprints", CITY)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_the_first_applied_spec_is_history_and_settles_live(city: client.ApiClient) -> None:
+    wait_for(lambda: outcome(city, 1) == "Live", 30, "revision 1 Live")
+    first = revisions(city)[1]
+    assert first["citykit.io/blueprint-version"] == "3.1.0"
+    assert first["citykit.io/catalogue-version"] == "1.0.0"
+    running = status(city, CHANGED)
+    assert running["revision"] and "candidateRevision" not in running
+    assert {d.metadata.labels["citykit.io/revision"] for d in deployments(city, CHANGED)} == {
+        running["revision"]
+    }
+
+
+def test_an_upgrade_pilots_the_changed_initiative_then_goes_citywide_and_touches_no_other(
+    city: client.ApiClient, kube_cluster: LocalCluster
+) -> None:
+    before = status(city, CHANGED)["revision"]
+    mark = len(kube_cluster.audit_log.read_text().splitlines())
+    recorder = DeploymentRecorder(city)
+    try:
+        spec = stored_spec(city)
+        spec["catalogueVersion"], spec["version"] = "1.1.0", bumped_minor(spec["version"])
+        replace_spec(city, spec)
+        upgrading = wait_for(
+            lambda: (s := status(city, CHANGED)).get("phase") == "Upgrading" and s,
+            60,
+            "the changed initiative Upgrading",
+        )
+        candidate = upgrading["candidateRevision"]
+        assert upgrading["revision"] == before and candidate != before
+        wait_for(
+            lambda: (
+                status(city, CHANGED).get("revision") == candidate
+                and status(city, CHANGED).get("phase") == "Live"
+            ),
+            120,
+            "the candidate promoted and Live",
+        )
+        wait_for(lambda: blueprint_live(city), 60, "the city Live on catalogue 1.1.0")
+        wait_for(lambda: outcome(city, 2) == "Live", 30, "revision 2 Live")
+    finally:
+        recorder.stop()
+    changed = {seen for seen in recorder.seen if seen[0].startswith(CHANGED)}
+    # the candidate ran in the pilot beside the citywide Deployments, under names of its own
+    assert {(rev, wave) for name, rev, wave in changed if name.endswith("-candidate")} == {
+        (candidate, "pilot")
+    }
+    assert {(before, "citywide"), (candidate, "citywide")} <= {
+        (rev, wave) for name, rev, wave in changed if not name.endswith("-candidate")
+    }
+    assert not any(name.endswith("-candidate") for name in _names(city, CHANGED))
+    assert child_writes(kube_cluster.audit_log, UNCHANGED, mark) == []
+    for name in UNCHANGED:
+        assert "Progressing" not in {c["type"] for c in status(city, name)["conditions"]}
+    assert condition(city, CHANGED, "Progressing")["reason"] == "Promoted"
+    assert revisions(city)[2]["citykit.io/catalogue-version"] == "1.1.0"
+
+
+def _names(api: client.ApiClient, name: str) -> set[str]:
+    return {d.metadata.name for d in deployments(api, name)}
+
+
+def test_a_broken_revision_rolls_back_by_itself_and_only_the_pilot_saw_it(
+    city: client.ApiClient,
+) -> None:
+    good = status(city, CHANGED)["revision"]
+    recorder = DeploymentRecorder(city)
+    try:
+        spec = stored_spec(city)
+        spec["version"] = bumped_minor(spec["version"])
+        for item in spec["initiatives"]:
+            if item["ref"] == "mobility.adaptive-traffic-signals":
+                item["secretRefs"] = {
+                    "CITYKIT_TEST_NEVER_READY": {"name": "never-made", "key": "token"}
+                }
+                item["gate"]["progressDeadline"] = "15s"
+        replace_spec(city, spec)
+        broken = wait_for(
+            lambda: status(city, CHANGED).get("candidateRevision"), 60, "the broken candidate"
+        )
+        rolled = wait_for(
+            lambda: (s := status(city, CHANGED)).get("failedRevision") == broken and s,
+            90,
+            "the broken revision rolled back",
+        )
+        wait_for(lambda: outcome(city, 3) == "RolledBack", 30, "revision 3 RolledBack")
+    finally:
+        recorder.stop()
+    assert rolled["phase"] == "Live" and rolled["revision"] == good
+    assert "candidateRevision" not in rolled
+    progressing = condition(city, CHANGED, "Progressing")
+    assert (progressing["status"], progressing["reason"]) == ("False", "RolledBack")
+    assert "not healthy within 15s" in progressing["message"]
+    assert "not healthy within 15s" in revisions(city)[3]["citykit.io/outcome-reason"]
+    events = client.CoreV1Api(city).list_namespaced_event(
+        NAMESPACE, field_selector=f"involvedObject.name={CHANGED},reason=RolledBack"
+    )
+    assert [event.type for event in events.items] == ["Warning"]
+    # only the pilot's candidate Deployments ever ran the broken revision, and they are gone
+    ran_broken = {(name, wave) for name, rev, wave in recorder.seen if rev == broken}
+    assert ran_broken and all(
+        name.endswith("-candidate") and wave == "pilot" for name, wave in ran_broken
+    )
+    assert not any(name.endswith("-candidate") for name in _names(city, CHANGED))
+    for item in deployments(city, CHANGED):
+        assert item.metadata.labels["citykit.io/revision"] == good
+        assert item.status.ready_replicas == item.spec.replicas
+
+
+def test_citykit_rollback_to_the_previous_version_converges(city: client.ApiClient) -> None:
+    result = run_cli("rollback", CITY)
+    assert result.exit_code == 0, result.output
+    spec = stored_spec(city)
+    assert spec["version"] == "3.2.0" and spec["catalogueVersion"] == "1.1.0"
+    wait_for(lambda: outcome(city, 4) == "Live", 90, "revision 4 (the rollback) Live")
+    wait_for(lambda: blueprint_live(city), 60, "the city Live again")
+    assert revisions(city)[4]["citykit.io/restored-from"] == "2"
+    restored = status(city, CHANGED)
+    assert restored["phase"] == "Live" and "candidateRevision" not in restored
+
+
+def test_citykit_history_lists_every_version_with_its_outcome(city: client.ApiClient) -> None:
+    wait_for(lambda: outcome(city, 4) == "Live", 90, "revision 4 Live")
+    result = run_cli("history", CITY)
+    assert result.exit_code == 0, result.output
+    rows = [
+        found.groups() for line in result.output.splitlines() if (found := HISTORY_ROW.match(line))
+    ]
+    assert rows == [
+        ("r1", "3.1.0", None, "1.0.0", "Live"),
+        ("r2", "3.2.0", None, "1.1.0", "Live"),
+        ("r3", "3.3.0", None, "1.1.0", "RolledBack"),
+        ("*r4", "3.2.0", "r2", "1.1.0", "Live"),
+    ]
