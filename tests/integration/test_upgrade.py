@@ -182,6 +182,7 @@ def city(
 ) -> Iterator[client.ApiClient]:
     """The city Live on catalogue 1.0.0; the CLI talks to the same cluster."""
     monkeypatch_module.setenv("KUBECONFIG", str(kube_cluster.kubeconfig))
+    monkeypatch_module.setenv("COLUMNS", "200")  # citykit status's table, unabridged
     custom(api).create_cluster_custom_object(
         GROUP,
         VERSION,
@@ -283,6 +284,8 @@ def test_a_broken_revision_rolls_back_by_itself_and_only_the_pilot_saw_it(
         broken = wait_for(
             lambda: status(city, CHANGED).get("candidateRevision"), 60, "the broken candidate"
         )
+        shown = run_cli("status", CITY)  # within the 15 s the candidate has
+        assert f"{good} -> {broken}" in shown.output, shown.output
         rolled = wait_for(
             lambda: (s := status(city, CHANGED)).get("failedRevision") == broken and s,
             90,
@@ -324,8 +327,19 @@ def test_citykit_rollback_to_the_previous_version_converges(city: client.ApiClie
     assert restored["phase"] == "Live" and "candidateRevision" not in restored
 
 
-def test_citykit_history_lists_every_version_with_its_outcome(city: client.ApiClient) -> None:
+def test_citykit_history_lists_every_version_with_its_outcome(
+    city: client.ApiClient, kube_cluster: LocalCluster
+) -> None:
     wait_for(lambda: outcome(city, 4) == "Live", 90, "revision 4 Live")
+    rewritten = [
+        (event["verb"], event["objectRef"]["name"])
+        for line in kube_cluster.audit_log.read_text().splitlines()
+        if (event := json.loads(line)).get("stage") == "ResponseComplete"
+        and event.get("objectRef", {}).get("resource") == "controllerrevisions"
+        and event.get("objectRef", {}).get("namespace") == NAMESPACE
+        and event.get("verb") in ("delete", "update")
+    ]
+    assert rewritten == []  # history is only ever added to (and its outcomes patched)
     result = run_cli("history", CITY)
     assert result.exit_code == 0, result.output
     rows = [

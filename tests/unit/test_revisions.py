@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import datetime
 from typing import Any
 
 from citykit.api.enums import Wave
+from citykit.cli.statusview import rows
 from citykit.core.render import (
     candidate_children,
     initiative_children,
@@ -87,3 +89,19 @@ def test_a_candidate_runs_in_the_pilot_districts_under_names_and_a_selector_of_i
         assert pod["metadata"]["labels"]["citykit.io/candidate"] == "true"
         [source] = pod["spec"]["containers"][0]["envFrom"]
         assert source["configMapRef"]["name"] == config["metadata"]["name"]
+
+
+def test_citykit_status_shows_the_revision_and_during_an_upgrade_the_candidate() -> None:
+    def item(name: str, status: dict[str, str]) -> dict[str, Any]:
+        spec = {"city": "x", "ref": f"mobility.{name}", "area": "mobility"}
+        return {"metadata": {"name": name}, "spec": spec, "status": status}
+
+    shown = rows(
+        [
+            item("a", {"phase": "Upgrading", "revision": "aaa", "candidateRevision": "bbb"}),
+            item("b", {"phase": "Live", "revision": "ccc"}),
+            item("c", {"phase": "Pending"}),
+        ],
+        datetime.datetime.now(datetime.UTC),
+    )
+    assert [row.revision for row in shown] == ["aaa -> bbb", "ccc", "-"]

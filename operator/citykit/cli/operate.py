@@ -121,9 +121,15 @@ def apply(file: str) -> None:
 
 def status_table(table: list[Row]) -> Group:
     grid = Table(box=None, pad_edge=False)
-    for column in ("CITY", "AREA", "INITIATIVE", "PHASE", "WAVE", "READY", "AGE"):
+    for column in ("CITY", "AREA", "INITIATIVE", "PHASE", "WAVE", "REVISION", "READY", "AGE"):
         grid.add_column(column)
-    colours = {"Live": "green", "Degraded": "red", "Blocked": "red", "AwaitingApproval": "yellow"}
+    colours = {
+        "Live": "green",
+        "Degraded": "red",
+        "Blocked": "red",
+        "AwaitingApproval": "yellow",
+        "Upgrading": "yellow",
+    }
     for row in table:
         grid.add_row(
             row.city,
@@ -131,6 +137,7 @@ def status_table(table: list[Row]) -> Group:
             row.initiative,
             Text(row.phase, style=colours.get(row.phase, "")),
             row.wave,
+            row.revision,
             row.ready,
             row.age,
         )

@@ -34,6 +34,8 @@ class Row:
     wave: str
     ready: str
     age: str
+    # the revision running citywide; during an upgrade "A -> B", B the candidate piloting
+    revision: str = "-"
 
 
 def age(created: str | None, now: datetime.datetime) -> str:
@@ -61,6 +63,10 @@ def rows(initiatives: Iterable[Mapping[str, Any]], now: datetime.datetime) -> li
                 wave=status.get("wave", "-"),
                 ready=status.get("ready", "-"),
                 age=age(item["metadata"].get("creationTimestamp"), now),
+                revision=" -> ".join(
+                    filter(None, (status.get("revision"), status.get("candidateRevision")))
+                )
+                or "-",
             )
         )
     area_rank = {area: rank for rank, area in enumerate(Area)}

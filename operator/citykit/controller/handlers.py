@@ -123,7 +123,7 @@ class Controller:
                 for item in self._store(f"citykit_{plural}", (namespace, initiative))
             ],
             lambda body: (
-                body["kind"] not in ("Initiative", "CityBlueprint")
+                body["kind"] not in ("Initiative", "CityBlueprint", CONTROLLER_REVISION)
                 and scope(body) == (namespace, initiative)
             ),
         )
