@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,6 +216,22 @@ def test_the_first_applied_spec_is_history_and_settles_live(city: client.ApiClie
     assert {d.metadata.labels["citykit.io/revision"] for d in deployments(city, CHANGED)} == {
         running["revision"]
     }
+
+
+def test_kubectl_get_ini_shows_wave_and_revision(
+    city: client.ApiClient, kube_cluster: LocalCluster
+) -> None:
+    shown = subprocess.run(
+        [str(kube_cluster.layout.bin / "kubectl"), "get", "ini", "-n", NAMESPACE, CHANGED],
+        env={"KUBECONFIG": str(kube_cluster.kubeconfig)},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.splitlines()
+    header, row = shown[0].split(), shown[1].split()
+    assert header[:6] == ["NAME", "AREA", "PHASE", "WAVE", "REVISION", "CANDIDATE"]
+    assert row[1:5] == ["mobility", "Live", "citywide", status(city, CHANGED)["revision"]]
 
 
 def test_an_upgrade_pilots_the_changed_initiative_then_goes_citywide_and_touches_no_other(
