@@ -368,3 +368,40 @@ def test_citykit_history_lists_every_version_with_its_outcome(
         ("r3", "3.3.0", None, "1.1.0", "RolledBack"),
         ("*r4", "3.2.0", "r2", "1.1.0", "Live"),
     ]
+
+
+def test_a_manual_gate_lets_a_new_revision_through_only_with_its_own_approval(
+    city: client.ApiClient,
+) -> None:
+    approved = run_cli("approve", CITY, "mobility.adaptive-traffic-signals", "--by", "office")
+    assert approved.exit_code == 0, approved.output  # an approval of what runs now
+    assert "citykit.io/approved-revision" not in initiative(city, CHANGED)["metadata"].get(
+        "annotations", {}
+    )
+    running = status(city, CHANGED)["revision"]
+    spec = stored_spec(city)
+    spec["version"] = bumped_minor(spec["version"])
+    for item in spec["initiatives"]:
+        if item["ref"] == "mobility.adaptive-traffic-signals":
+            item["gate"]["approval"] = "manual"
+            item["secretRefs"] = {"SIGNALS_TOKEN": {"name": "signals", "key": "token"}}
+    replace_spec(city, spec)
+    waiting = wait_for(
+        lambda: "citykit approve" in (s := status(city, CHANGED)).get("message", "") and s,
+        60,
+        "the healthy candidate waiting for approval of its revision",
+    )
+    assert waiting["phase"] == "Upgrading" and waiting["revision"] == running
+    candidate = waiting["candidateRevision"]
+    again = run_cli("approve", CITY, "mobility.adaptive-traffic-signals", "--by", "office")
+    assert again.exit_code == 0, again.output
+    annotations = initiative(city, CHANGED)["metadata"]["annotations"]
+    assert annotations["citykit.io/approved-revision"] == candidate
+    wait_for(
+        lambda: (
+            (s := status(city, CHANGED)).get("revision") == candidate and s.get("phase") == "Live"
+        ),
+        60,
+        "the approved revision Live citywide",
+    )
+    assert not any(name.endswith("-candidate") for name in _names(city, CHANGED))
