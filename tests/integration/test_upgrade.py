@@ -405,3 +405,44 @@ def test_a_manual_gate_lets_a_new_revision_through_only_with_its_own_approval(
         "the approved revision Live citywide",
     )
     assert not any(name.endswith("-candidate") for name in _names(city, CHANGED))
+
+
+def test_a_second_change_mid_upgrade_wins_and_the_first_is_superseded(
+    city: client.ApiClient,
+) -> None:
+    def change(env: str) -> None:
+        spec = stored_spec(city)
+        spec["version"] = bumped_minor(spec["version"])
+        for item in spec["initiatives"]:
+            if item["ref"] == "mobility.adaptive-traffic-signals":
+                item["secretRefs"] = {env: {"name": "signals", "key": "token"}}
+        replace_spec(city, spec)
+
+    running = status(city, CHANGED)["revision"]
+    change("SIGNALS_KEY")  # the manual gate of the test before still holds
+    first = wait_for(
+        lambda: status(city, CHANGED).get("candidateRevision"), 60, "the first candidate"
+    )
+    numbers = sorted(revisions(city))
+    change("SIGNALS_SECRET")
+    newest = wait_for(
+        lambda: (c := status(city, CHANGED).get("candidateRevision")) not in (None, first) and c,
+        60,
+        "the second change's candidate",
+    )
+    wait_for(lambda: outcome(city, numbers[-1]) == "Superseded", 30, "the first superseded")
+    assert status(city, CHANGED)["revision"] == running
+    waiting = wait_for(
+        lambda: "citykit approve" in (s := status(city, CHANGED)).get("message", "") and s,
+        60,
+        "the newest candidate healthy and waiting for approval",
+    )
+    assert waiting["candidateRevision"] == newest
+    approved = run_cli("approve", CITY, "mobility.adaptive-traffic-signals", "--by", "office")
+    assert approved.exit_code == 0, approved.output
+    wait_for(
+        lambda: status(city, CHANGED).get("revision") == newest, 60, "the newest revision Live"
+    )
+    wait_for(lambda: outcome(city, numbers[-1] + 1) == "Live", 60, "its history Live")
+    # promoted: the candidate objects (replaced in place by the second change) are gone
+    assert not any(name.endswith("-candidate") for name in _names(city, CHANGED))
