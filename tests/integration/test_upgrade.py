@@ -219,11 +219,12 @@ def test_the_first_applied_spec_is_history_and_settles_live(city: client.ApiClie
 
 
 def test_kubectl_get_ini_shows_wave_and_revision(
-    city: client.ApiClient, kube_cluster: LocalCluster
+    city: client.ApiClient, kube_cluster: LocalCluster, tmp_path: Path
 ) -> None:
     shown = subprocess.run(
         [str(kube_cluster.layout.bin / "kubectl"), "get", "ini", "-n", NAMESPACE, CHANGED],
-        env={"KUBECONFIG": str(kube_cluster.kubeconfig)},
+        # HOME: kubectl's discovery cache goes there, not into the working directory
+        env={"KUBECONFIG": str(kube_cluster.kubeconfig), "HOME": str(tmp_path)},
         check=True,
         capture_output=True,
         text=True,
