@@ -673,7 +673,8 @@ def test_citykit_role_installs_the_chart_and_the_city_rolls_out(
     assert (release["name"], release["status"], release["revision"]) == (RELEASE, "deployed", "2")
     api = config.new_client_from_config(str(kube_cluster.kubeconfig))
     ready = client.AppsV1Api(api).list_namespaced_deployment(RELEASE).items
-    assert [d.status.ready_replicas for d in ready] == [1]
+    # the chart's two operator replicas (one active on the Lease, one standby), both ready
+    assert [(d.spec.replicas, d.status.ready_replicas) for d in ready] == [(2, 2)]
     objects = client.CustomObjectsApi(api)
     applied = objects.get_cluster_custom_object(
         "citykit.io", "v1alpha1", "cityblueprints", CITY_NAME
