@@ -28,12 +28,23 @@ from pulumi import automation as auto
 from citykit.core.citystack import load_stack
 from citykit.infra.program import operator_stack_name
 from citykit.kube.wait import wait_for
+from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.pulumi_engine import engine_env, ensure_engine
 
 CITY = "testville"
 NAMESPACE = f"city-{CITY}"
+
+
+@pytest.fixture(scope="module")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A cluster of this module's own: the last city's --destroy takes the shared operator
+    only when no CityBlueprint is left, and other modules leave theirs on the session's."""
+    state = tmp_path_factory.mktemp("pulumi-cluster")
+    started = control_plane.up("pulumi", state)
+    yield started
+    control_plane.down(state, purge=True)
 
 
 @pytest.fixture(scope="module")
