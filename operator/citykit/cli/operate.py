@@ -206,23 +206,8 @@ def approve_initiative(client: DynamicClient, city: str, ref: str, approver: str
     name = object_name(ref)
     found = kube.read(client, API_VERSION, INITIATIVE, name, city_namespace(city))
     candidate = (found.get("status") or {}).get("candidateRevision")
+    annotations = {APPROVED_BY_ANNOTATION: approver}
     if candidate:
-        kube.patch_annotation(
-            client,
-            API_VERSION,
-            INITIATIVE,
-            name,
-            city_namespace(city),
-            APPROVED_REVISION_ANNOTATION,
-            candidate,
-        )
-    kube.patch_annotation(
-        client,
-        API_VERSION,
-        INITIATIVE,
-        name,
-        city_namespace(city),
-        APPROVED_BY_ANNOTATION,
-        approver,
-    )
+        annotations[APPROVED_REVISION_ANNOTATION] = candidate
+    kube.patch_annotations(client, API_VERSION, INITIATIVE, name, city_namespace(city), annotations)
     return name

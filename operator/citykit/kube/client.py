@@ -119,25 +119,6 @@ def delete(
             raise
 
 
-def patch_annotation(
-    client: DynamicClient,
-    api_version: str,
-    kind: str,
-    name: str,
-    namespace: str | None,
-    key: str,
-    value: str,
-) -> None:
-    resource = client.resources.get(api_version=api_version, kind=kind)
-    client.patch(
-        resource,
-        name=name,
-        namespace=namespace,
-        body={"metadata": {"annotations": {key: value}}},
-        content_type="application/merge-patch+json",
-    )
-
-
 def patch_annotations(
     client: DynamicClient,
     api_version: str,
