@@ -470,14 +470,8 @@ def _upgrade(
                 f"revision {candidate} waits for approval to replace {stable} citywide; "
                 "run `citykit approve`"
             )
-            marked = condition(conditions, "Progressing", True, "AwaitingApproval", message)
-            marked = condition(marked, "Ready", False, Phase.UPGRADING, message)
-            status = replace(
-                base,
-                phase=Phase.UPGRADING,
-                message=message,
-                conditions=marked,
-                candidate_revision=candidate,
+            status = _upgrading_status(
+                base, conditions, condition, "AwaitingApproval", message, candidate, None, None
             )
             return Decision(status, None, None, hold=True)
         return _promote(view, base, conditions, condition, stable)
@@ -551,9 +545,26 @@ def _upgrading(
     healthy_since: str | None,
     recheck: float | None,
 ) -> Decision:
-    marked = condition(conditions, "Progressing", True, "Piloting", message)
+    status = _upgrading_status(
+        base, conditions, condition, "Piloting", message, candidate, started, healthy_since
+    )
+    return Decision(status, None, recheck, candidate=True)
+
+
+def _upgrading_status(
+    base: InitiativeStatus,
+    conditions: tuple[Condition, ...],
+    condition: Any,
+    reason: str,
+    message: str,
+    candidate: str,
+    started: str | None,
+    healthy_since: str | None,
+) -> InitiativeStatus:
+    """An Upgrading status: the candidate revision in progress for `reason`, not Ready."""
+    marked = condition(conditions, "Progressing", True, reason, message)
     marked = condition(marked, "Ready", False, Phase.UPGRADING, message)
-    status = replace(
+    return replace(
         base,
         phase=Phase.UPGRADING,
         message=message,
@@ -562,7 +573,6 @@ def _upgrading(
         candidate_since=started,
         pilot_healthy_since=healthy_since,
     )
-    return Decision(status, None, recheck, candidate=True)
 
 
 def _promote(
