@@ -17,24 +17,13 @@ from citykit.core.rollout import (
     settled_outcome,
     timestamp,
 )
+from tests.unit.test_rollout import T0, spec
 
-T0 = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.UTC)
 OLD, NEW, NEWER = "aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc"
 
 
 def minutes(n: float) -> datetime.datetime:
     return T0 + datetime.timedelta(minutes=n)
-
-
-def spec(**overrides: Any) -> dict[str, Any]:
-    base = {
-        "ref": "mobility.smart-parking",
-        "districts": ["a", "b", "c"],
-        "pilotDistricts": ["a"],
-        "gate": {"healthyFor": "10m", "approval": "auto"},
-        "dependsOn": [],
-    }
-    return {**base, **overrides}
 
 
 def deployment(
