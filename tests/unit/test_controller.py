@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from citykit.controller import handlers
 from citykit.controller.observed import Key, Written, owner_keys, slim
 from citykit.controller.queue import WorkQueue
 
@@ -162,3 +163,29 @@ def test_a_history_revisions_event_queues_its_blueprint_and_the_index_keeps_its_
     assert slim(revision)["revision"] == 3
     assert slim(revision)["data"] == {"spec": {"version": "3.2.0"}}
     assert owner_keys(child("ControllerRevision", {})) == []  # a StatefulSet's: not ours
+
+
+def test_children_are_indexed_packed_and_a_snapshot_reads_them_back_as_they_were() -> None:
+    labels = {"citykit.io/city": "x", "citykit.io/initiative": "parking"}
+    initiative = {
+        **child("Initiative", labels),
+        "metadata": {"name": "parking", "namespace": "city-x", "labels": labels},
+        "spec": {"ref": "mobility.parking", "city": "x"},
+    }
+    deployment = {
+        **child("Deployment", labels),
+        "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "api"}]}}},
+        "status": {"readyReplicas": 2, "conditions": [{"type": "Available"}]},
+    }
+    indices: dict[str, Any] = {name: {} for name in handlers._INDEX_NAMES}
+    for index, body in (("citykit_initiatives", initiative), ("citykit_deployments", deployment)):
+        indices[index] = {key: [kept] for key, kept in handlers._index(body).items()}
+    assert isinstance(indices["citykit_deployments"][("city-x", "parking")][0], bytes)
+    controller = handlers.Controller(indices)
+    try:
+        snapshot = controller.snapshot(Key("Initiative", "city-x", "parking"))
+    finally:
+        controller.pool.shutdown(wait=True)
+    assert snapshot is not None
+    assert snapshot.body == slim(initiative)
+    assert list(snapshot.children) == [slim(deployment)]

@@ -36,7 +36,7 @@ from citykit.api.names import (
     city_namespace,
 )
 from citykit.controller import metrics, reconcile
-from citykit.controller.observed import Key, Written, owner_keys, scope, slim
+from citykit.controller.observed import Key, Written, owner_keys, pack, scope, slim, unpack
 from citykit.controller.queue import WorkQueue
 
 CHILD_KINDS = (
@@ -95,7 +95,8 @@ class Controller:
             self.queue.add(key)
 
     def _store(self, index: str, key: Any) -> list[Mapping[str, Any]]:
-        return list(self.indices[index].get(key, []))
+        found = self.indices[index].get(key, [])
+        return [unpack(item) for item in found] if index in _PACKED else list(found)
 
     def snapshot(self, key: Key) -> reconcile.Snapshot | None:
         """What `key`'s reconcile reads, copied on the event loop (indices are not
@@ -234,15 +235,16 @@ async def stop_workers(**_: Any) -> None:
         await _controller.stop()
 
 
-def _index(body: kopf.Body, **_: Any) -> dict[Any, dict[str, Any]]:
-    kept = slim(body)
+def _index(body: kopf.Body, **_: Any) -> dict[Any, dict[str, Any] | bytes]:
+    """Blueprints, Initiatives and KpiReports as dicts (an Initiative's siblings are read on
+    each of its events); children and revisions, the bulk, packed."""
     if body["kind"] == CITY_BLUEPRINT:
-        return {body["metadata"]["name"]: kept}
+        return {body["metadata"]["name"]: slim(body)}
     if body["kind"] in (INITIATIVE, KPI_REPORT):
-        return {body["metadata"]["namespace"]: kept}
+        return {body["metadata"]["namespace"]: slim(body)}
     if body["kind"] == CONTROLLER_REVISION:
-        return {body["metadata"]["labels"][BLUEPRINT_LABEL]: kept}
-    return {scope(body): kept}
+        return {body["metadata"]["labels"][BLUEPRINT_LABEL]: pack(body)}
+    return {scope(body): pack(body)}
 
 
 def _enqueue(type: str | None, body: kopf.Body, **_: Any) -> None:
@@ -252,6 +254,7 @@ def _enqueue(type: str | None, body: kopf.Body, **_: Any) -> None:
 
 
 _INDEX_NAMES: list[str] = []
+_PACKED = {f"citykit_{plural}" for _, _, plural in CHILD_KINDS} | {"citykit_controllerrevisions"}
 _WATCHED = (
     (GROUP, VERSION, "cityblueprints", None),
     (GROUP, VERSION, "initiatives", None),
