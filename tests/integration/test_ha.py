@@ -90,6 +90,17 @@ def holder(api: client.ApiClient) -> str | None:
     return lease.spec.holder_identity
 
 
+def active_and_standby(api: client.ApiClient, pair: list[OperatorProcess]) -> tuple[str, str]:
+    """The first operator started and running kopf on the Lease, then the second started and
+    waiting for it: their identities, as the Lease names them."""
+    first, second = pair
+    first.start()
+    first_id = identity(first)
+    wait_for(lambda: active(first) and holder(api) == first_id, 60, "the first to be active")
+    second.start()
+    return first_id, identity(second)
+
+
 def writes_between(audit_log: Path, start: float, end: float) -> list[dict[str, Any]]:
     """Every write by a user that is not a cluster component, stamped in [start, end)."""
     found = []
@@ -106,11 +117,7 @@ def test_killing_the_active_operator_mid_rollout_hands_over_within_15s(
     api: client.ApiClient, pair: list[OperatorProcess], kube_cluster: LocalCluster
 ) -> None:
     first, second = pair
-    first.start()
-    first_id = identity(first)
-    wait_for(lambda: active(first) and holder(api) == first_id, 60, "the first to be active")
-    second.start()
-    second_id = identity(second)
+    first_id, second_id = active_and_standby(api, pair)
     data = blueprint("hong-kong", "handover", gate="3s", keep=8)
     create_blueprint(api, data)
     wait_for(lambda: len(deployments(api, "handover")) > 0, 120, "the rollout under way")
@@ -142,12 +149,7 @@ def test_killing_the_active_operator_mid_rollout_hands_over_within_15s(
 def test_the_lease_is_the_only_write_of_an_idle_pair_at_its_stated_rate(
     api: client.ApiClient, pair: list[OperatorProcess], kube_cluster: LocalCluster
 ) -> None:
-    first, second = pair
-    first.start()
-    first_id = identity(first)
-    wait_for(lambda: active(first) and holder(api) == first_id, 60, "the first to be active")
-    second.start()
-    identity(second)
+    active_and_standby(api, pair)
     window = 30.0
     time.sleep(3)  # the active operator's start-up writes settle
     start = time.time()
@@ -179,10 +181,7 @@ def test_a_standby_answers_its_liveness_probe_and_hands_the_port_to_kopf_when_it
     first_port, second_port = free_ports(2)
     first.args = (*first.args, "--liveness", f"http://127.0.0.1:{first_port}/healthz")
     second.args = (*second.args, "--liveness", f"http://127.0.0.1:{second_port}/healthz")
-    first.start()
-    wait_for(lambda: active(first), 60, "the first to be active")
-    second.start()
-    identity(second)
+    active_and_standby(api, pair)
 
     status, text = wait_for(
         lambda: second.check_alive() or _answer(second_port), 30, "the standby's probe"
