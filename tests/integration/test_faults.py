@@ -243,68 +243,65 @@ def test_history_compacted_while_the_api_was_down_is_relisted_without_a_hot_loop
 
 
 THROTTLED_USER = "citykit-throttled"
+# One request in flight (and one mutating) at a time and no queueing (priority and fairness
+# off): whatever exceeds it is answered 429 at once.
+THROTTLE_FLAGS = (
+    "--enable-priority-and-fairness=false",
+    "--max-requests-inflight=1",
+    "--max-mutating-requests-inflight=1",
+)
 
 
-def plain_user_kubeconfig(cluster: LocalCluster, path: Path) -> Path:
-    """An admin that is not in system:masters: the API server throttles it like any client
-    (system:masters is exempt from the in-flight limits)."""
-    pair = CertificateAuthority.load(cluster.layout.pki).issue_client(
-        THROTTLED_USER, ClientIdentity(THROTTLED_USER)
-    )
+def plain_user_kubeconfig(cluster: LocalCluster, user: str, path: Path) -> Path:
+    """A cluster-admin `user` that is not in system:masters: the API server throttles it like
+    any client (system:masters is exempt from the in-flight limits), and the audit log tells
+    its requests apart from the admin's."""
+    pair = CertificateAuthority.load(cluster.layout.pki).issue_client(user, ClientIdentity(user))
     rbac = client.RbacAuthorizationV1Api(kube.dynamic_client(cluster.kubeconfig).client)
     with contextlib.suppress(client.exceptions.ApiException):  # bound by an earlier run
         rbac.create_cluster_role_binding(
             {
-                "metadata": {"name": THROTTLED_USER},
+                "metadata": {"name": user},
                 "roleRef": {
                     "apiGroup": "rbac.authorization.k8s.io",
                     "kind": "ClusterRole",
                     "name": "cluster-admin",
                 },
                 "subjects": [
-                    {
-                        "apiGroup": "rbac.authorization.k8s.io",
-                        "kind": "User",
-                        "name": THROTTLED_USER,
-                    }
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
                 ],
             }
         )
-    config = render_kubeconfig("faults", cluster.server, cluster.layout.pki / "ca.crt", pair)
+    config = render_kubeconfig(cluster.name, cluster.server, cluster.layout.pki / "ca.crt", pair)
     return write_kubeconfig(path, config)
 
 
 @contextlib.contextmanager
-def throttled(cluster: LocalCluster) -> Iterator[None]:
-    """kube-apiserver restarted with one request in flight (and one mutating) at a time and
-    no queueing (priority and fairness off): whatever exceeds it is answered 429 at once."""
+def apiserver_with(cluster: LocalCluster, *flags: str) -> Iterator[None]:
+    """kube-apiserver restarted with `flags` after its own (a later flag overrides an earlier
+    one); on leaving, `cluster up` starts it again as it always runs."""
     recorded = current(cluster)
     sigkill(recorded, "kube-apiserver")
-    argv = [
-        *commandlines.kube_apiserver(recorded.layout),
-        "--enable-priority-and-fairness=false",
-        "--max-requests-inflight=1",
-        "--max-mutating-requests-inflight=1",
-    ]
+    argv = [*commandlines.kube_apiserver(recorded.layout), *flags]
     log = recorded.layout.logs / "kube-apiserver.log"
     others = tuple(p for p in recorded.processes if p.name != "kube-apiserver")
     save(replace(recorded, processes=(*others, spawn("kube-apiserver", argv, log))))
-    wait_for(lambda: control_plane.api_ready(recorded), 120, "the throttled API server")
+    wait_for(lambda: control_plane.api_ready(recorded), 120, f"the API server with {flags}")
     try:
         yield
     finally:
         sigkill(current(cluster), "kube-apiserver")
-        control_plane.up("faults", cluster.state_dir)
+        control_plane.up(cluster.name, cluster.state_dir)
 
 
 def test_a_throttling_api_server_429s_are_backed_off_and_the_city_goes_live(
     cluster: LocalCluster, api: client.ApiClient, tmp_path: Path
 ) -> None:
-    kubeconfig = plain_user_kubeconfig(cluster, tmp_path / "throttled.kubeconfig")
+    kubeconfig = plain_user_kubeconfig(cluster, THROTTLED_USER, tmp_path / "throttled.kubeconfig")
     operator = OperatorProcess(kubeconfig, tmp_path / "operator.log")
     data = blueprint("tallinn", "throttled", gate="1s", keep=6)
     expected = len(data["spec"]["initiatives"])
-    with throttled(cluster):
+    with apiserver_with(cluster, *THROTTLE_FLAGS):
         started(operator)
         try:
             create_blueprint(api, data)
