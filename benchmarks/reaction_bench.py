@@ -20,21 +20,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 
-from citykit import kube
+from benchmarks.rollout_bench import cluster_and_operator
 from citykit.api.names import APPROVED_BY_ANNOTATION, object_name
-from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
-from citykit.localcluster import control_plane
-from citykit.localcluster.operator_process import OperatorProcess
 from tests.integration.test_operator import blueprint, create_blueprint, initiatives
 
 CITY = "reaction"
@@ -163,37 +158,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     repeats = parser.parse_args().repeats
-    with tempfile.TemporaryDirectory() as state:
-        cluster = control_plane.up("reaction", Path(state), report=lambda message: None)
-        operator = OperatorProcess(cluster.kubeconfig, Path(state) / "operator.log")
-        try:
-            api = config.new_client_from_config(str(cluster.kubeconfig))
-            install_crds(kube.dynamic_client(cluster.kubeconfig))
-            operator.start()
-            # Two manual gates held at AwaitingApproval per repeat, each with a dependant.
-            data = blueprint("tallinn", CITY, gate="1s", keep=2 * repeats)
-            items = data["spec"]["initiatives"]
-            gated, dependants = items[:repeats], items[repeats:]
-            for first, second in zip(gated, dependants, strict=True):
-                first.update(gate={"healthyFor": "1s", "approval": "manual"}, dependsOn=[])
-                first["pilotDistricts"] = [data["spec"]["districts"][0]["id"]]
-                second.update(dependsOn=[first["ref"]], pilotDistricts=[])
-            create_blueprint(api, data)
-            wait_for(
-                lambda: all(
-                    phase_of(api, object_name(i["ref"])) == "AwaitingApproval" for i in gated
-                ),
-                300,
-                "every gated pilot awaiting approval",
-            )
+    with cluster_and_operator("reaction") as (_, operator, api):
+        operator.start()
+        # Two manual gates held at AwaitingApproval per repeat, each with a dependant.
+        data = blueprint("tallinn", CITY, gate="1s", keep=2 * repeats)
+        items = data["spec"]["initiatives"]
+        gated, dependants = items[:repeats], items[repeats:]
+        for first, second in zip(gated, dependants, strict=True):
+            first.update(gate={"healthyFor": "1s", "approval": "manual"}, dependsOn=[])
+            first["pilotDistricts"] = [data["spec"]["districts"][0]["id"]]
+            second.update(dependsOn=[first["ref"]], pilotDistricts=[])
+        create_blueprint(api, data)
+        wait_for(
+            lambda: all(phase_of(api, object_name(i["ref"])) == "AwaitingApproval" for i in gated),
+            300,
+            "every gated pilot awaiting approval",
+        )
 
-            rounds = [
-                one_round(api, index, object_name(first["ref"]), object_name(second["ref"]))
-                for index, (first, second) in enumerate(zip(gated, dependants, strict=True))
-            ]
-        finally:
-            operator.stop()
-            control_plane.down(cluster.state_dir)
+        rounds = [
+            one_round(api, index, object_name(first["ref"]), object_name(second["ref"]))
+            for index, (first, second) in enumerate(zip(gated, dependants, strict=True))
+        ]
     floor, scaled, deleted, approved, followed = (
         list(column) for column in zip(*rounds, strict=True)
     )

@@ -29,7 +29,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,28 @@ from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
+from citykit.localcluster.state import LocalCluster
 from citykit.resources import example_cities_dir
 
 WRITES = ("create", "update", "patch", "delete")
 GATE_SECONDS = 1.0
+
+
+@contextmanager
+def cluster_and_operator(
+    name: str,
+) -> Iterator[tuple[LocalCluster, OperatorProcess, client.ApiClient]]:
+    """A fresh local cluster with citykit's CRDs and an operator for it, not yet started (a
+    benchmark measures its floor first), stopped and torn down afterwards."""
+    with tempfile.TemporaryDirectory() as state:
+        cluster = control_plane.up(name, Path(state), report=lambda message: None)
+        operator = OperatorProcess(cluster.kubeconfig, Path(state) / "operator.log")
+        try:
+            install_crds(kube.dynamic_client(cluster.kubeconfig))
+            yield cluster, operator, config.new_client_from_config(str(cluster.kubeconfig))
+        finally:
+            operator.stop()
+            control_plane.down(cluster.state_dir)
 
 
 def audit_events(audit_log: Path) -> list[dict[str, Any]]:
@@ -234,33 +253,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle", type=float, default=60, help="idle window in seconds")
     idle = parser.parse_args().idle
-    with tempfile.TemporaryDirectory() as state:
-        cluster = control_plane.up("bench", Path(state), report=lambda message: None)
-        operator = OperatorProcess(cluster.kubeconfig, Path(state) / "operator.log")
-        try:
-            api = config.new_client_from_config(str(cluster.kubeconfig))
-            install_crds(kube.dynamic_client(cluster.kubeconfig))
-            kubeconfig = cluster.kubeconfig
+    with cluster_and_operator("bench") as (cluster, operator, api):
+        kubeconfig = cluster.kubeconfig
 
-            flat_floor = kubectl_floor(kubeconfig, city("floor", flat=True))
-            deployment_seconds = one_deployment_seconds(kubeconfig, city("floor", flat=True))
-            chain = city("chain", flat=False)
-            chain_floor, waves = critical_path(chain, deployment_seconds)
-            orchestrated = kubectl_orchestrated(kubeconfig, city("orchestrated", flat=False))
+        flat_floor = kubectl_floor(kubeconfig, city("floor", flat=True))
+        deployment_seconds = one_deployment_seconds(kubeconfig, city("floor", flat=True))
+        chain = city("chain", flat=False)
+        chain_floor, waves = critical_path(chain, deployment_seconds)
+        orchestrated = kubectl_orchestrated(kubeconfig, city("orchestrated", flat=False))
 
-            operator.start()
-            time.sleep(3)  # the operator's startup (CRD scan, first list) is not the rollout
-            flat_seconds = operator_rollout(api, operator, city("flat", flat=True))
-            before = audit_lines(cluster.audit_log)
-            chain_seconds = operator_rollout(api, operator, chain)
-            writes = operator_writes(cluster.audit_log, before)
-            time.sleep(3)
-            before_idle = audit_lines(cluster.audit_log)
-            time.sleep(idle)
-            idle_writes = sum(operator_writes(cluster.audit_log, before_idle).values())
-        finally:
-            operator.stop()
-            control_plane.down(cluster.state_dir)
+        operator.start()
+        time.sleep(3)  # the operator's startup (CRD scan, first list) is not the rollout
+        flat_seconds = operator_rollout(api, operator, city("flat", flat=True))
+        before = audit_lines(cluster.audit_log)
+        chain_seconds = operator_rollout(api, operator, chain)
+        writes = operator_writes(cluster.audit_log, before)
+        time.sleep(3)
+        before_idle = audit_lines(cluster.audit_log)
+        time.sleep(idle)
+        idle_writes = sum(operator_writes(cluster.audit_log, before_idle).values())
     planned = len(rendered(chain))
     enabled = sum(item.get("enabled", True) for item in chain["spec"]["initiatives"])
     total = sum(writes.values())
