@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,16 @@ from citykit.toolchain.helm import ensure_helm
 REPOSITORY = Path(__file__).resolve().parents[1]
 PLAYBOOKS = REPOSITORY / "playbooks"
 LOCATED_LINE = r"^[^:\n]+:\d+:\d+: \S+: .+$"
+
+
+def run_async(coroutine: Any) -> Any:
+    """On a loop of its own, leaving the thread's current loop alone: `asyncio.run` would
+    clear it, and Pulumi's mocks in later tests ask for it."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def run_cli(*args: str) -> Result:

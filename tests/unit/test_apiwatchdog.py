@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from citykit.controller.apiwatchdog import ApiWatchdog, Outage, guarded, is_failed_request
+from tests.conftest import run_async
 
 KOPF_FAILURE = (
     "Request attempt #1/9 failed; will retry: GET https://127.0.0.1:6443/apis/citykit.io/v1alpha1"
     "/cityblueprints -> ClientConnectorError('Cannot connect to host 127.0.0.1:6443')"
 )
-
-
-def run(coroutine: Any) -> Any:
-    """On a loop of its own, leaving the thread's current loop alone."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
 
 
 class FakeClock:
@@ -83,7 +74,7 @@ def watch(
     async def main() -> None:
         await guarded(asyncio.ensure_future(operator()), watchdog)
 
-    run(main())
+    run_async(main())
     return watchdog, lost
 
 

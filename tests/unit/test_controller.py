@@ -9,16 +9,7 @@ from typing import Any
 from citykit.controller import handlers
 from citykit.controller.observed import Key, Written, owner_keys, slim
 from citykit.controller.queue import WorkQueue
-
-
-def run(coroutine: Any) -> Any:
-    """On a loop of its own, leaving the thread's current loop alone: `asyncio.run` would
-    clear it, and Pulumi's mocks in later tests ask for it."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
+from tests.conftest import run_async
 
 
 def test_a_burst_of_adds_for_one_key_is_one_item() -> None:
@@ -29,7 +20,7 @@ def test_a_burst_of_adds_for_one_key_is_one_item() -> None:
         queue.add("b")
         return len(queue)
 
-    assert run(scenario()) == 2
+    assert run_async(scenario()) == 2
 
 
 def test_a_key_added_while_it_is_reconciled_runs_again_after_not_during() -> None:
@@ -44,7 +35,7 @@ def test_a_key_added_while_it_is_reconciled_runs_again_after_not_during() -> Non
         seen.append(f"queued after done: {len(queue)}")
         return seen
 
-    assert run(scenario()) == ["queued while running: 0", "queued after done: 1"]
+    assert run_async(scenario()) == ["queued while running: 0", "queued after done: 1"]
 
 
 def test_a_delayed_add_arrives_after_its_delay_and_the_earliest_wins() -> None:
@@ -58,7 +49,7 @@ def test_a_delayed_add_arrives_after_its_delay_and_the_earliest_wins() -> None:
         await asyncio.wait_for(queue.get(), 2)
         return loop.time() - start
 
-    assert 0.04 <= run(scenario()) < 1
+    assert 0.04 <= run_async(scenario()) < 1
 
 
 def test_failures_back_off_exponentially_per_key_and_reset_on_success() -> None:
@@ -71,7 +62,7 @@ def test_failures_back_off_exponentially_per_key_and_reset_on_success() -> None:
         queue.close()
         return delays
 
-    assert run(scenario()) == [0.1, 0.2, 0.4, 0.8, 1, 1, 0.1, 0.1]
+    assert run_async(scenario()) == [0.1, 0.2, 0.4, 0.8, 1, 1, 0.1, 0.1]
 
 
 def child(kind: str, labels: dict[str, str], namespace: str = "city-x") -> dict[str, Any]:

@@ -16,7 +16,7 @@ from citykit import kube
 from citykit.controller import handlers, metrics, reconcile
 from citykit.controller.metrics import REGISTRY, WatchedState
 from citykit.controller.observed import Key
-from tests.conftest import run_cli
+from tests.conftest import run_async, run_cli
 
 
 def value(name: str, **labels: str) -> float:
@@ -237,15 +237,6 @@ def test_an_unchanged_status_writes_and_counts_nothing(api: list[tuple[str, str]
     assert api == [] and writes() == before
 
 
-def run(coroutine: Any) -> Any:
-    """On a loop of its own (see test_controller.run)."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
-
-
 def test_timed_observes_the_duration_of_failed_work_too() -> None:
     before = value("citykit_reconcile_duration_seconds_count", kind="Probe")
 
@@ -254,7 +245,7 @@ def test_timed_observes_the_duration_of_failed_work_too() -> None:
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        run(metrics.timed("Probe", fails()))
+        run_async(metrics.timed("Probe", fails()))
     assert value("citykit_reconcile_duration_seconds_count", kind="Probe") == before + 1
     assert value("citykit_reconcile_duration_seconds_sum", kind="Probe") >= 0.01
 
@@ -292,7 +283,7 @@ def test_a_failed_reconcile_is_counted_as_an_error_and_timed(
         await asyncio.gather(worker, return_exceptions=True)
         failing_controller.queue.close()
 
-    run(scenario())
+    run_async(scenario())
     assert value("citykit_reconcile_errors_total", kind="Initiative") == errors + 1
     assert value("citykit_reconcile_duration_seconds_count", kind="Initiative") == timed + 1
 
@@ -306,7 +297,7 @@ def test_queue_depth_is_the_controllers_queued_keys(
         failing_controller.queue.add(Key("Initiative", "city-x", "a"))
         return value("citykit_work_queue_depth")
 
-    assert run(scenario()) == 2
+    assert run_async(scenario()) == 2
 
 
 def test_metrics_port_serves_the_registry_in_prometheus_text_format() -> None:
