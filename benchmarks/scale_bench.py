@@ -14,7 +14,9 @@ Hangzhou (`tests.fleet`: numbered copies of its catalogue entries make up the nu
 
 The clusters get enough KWOK nodes for the Pods (each takes 1,000). Figures, not
 assertions. Run from the repository root: `python3 -m benchmarks.scale_bench
-[--sizes 200,1000,2000] [--cities 20] [--idle 300]`.
+[--sizes 200,1000,2000] [--cities 20] [--idle 300] [--citywide-replicas N]`; with
+`--citywide-replicas 1` the cluster has half the Pods to run for the same objects, which makes
+the floor faster and the ratio harder for the operator (it does not watch Pods).
 """
 
 from __future__ import annotations
@@ -177,11 +179,16 @@ def main() -> None:
     parser.add_argument("--sizes", default="200,1000,2000", help="Initiatives, comma-separated")
     parser.add_argument("--cities", type=int, default=20)
     parser.add_argument("--idle", type=float, default=300, help="idle window in seconds")
+    parser.add_argument(
+        "--citywide-replicas", type=int, help="every component's (default: the catalogue's)"
+    )
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.sizes.split(",")]
     with tempfile.TemporaryDirectory() as work:
         root = Path(work) / "blueprints"
-        initiatives = fleet.enlarge(root, max(sizes) // arguments.cities)
+        initiatives = fleet.enlarge(
+            root, max(sizes) // arguments.cities, arguments.citywide_replicas
+        )
         os.environ["CITYKIT_BLUEPRINTS"] = str(root)  # this process renders with it too
         for size in sizes:
             per_city = size // arguments.cities

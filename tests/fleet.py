@@ -26,21 +26,35 @@ def entry_folder(root: Path, version: str, area: str) -> Path:
     return versioned if versioned.is_dir() else root / "catalogue" / area
 
 
-def enlarge(root: Path, size: int) -> list[dict[str, Any]]:
+def enlarge(root: Path, size: int, citywide_replicas: int | None = None) -> list[dict[str, Any]]:
     """Copies the blueprints folder to `root` with enough catalogue entries for a city of
-    `size` initiatives, and returns that city's initiative list."""
+    `size` initiatives, and returns that city's initiative list. `citywide_replicas` sets
+    every component's citywide replicas in the entries it uses (Pods are the cluster's work,
+    not the operator's: fewer let a benchmark reach a larger count of initiatives)."""
     shutil.copytree(blueprints_root(), root, dirs_exist_ok=True)
     template = read_city("hangzhou")
     version = template["spec"]["catalogueVersion"]
     originals = [item for item in template["spec"]["initiatives"] if item.get("enabled", True)]
+
+    def entry_file(ref: str) -> Path:
+        area, stem = ref.split(".")
+        return entry_folder(root, version, area) / f"{stem}.yaml"
+
+    def write(path: Path, entry: dict[str, Any]) -> None:
+        if citywide_replicas is not None:
+            for component in entry["components"]:
+                component["replicas"] = {"pilot": 1, "citywide": citywide_replicas}
+        path.write_text(yaml.safe_dump(entry, sort_keys=False))
+
+    for item in originals:
+        path = entry_file(item["ref"])
+        write(path, yaml.safe_load(path.read_text()))
     clones: list[dict[str, Any]] = []
     while len(originals) + len(clones) < size:
         item = originals[len(clones) % len(originals)]
-        area, stem = item["ref"].split(".")
-        folder = entry_folder(root, version, area)
-        entry = yaml.safe_load((folder / f"{stem}.yaml").read_text())
-        entry["id"] = f"{area}.c{len(clones):04d}"
-        (folder / f"c{len(clones):04d}.yaml").write_text(yaml.safe_dump(entry, sort_keys=False))
+        entry = yaml.safe_load(entry_file(item["ref"]).read_text())
+        entry["id"] = f"{item['ref'].split('.')[0]}.c{len(clones):04d}"
+        write(entry_file(entry["id"]), entry)
         clones.append({**copy.deepcopy(item), "ref": entry["id"]})
     return (originals + clones)[:size]
 
