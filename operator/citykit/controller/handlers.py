@@ -114,6 +114,8 @@ class Controller:
         merged = self.written.merge(found)
         if not merged or merged[0]["metadata"].get("deletionTimestamp"):
             return None
+        if key.kind == INITIATIVE and self._city_deleted(merged[0]):
+            return None  # the garbage collector is taking it and its children away
         city = self._store("citykit_namespaces", (namespace, ""))
         if city and city[0]["metadata"].get("deletionTimestamp"):
             return None  # being collected: its namespace's DELETED event brings it back
@@ -147,6 +149,18 @@ class Controller:
             else []
         )
         return reconcile.Snapshot(merged[0], children, initiatives, reports, revisions)
+
+    def _city_deleted(self, initiative: Mapping[str, Any]) -> bool:
+        """Whether the CityBlueprint controlling `initiative` is gone (or is a new one of the
+        same name). The garbage collector deletes the Initiative, then its children; a
+        child's DELETED event can arrive before the Initiative's, and writing the child
+        again would only give the collector one more object to take (and the audit log an
+        object created twice)."""
+        for owner in initiative["metadata"].get("ownerReferences") or ():
+            if owner.get("kind") == CITY_BLUEPRINT and owner.get("controller"):
+                blueprints = self._store("citykit_cityblueprints", owner["name"])
+                return all(b["metadata"].get("uid") != owner.get("uid") for b in blueprints)
+        return False
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
