@@ -105,17 +105,16 @@ def all_live(api: client.ApiClient, city: str, expected: int) -> bool:
 
 
 def inject(fault: str, cluster: LocalCluster, operator: OperatorProcess) -> None:
-    """The fault, then what a supervisor does: start again what was killed."""
-    if fault == "none":
-        return
+    """The fault, then what a supervisor does: start again what was killed. Anything but
+    the operator or a component of the cluster (the floor, the throttled rollout) is no kill."""
     if fault == "operator":
         operator.kill()
         operator.start()
-        return
-    recorded = load(cluster.state_dir)
-    assert recorded is not None
-    sigkill(recorded, fault)
-    control_plane.up(cluster.name, cluster.state_dir)
+    elif fault in control_plane.COMPONENTS:
+        recorded = load(cluster.state_dir)
+        assert recorded is not None
+        sigkill(recorded, fault)
+        control_plane.up(cluster.name, cluster.state_dir)
 
 
 def stale_objects(api: client.ApiClient, city: str) -> int:
