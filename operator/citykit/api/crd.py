@@ -282,8 +282,8 @@ def _structural(node: dict[str, Any], document: dict[str, Any]) -> dict[str, Any
 
 def _resolve(reference: str, document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     file, _, pointer = reference.partition("#")
-    if file:
-        document = jsonschemas.load_schema(file.removesuffix(".schema.yaml"))
+    if file:  # by file name (`status.schema.yaml`) or by its `$id` (`initiative.json`)
+        document = jsonschemas.load_schema(file.removesuffix(".schema.yaml").removesuffix(".json"))
     target: Any = document
     for part in pointer.strip("/").split("/"):
         target = target[part]

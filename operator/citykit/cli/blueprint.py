@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from citykit.api.enums import Area
+from citykit.api.names import INITIATIVE
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
 from citykit.core.catalogue import (
     Catalogue,
@@ -20,7 +22,7 @@ from citykit.core.catalogue import (
 from citykit.core.errors import CitykitError, Problem
 from citykit.core.source import load_file
 from citykit.core.validation import validate_file
-from citykit.serialize import dump
+from citykit.serialize import dump, dump_yaml
 
 if TYPE_CHECKING:
     from citykit.core.catalogue_diff import CatalogueDiff
@@ -73,11 +75,32 @@ def validate(files: tuple[str, ...], project: Path) -> None:
 def plan(file: str, output: str, project: Path) -> None:
     """Print every Kubernetes object the operator will create for blueprint FILE or city CITY.
 
-    A CITY name is looked up as blueprints/cities/CITY.yaml in the project folder, then among
-    the example cities citykit ships."""
+    In YAML each Initiative is headed by a comment with its revision (the
+    citykit.io/revision its workloads carry) and its first wave. A CITY name is looked up as
+    blueprints/cities/CITY.yaml in the project folder, then among the example cities citykit
+    ships."""
     from citykit.core import render
 
-    click.echo(dump(render.plan(validate_file(city_blueprint(file, project))), output), nl=False)
+    validated = validate_file(city_blueprint(file, project))
+    manifests = render.plan(validated)
+    if output != "yaml":
+        click.echo(dump(manifests, output), nl=False)
+        return
+    revisions = render.initiative_revisions(validated)
+    click.echo(
+        "---\n".join(_revision_note(m, revisions) + dump_yaml([m]) for m in manifests), nl=False
+    )
+
+
+def _revision_note(manifest: Mapping[str, Any], revisions: Mapping[str, str]) -> str:
+    """`# <ref>: revision <hash>, first wave ...` above an Initiative; nothing above the rest
+    (a comment, so whatever reads the YAML reads the same objects)."""
+    if manifest["kind"] != INITIATIVE:
+        return ""
+    spec = manifest["spec"]
+    pilots = spec["pilotDistricts"]
+    wave = f"pilot in {', '.join(pilots)}" if pilots else "citywide (no pilot districts)"
+    return f"# {spec['ref']}: revision {revisions[spec['ref']]}, first wave {wave}\n"
 
 
 @click.command()
@@ -91,8 +114,8 @@ def diff(old: str, new: str) -> None:
 
 
 # Initiative spec fields that record where a spec came from; a change to them alone is
-# listed as one line for all the initiatives it touches (an upgrade moves both in every one).
-PROVENANCE = ("blueprintVersion", "catalogueVersion")
+# listed as one line for all the initiatives it touches (an upgrade moves it in every one).
+PROVENANCE = ("catalogueVersion",)
 
 
 def echo_blueprint_diff(result: BlueprintDiff) -> None:
@@ -118,6 +141,7 @@ def echo_blueprint_diff(result: BlueprintDiff) -> None:
             f"~ {len(provenance_only)} other initiative{'s' if len(provenance_only) > 1 else ''}"
             f": {', '.join(fields)} only"
         )
+    echo_revisions(result)
     for sign, keys in (("+", result.create), ("~", result.update), ("-", result.delete)):
         for kind, namespace, name in keys:
             click.echo(
@@ -128,6 +152,25 @@ def echo_blueprint_diff(result: BlueprintDiff) -> None:
         f"{len(result.delete)} to delete"
     )
     click.echo(f"objects: {counts}")
+
+
+def echo_revisions(result: BlueprintDiff) -> None:
+    """Which initiatives get a new revision (on a running city: an upgrade, piloted first
+    where it has pilot districts) and how many keep theirs (the operator does not touch
+    their workloads)."""
+    for change in result.upgraded:
+        first = (
+            f"pilots in {', '.join(change.pilot_districts)} first"
+            if change.pilot_districts
+            else "no pilot districts: citywide after its gate"
+        )
+        click.echo(f"~ revision {change.ref}: {change.before} -> {change.after} ({first})")
+    if result.kept:
+        count = len(result.kept)
+        click.echo(
+            f"= revision kept by {count} initiative{'s' if count > 1 else ''} "
+            "(workloads not touched)"
+        )
 
 
 @click.group(invoke_without_command=True)

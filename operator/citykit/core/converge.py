@@ -40,6 +40,19 @@ def _key(manifest: Mapping[str, Any]) -> tuple[str, str]:
     return manifest["kind"], manifest["metadata"]["name"]
 
 
+# Kinds whose whole spec citykit renders and the API server adds nothing to (citykit's own
+# CRDs declare no defaults): their spec must equal the desired one, or a field taken out of
+# the blueprint (an initiative's secretRefs, its gate's progressDeadline) would stay.
+EXACT_SPEC_KINDS = frozenset({"Initiative"})
+
+
+def up_to_date(actual: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Whether `actual` needs no write to be `desired`: it covers it, and for a kind whose
+    spec is citykit's alone, holds that spec exactly."""
+    exact = desired["kind"] not in EXACT_SPEC_KINDS or actual.get("spec") == desired.get("spec")
+    return exact and covers(actual, desired)
+
+
 def plan_writes(
     desired: Iterable[Mapping[str, Any]], observed: Iterable[Mapping[str, Any]]
 ) -> WritePlan:
@@ -53,7 +66,7 @@ def plan_writes(
         apply=tuple(
             manifest
             for manifest in manifests
-            if _key(manifest) not in existing or not covers(existing[_key(manifest)], manifest)
+            if _key(manifest) not in existing or not up_to_date(existing[_key(manifest)], manifest)
         ),
         delete=tuple(item for key, item in existing.items() if key not in wanted),
     )

@@ -1,4 +1,11 @@
-"""What changes between two versions of a blueprint: initiatives and Kubernetes objects."""
+"""What changes between two versions of a blueprint: initiatives, their revisions and
+Kubernetes objects.
+
+An initiative whose workloads render a new revision (`render.workload_revision`, the
+`citykit.io/revision` the operator labels them with) is upgraded on a running city: it
+pilots in its pilot districts first, or without them follows its gate citywide. One whose
+revision is the same is not touched by the operator, whatever else changed.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from citykit.core.render import Manifest, initiative_resources, plan
+from citykit.core.render import Manifest, initiative_resources, initiative_revisions, plan
 from citykit.core.validation import ValidatedBlueprint
 
 ObjectKey = tuple[str, str, str]
@@ -23,6 +30,17 @@ def object_key(manifest: Manifest) -> ObjectKey:
 
 
 @dataclass(frozen=True)
+class RevisionChange:
+    """An initiative of both blueprints whose workloads render a new revision: an upgrade,
+    which pilots in `pilot_districts` first (none: citywide after its gate)."""
+
+    ref: str
+    before: str
+    after: str
+    pilot_districts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class BlueprintDiff:
     settings: Mapping[str, tuple[Any, Any]]
     added: tuple[str, ...]
@@ -31,6 +49,9 @@ class BlueprintDiff:
     create: tuple[ObjectKey, ...]
     update: tuple[ObjectKey, ...]
     delete: tuple[ObjectKey, ...]
+    # initiatives of both blueprints: those with a new revision, and those keeping theirs
+    upgraded: tuple[RevisionChange, ...] = ()
+    kept: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -52,6 +73,8 @@ def diff_blueprints(old: ValidatedBlueprint, new: ValidatedBlueprint) -> Bluepri
     new_specs = {
         resource["spec"]["ref"]: resource["spec"] for resource in initiative_resources(new)
     }
+    old_revisions, new_revisions = initiative_revisions(old), initiative_revisions(new)
+    both = [ref for ref in new_specs if ref in old_specs]
     old_objects = {object_key(manifest): manifest for manifest in plan(old)}
     new_objects = {object_key(manifest): manifest for manifest in plan(new)}
     settings = {
@@ -75,6 +98,17 @@ def diff_blueprints(old: ValidatedBlueprint, new: ValidatedBlueprint) -> Bluepri
             if key in old_objects and new_objects[key] != old_objects[key]
         ),
         delete=tuple(key for key in old_objects if key not in new_objects),
+        upgraded=tuple(
+            RevisionChange(
+                ref,
+                old_revisions[ref],
+                new_revisions[ref],
+                tuple(new_specs[ref]["pilotDistricts"]),
+            )
+            for ref in both
+            if old_revisions[ref] != new_revisions[ref]
+        ),
+        kept=tuple(ref for ref in both if old_revisions[ref] == new_revisions[ref]),
     )
 
 

@@ -10,10 +10,13 @@ Two steps, matching the operator's two controllers:
 `citykit plan` prints exactly what these return.
 
 Workloads (the ConfigMap and Deployments) carry their revision, `workload_revision`: a short
-hash of what the spec renders citywide, so a change to an image, a parameter or the
-catalogue version is a new revision, and an unchanged spec is the same one. During an
-upgrade `candidate_children` renders the new revision for the pilot districts under names of
-its own, beside the citywide objects.
+hash of what the spec renders citywide, so a change to an image or a parameter (what a new
+catalogue version usually brings) is a new revision, and an unchanged spec is the same one.
+The rest (`shared_children`: ServiceAccount, Services, NetworkPolicy) is shared by every
+revision. During an upgrade `candidate_children` renders the new revision for the pilot
+districts under names of its own, beside the citywide objects, and `revision_workloads`
+renders the running revision again from the spec fields an Initiative's status keeps of it
+(`revision_spec`), so the operator can restore it while the spec is the candidate's.
 """
 
 from __future__ import annotations
@@ -118,7 +121,8 @@ def _initiative_resource(validated: ValidatedBlueprint, initiative: InitiativeSp
         "ref": entry.id,
         "area": entry.area,
         "title": entry.title,
-        "blueprintVersion": blueprint.version,
+        # not the blueprint's own version: a new blueprint version that does not change this
+        # initiative writes nothing to it (the city's history keeps blueprint versions)
         "catalogueVersion": catalogue.version,
         "jurisdiction": blueprint.jurisdiction,
         "parameters": as_stored({**entry.parameter_defaults, **initiative.parameters}),
@@ -166,16 +170,39 @@ def _initiative_resource(validated: ValidatedBlueprint, initiative: InitiativeSp
 
 
 WORKLOAD_KINDS = frozenset({"ConfigMap", "Deployment"})
+# The Initiative spec fields its workloads (ConfigMap and Deployments) render from, with the
+# catalogue entry: all a revision is made of, so a revision can be rendered again from them
+# (an Initiative's status keeps its last good revision's, see `revision_spec`).
+REVISION_FIELDS = (
+    "city",
+    "ref",
+    "catalogueVersion",
+    "jurisdiction",
+    "parameters",
+    "districts",
+    "privacy",
+    "secretRefs",
+)
+
+
+def revision_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of an Initiative `spec` that its citywide workloads render from."""
+    return {key: spec[key] for key in REVISION_FIELDS if key in spec}
 
 
 def workload_revision(spec: Mapping[str, Any], catalogue: Catalogue) -> str:
     """The revision of what `spec` runs: a short stable hash of its citywide workloads."""
-    workloads = [
-        manifest
-        for manifest in _children(spec, catalogue, Wave.CITYWIDE)
-        if manifest["kind"] in WORKLOAD_KINDS
-    ]
+    workloads = _workloads(spec, catalogue, Wave.CITYWIDE)
     return hashlib.sha256(json.dumps(workloads, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def initiative_revisions(validated: ValidatedBlueprint) -> dict[str, str]:
+    """Each enabled initiative's revision (catalogue id -> the `citykit.io/revision` its
+    workloads carry), as `citykit plan` and `citykit diff` show them."""
+    return {
+        resource["spec"]["ref"]: workload_revision(resource["spec"], validated.catalogue)
+        for resource in initiative_resources(validated)
+    }
 
 
 def initiative_children(
@@ -183,11 +210,29 @@ def initiative_children(
 ) -> list[Manifest]:
     """ServiceAccount, ConfigMap, Deployments, Services and NetworkPolicy of one initiative;
     the workloads labelled with their revision."""
+    account, *shared = shared_children(spec, catalogue)
+    return [account, *_labelled(spec, catalogue, wave), *shared]
+
+
+def revision_workloads(
+    spec: Mapping[str, Any], catalogue: Catalogue, revision: str
+) -> list[Manifest] | None:
+    """The citywide ConfigMap and Deployments of `revision`, rendered again from `spec` (its
+    `revision_spec`, as an Initiative's status keeps its last good revision's), so a running
+    revision is restored while the Initiative's own spec is another's (an upgrade's
+    candidate, a revision that rolled back). None when `spec` no longer renders `revision`
+    (a citykit that renders differently): then what runs is left as it is."""
+    if workload_revision(spec, catalogue) != revision:
+        return None
+    return _labelled(spec, catalogue, Wave.CITYWIDE)
+
+
+def _labelled(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave) -> list[Manifest]:
+    """`spec`'s workloads in `wave`, each labelled with the revision `spec` renders."""
     revision = workload_revision(spec, catalogue)
-    manifests = _children(spec, catalogue, wave)
+    manifests = _workloads(spec, catalogue, wave)
     for manifest in manifests:
-        if manifest["kind"] in WORKLOAD_KINDS:
-            manifest["metadata"]["labels"][REVISION_LABEL] = revision
+        manifest["metadata"]["labels"][REVISION_LABEL] = revision
     return manifests
 
 
@@ -197,10 +242,8 @@ def candidate_children(spec: Mapping[str, Any], catalogue: Catalogue) -> list[Ma
     citywide objects of the running revision (the initiative's Services reach both)."""
     revision = workload_revision(spec, catalogue)
     config = f"{object_name(spec['ref'])}-config"
-    manifests = []
-    for manifest in _children(spec, catalogue, Wave.PILOT):
-        if manifest["kind"] not in WORKLOAD_KINDS:
-            continue
+    manifests = _workloads(spec, catalogue, Wave.PILOT)
+    for manifest in manifests:
         metadata = manifest["metadata"]
         metadata["name"] += CANDIDATE_SUFFIX
         metadata["labels"].update({REVISION_LABEL: revision, CANDIDATE_LABEL: "true"})
@@ -213,58 +256,84 @@ def candidate_children(spec: Mapping[str, Any], catalogue: Catalogue) -> list[Ma
                 for source in container["envFrom"]:
                     if source["configMapRef"]["name"] == config:
                         source["configMapRef"]["name"] = config + CANDIDATE_SUFFIX
-        manifests.append(manifest)
     return manifests
 
 
-def _children(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave) -> list[Manifest]:
+def _meta(spec: Mapping[str, Any], name: str, extra: Mapping[str, str] | None = None) -> Manifest:
+    labels = initiative_labels(spec["city"], spec["ref"])
+    return {
+        "name": name,
+        "namespace": city_namespace(spec["city"]),
+        "labels": {**labels, **(extra or {})},
+    }
+
+
+def _component_labels(spec: Mapping[str, Any], component: Component) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": component.name,
+        "app.kubernetes.io/part-of": object_name(spec["ref"]),
+    }
+
+
+def _workloads(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave) -> list[Manifest]:
+    """The ConfigMap and one Deployment per component: what changes from one revision to the
+    next. They read only the spec's REVISION_FIELDS."""
     entry = catalogue.entries[spec["ref"]]
     name = object_name(entry.id)
-    namespace = city_namespace(spec["city"])
-    labels = initiative_labels(spec["city"], entry.id)
-
-    def meta(object_name_: str, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
-        return {"name": object_name_, "namespace": namespace, "labels": {**labels, **(extra or {})}}
-
     config = _config_data(spec, wave)
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     manifests: list[Manifest] = [
         {
             "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": meta(name),
-            "automountServiceAccountToken": False,
-        },
-        {
-            "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": meta(f"{name}-config"),
+            "metadata": _meta(spec, f"{name}-config"),
             "data": config,
-        },
+        }
     ]
     for component in entry.components:
-        component_labels = {
-            "app.kubernetes.io/name": component.name,
-            "app.kubernetes.io/part-of": name,
-        }
+        component_labels = _component_labels(spec, component)
         manifests.append(
             {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
-                "metadata": meta(
-                    f"{name}-{component.name}", {**component_labels, WAVE_LABEL: str(wave)}
+                "metadata": _meta(
+                    spec, f"{name}-{component.name}", {**component_labels, WAVE_LABEL: str(wave)}
                 ),
                 "spec": _deployment_spec(
-                    spec, name, component, wave, {**labels, **component_labels}, config_hash
+                    spec,
+                    name,
+                    component,
+                    wave,
+                    {**initiative_labels(spec["city"], entry.id), **component_labels},
+                    config_hash,
                 ),
             }
         )
+    return manifests
+
+
+def shared_children(spec: Mapping[str, Any], catalogue: Catalogue) -> list[Manifest]:
+    """The ServiceAccount, Services and NetworkPolicy: what every revision of the initiative
+    shares, following its spec at once."""
+    entry = catalogue.entries[spec["ref"]]
+    name = object_name(entry.id)
+    manifests: list[Manifest] = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(spec, name),
+            "automountServiceAccountToken": False,
+        }
+    ]
+    for component in entry.components:
         if component.ports:
             manifests.append(
                 {
                     "apiVersion": "v1",
                     "kind": "Service",
-                    "metadata": meta(f"{name}-{component.name}", component_labels),
+                    "metadata": _meta(
+                        spec, f"{name}-{component.name}", _component_labels(spec, component)
+                    ),
                     "spec": {
                         "selector": {
                             INITIATIVE_LABEL: name,
@@ -286,7 +355,7 @@ def _children(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave) -> list
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
-            "metadata": meta(name),
+            "metadata": _meta(spec, name),
             "spec": _network_policy_spec(spec, entry, catalogue),
         }
     )
