@@ -4,6 +4,7 @@ beside the citywide one, goes citywide after its gate, or rolls back by itself."
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 from typing import Any
 
 from citykit.core.history import Outcome
@@ -12,6 +13,7 @@ from citykit.core.rollout import (
     DeploymentState,
     InitiativeStatus,
     InitiativeView,
+    LastGood,
     RolloutSpec,
     next_initiative_status,
     settled_outcome,
@@ -53,6 +55,7 @@ def view(
     revision: str = NEW,
     approved_by: str | None = None,
     approved_revision: str | None = None,
+    revision_spec: dict[str, Any] | None = None,
     **spec_overrides: Any,
 ) -> InitiativeView:
     return InitiativeView(
@@ -64,6 +67,7 @@ def view(
         approved_by,
         revision=revision,
         approved_revision=approved_revision,
+        revision_spec=revision_spec,
     )
 
 
@@ -299,3 +303,133 @@ def test_a_rollback_makes_the_revisions_outcome_rolled_back() -> None:
     }
     found = settled_outcome({"phase": "Live"}, [initiative(2, 2, [rolled])])
     assert found == (Outcome.ROLLED_BACK, "mobility.smart-parking: not healthy")
+
+
+# What the status keeps of a revision (render.revision_spec), as the operator passes it.
+OLD_SPEC = {"city": "x", "ref": "mobility.smart-parking", "parameters": {"p": 1}}
+NEW_SPEC = {**OLD_SPEC, "parameters": {"p": 2}}
+LIVE_KEPT = replace(LIVE, last_good=LastGood(OLD, OLD_SPEC))
+
+
+def test_a_revision_live_citywide_is_kept_as_the_last_good_with_what_it_renders_from() -> None:
+    decision = step(view(LIVE, CITYWIDE_OK, revision=OLD, revision_spec=OLD_SPEC), minutes(0))
+    assert decision.status.last_good == LastGood(OLD, OLD_SPEC)
+    stored = decision.status.to_dict()["lastGood"]
+    assert stored == {"revision": OLD, "spec": OLD_SPEC}
+    assert InitiativeStatus.from_dict(decision.status.to_dict()) == decision.status
+    # not Live yet (the first rollout still rolling): nothing is good yet
+    rolling = InitiativeStatus.from_dict({"phase": "Citywide", "wave": "citywide"})
+    first = step(view(rolling, [deployment("citywide", OLD, 1, 2)], revision=OLD), minutes(0))
+    assert first.status.last_good is None
+
+
+def test_the_last_good_revision_is_kept_through_an_upgrade_and_its_rollback() -> None:
+    """So the operator can render the citywide objects of the running revision again (a
+    deleted Deployment comes back) while the spec is the candidate's or a failed one's."""
+    started = step(view(LIVE_KEPT, CITYWIDE_OK, revision_spec=NEW_SPEC), minutes(0))
+    assert started.candidate and started.status.last_good == LastGood(OLD, OLD_SPEC)
+    rolled = step(view(started.status, [*CITYWIDE_OK, candidate(0)]), minutes(10))
+    assert rolled.hold and rolled.status.failed_revision == NEW
+    assert rolled.status.revision == rolled.status.last_good.revision == OLD  # type: ignore[union-attr]
+    later = step(view(rolled.status, CITYWIDE_OK), minutes(11))
+    assert later.status.last_good == LastGood(OLD, OLD_SPEC)
+
+
+def promoted_at(at: float, pilot: bool = True) -> Decision:
+    """LIVE_KEPT upgraded to NEW and promoted at minute `at`: after its pilot's gate, or
+    (`pilot` False) straight away, as an initiative without pilot districts is."""
+    if not pilot:
+        return step(view(LIVE_KEPT, CITYWIDE_OK, pilotDistricts=[]), minutes(at))
+    started = step(view(LIVE_KEPT, CITYWIDE_OK), minutes(at - 11)).status
+    healthy = step(view(started, [*CITYWIDE_OK, candidate(1)]), minutes(at - 10)).status
+    return step(view(healthy, [*CITYWIDE_OK, candidate(1)]), minutes(at))
+
+
+def test_a_promoted_revision_has_its_progress_deadline_citywide() -> None:
+    promoted = promoted_at(20)
+    assert promoted.status.phase == "Citywide" and promoted.status.revision == NEW
+    assert promoted.status.promoted_at == timestamp(minutes(20))
+    assert promoted.recheck_after == 600  # looked at again when the deadline passes
+    rolling = step(view(promoted.status, [deployment("citywide", NEW, 1, 2)]), minutes(25))
+    assert rolling.status.phase == "Citywide" and rolling.wave == "citywide"
+    assert rolling.status.promoted_at == promoted.status.promoted_at
+    assert rolling.recheck_after == 300
+
+
+def test_a_promoted_revision_not_live_within_its_deadline_returns_to_the_last_good() -> None:
+    promoted = promoted_at(20)
+    stuck = [deployment("citywide", NEW, 1, 2)]
+    rolled = step(view(promoted.status, stuck), minutes(30))
+    assert rolled.hold and not rolled.candidate and rolled.wave is None
+    assert (rolled.status.revision, rolled.status.failed_revision) == (OLD, NEW)
+    assert rolled.status.last_good == LastGood(OLD, OLD_SPEC)
+    assert rolled.status.promoted_at is None
+    assert rolled.status.phase == "Degraded"  # until the last good revision is back
+    assert progressing(rolled)["reason"] == "RolledBack"
+    assert "not healthy citywide within 10m: 1/2 ready" in progressing(rolled)["message"]
+    assert rolled.event is not None and rolled.event.type == "Warning"
+    # written back: the Deployments carry OLD again, and NEW is not tried again
+    back = step(view(rolled.status, CITYWIDE_OK), minutes(31))
+    assert back.hold and back.event is None
+    assert back.status.phase == "Live" and back.status.revision == OLD
+    assert progressing(back)["reason"] == "RolledBack"
+
+
+def test_a_promoted_revision_live_in_time_becomes_the_last_good() -> None:
+    promoted = promoted_at(20)
+    live = step(
+        view(promoted.status, [deployment("citywide", NEW, 2, 2)], revision_spec=NEW_SPEC),
+        minutes(29),
+    )
+    assert live.status.phase == "Live" and live.status.last_good == LastGood(NEW, NEW_SPEC)
+    assert live.status.promoted_at is None
+    # degraded later: it was Live, so it stays (no rollback past the deadline)
+    later = step(view(live.status, [deployment("citywide", NEW, 1, 2)]), minutes(60))
+    assert later.status.phase == "Degraded" and not later.hold
+    assert later.status.revision == NEW
+
+
+def test_a_no_pilot_revision_not_live_within_its_deadline_returns_to_the_last_good() -> None:
+    promoted = promoted_at(0, pilot=False)
+    assert promoted.wave == "citywide" and promoted.status.revision == NEW
+    stuck = [deployment("citywide", NEW, 0, 2)]
+    waiting = step(view(promoted.status, stuck, pilotDistricts=[]), minutes(9))
+    assert waiting.wave == "citywide" and waiting.status.phase == "Citywide"
+    rolled = step(view(waiting.status, stuck, pilotDistricts=[]), minutes(10))
+    assert rolled.hold and rolled.status.revision == OLD
+    assert rolled.status.failed_revision == NEW
+    assert rolled.event is not None and rolled.event.reason == "RolledBack"
+
+
+def test_without_a_last_good_revision_a_slow_citywide_rollout_is_not_rolled_back() -> None:
+    promoted = step(view(LIVE, CITYWIDE_OK, pilotDistricts=[]), minutes(0))
+    assert promoted.recheck_after is None and promoted.status.promoted_at is None
+    slow = step(view(promoted.status, [deployment("citywide", NEW, 0, 2)]), minutes(60))
+    assert slow.status.phase == "Citywide" and not slow.hold and slow.event is None
+
+
+def test_a_crash_after_promotion_starts_the_citywide_deadline_from_the_labels() -> None:
+    """Promoted, children written, status lost: the deadline counts from the first look."""
+    crashed = replace(
+        InitiativeStatus.from_dict(
+            {"phase": "Upgrading", "wave": "citywide", "revision": OLD, "candidateRevision": NEW}
+        ),
+        last_good=LastGood(OLD, OLD_SPEC),
+    )
+    seen = step(view(crashed, [deployment("citywide", NEW, 1, 2)]), minutes(3))
+    assert seen.status.promoted_at == timestamp(minutes(3)) and seen.recheck_after == 600
+
+
+def test_a_rollout_ending_with_an_initiative_degraded_is_recorded_degraded() -> None:
+    def item(ref: str, phase: str, message: str = "") -> dict[str, Any]:
+        return {
+            "metadata": {"generation": 2},
+            "spec": {"ref": ref},
+            "status": {"observedGeneration": 2, "phase": phase, "message": message},
+        }
+
+    ended = [item("living.a", "Live"), item("living.b", "Degraded", "1/2 replicas ready")]
+    found = settled_outcome({"phase": "Degraded"}, ended)
+    assert found == (Outcome.DEGRADED, "living.b: 1/2 replicas ready")
+    under_way = [*ended, item("living.c", "Upgrading")]
+    assert settled_outcome({"phase": "Degraded"}, under_way) is None

@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes.dynamic import DynamicClient
 
 from citykit import kube
-from citykit.api.enums import Phase, Wave
+from citykit.api.enums import Phase
 from citykit.api.names import (
     API_VERSION,
     APPROVED_BY_ANNOTATION,
@@ -47,6 +47,9 @@ from citykit.core.render import (
     initiative_children,
     initiative_resources,
     namespace_objects,
+    revision_spec,
+    revision_workloads,
+    shared_children,
     workload_revision,
 )
 from citykit.core.rollout import (
@@ -207,11 +210,12 @@ def _record_history(
         outcome.written.append(kube.apply(client, made))
         metrics.API_WRITES.labels("apply", made["kind"]).inc()
         return
-    if newest is None or _outcome_of(newest) != RevisionOutcome.PROGRESSING:
+    recorded = _outcome_of(newest) if newest is not None else None
+    if newest is None or recorded not in (RevisionOutcome.PROGRESSING, RevisionOutcome.DEGRADED):
         return
     mine = [item for item in snapshot.initiatives if (item.get("spec") or {}).get("city") == name]
     settled = settled_outcome(status, mine)
-    if settled is not None:
+    if settled is not None and settled[0] != recorded:
         _mark(client, newest, settled[0], today, settled[1], outcome)
 
 
@@ -311,25 +315,20 @@ def reconcile_initiative(
         approved_by=annotations.get(APPROVED_BY_ANNOTATION),
         revision=workload_revision(spec, pinned),
         approved_revision=annotations.get(APPROVED_REVISION_ANNOTATION),
+        revision_spec=revision_spec(spec),
     )
     decision = next_initiative_status(view, len(entry.components), now())
     owner = {"apiVersion": API_VERSION, "kind": INITIATIVE, "metadata": metadata}
     if decision.hold or decision.candidate:
-        # The citywide workloads run the last good revision and are kept as they are; the
-        # objects every revision shares follow the spec; the candidate runs beside them.
-        kept = [
-            child
-            for child in snapshot.children
-            if child["kind"] in WORKLOAD_KINDS
-            and CANDIDATE_LABEL not in (child["metadata"].get("labels") or {})
-        ]
-        shared = [
-            m
-            for m in initiative_children(spec, pinned, Wave.CITYWIDE)
-            if m["kind"] not in WORKLOAD_KINDS
-        ]
+        # The citywide workloads run the revision in the status, not the spec's: rendered
+        # again from what the status keeps of it (so a deleted one comes back), or else kept
+        # as they are; the objects every revision shares follow the spec; the candidate runs
+        # beside them.
         candidate = candidate_children(spec, pinned) if decision.candidate else []
-        desired = [*kept, *(converge.owned(m, owner) for m in [*shared, *candidate])]
+        desired = [
+            *_running_workloads(decision.status, snapshot.children, owner),
+            *(converge.owned(m, owner) for m in [*shared_children(spec, pinned), *candidate]),
+        ]
         _converge(client, desired, snapshot.children, outcome)
     elif decision.wave is not None:
         desired = [
@@ -343,6 +342,26 @@ def reconcile_initiative(
     else:
         _patch_status(client, body, new, outcome, decision.event)
     return outcome
+
+
+def _running_workloads(
+    status: InitiativeStatus, children: Sequence[Mapping[str, Any]], owner: Mapping[str, Any]
+) -> list[Mapping[str, Any]]:
+    """The citywide workloads of the revision `status` says runs: rendered from its last
+    good revision when that is the one (and this citykit still renders it so), else the
+    ones that exist, as they are."""
+    good = status.last_good
+    if good is not None and good.revision == status.revision:
+        pinned = catalogue(good.spec.get("catalogueVersion"))
+        rendered = revision_workloads(good.spec, pinned, good.revision) if pinned else None
+        if rendered is not None:
+            return [converge.owned(m, owner) for m in rendered]
+    return [
+        child
+        for child in children
+        if child["kind"] in WORKLOAD_KINDS
+        and CANDIDATE_LABEL not in (child["metadata"].get("labels") or {})
+    ]
 
 
 def _converge(

@@ -35,8 +35,10 @@ No `citykit.io/city` label: the operator deletes objects with that label that it
 render. A new revision is written when the CityBlueprint's spec differs from the newest
 revision's `data.spec` (`needs_revision`), re-applying an earlier spec included (a rollback
 is history too); its outcome moves from Progressing to Live when every initiative is Live, to
-Degraded or RolledBack when the rollout fails, and to Superseded when a newer spec arrives
-before it settled (`outcome_annotations`).
+RolledBack when an initiative rolled its revision back, to Degraded when every initiative has
+gone as far as it goes and some are Degraded (from which it may still become Live or
+RolledBack), and to Superseded when a newer spec arrives before it settled
+(`outcome_annotations`; `rollout.settled_outcome` decides).
 """
 
 from __future__ import annotations

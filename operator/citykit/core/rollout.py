@@ -29,6 +29,15 @@ the same spec is not tried again (a changed one is). A newer change arriving mid
 replaces the candidate and starts its clocks again: the newest wins. Without pilot
 districts a changed revision follows its gate only: it waits for approval when the gate is
 manual, then rolls out citywide as Kubernetes rolls a Deployment.
+
+The status keeps the last revision that was Live citywide (`lastGood`) with the spec fields
+it renders from, so that the operator can render it again while the spec is another
+revision's (a deleted citywide Deployment comes back during an upgrade and after a
+rollback), and return to it: a revision that replaced it citywide (promoted from its pilot,
+or rolled out without one) and is not Live within the progress deadline from then
+(`promotedAt`) rolls back too. Once a revision has been Live it is the last good one; if it
+later loses readiness it is Degraded, and a new blueprint change (or `citykit rollback`)
+fixes it.
 """
 
 from __future__ import annotations
@@ -172,6 +181,25 @@ class DeploymentState:
 
 
 @dataclass(frozen=True)
+class LastGood:
+    """The last revision that was Live citywide, and the Initiative spec fields it renders
+    from (`render.revision_spec`): kept so that it can be rendered again when the spec is
+    another revision's, to restore its objects or to return to it."""
+
+    revision: str
+    spec: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> LastGood | None:
+        if not data or "revision" not in data:
+            return None
+        return cls(data["revision"], dict(data.get("spec") or {}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"revision": self.revision, "spec": dict(self.spec)}
+
+
+@dataclass(frozen=True)
 class InitiativeStatus:
     """An Initiative's `status`, typed; `to_dict` is the status schema's shape."""
 
@@ -188,6 +216,8 @@ class InitiativeStatus:
     candidate_revision: str | None = None
     candidate_since: str | None = None
     failed_revision: str | None = None
+    promoted_at: str | None = None
+    last_good: LastGood | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InitiativeStatus:
@@ -206,6 +236,8 @@ class InitiativeStatus:
             candidate_revision=data.get("candidateRevision"),
             candidate_since=data.get("candidateSince"),
             failed_revision=data.get("failedRevision"),
+            promoted_at=data.get("promotedAt"),
+            last_good=LastGood.from_dict(data.get("lastGood")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,9 +258,12 @@ class InitiativeStatus:
             ("candidateRevision", self.candidate_revision),
             ("candidateSince", self.candidate_since),
             ("failedRevision", self.failed_revision),
+            ("promotedAt", self.promoted_at),
         ):
             if value is not None:
                 data[key] = value
+        if self.last_good is not None:
+            data["lastGood"] = self.last_good.to_dict()
         if self.conditions:
             data["conditions"] = [condition.to_dict() for condition in self.conditions]
         return data
@@ -289,6 +324,9 @@ class InitiativeView:
     # revision a manual approval was given for.
     revision: str | None = None
     approved_revision: str | None = None
+    # The spec fields `revision` renders from (render.revision_spec): kept as the last good
+    # revision's once it is Live.
+    revision_spec: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -379,6 +417,18 @@ def next_initiative_status(
             workloads = fold_workloads(running, components, wave)
     if wave == Wave.CITYWIDE:
         phase, message = _citywide(spec, previous, workloads)
+    last_good, promoted_at = previous.last_good, None
+    if wave == Wave.CITYWIDE and view.revision is not None:
+        if phase == Phase.LIVE:
+            if view.revision_spec is not None:
+                last_good = LastGood(view.revision, view.revision_spec)
+        elif last_good is not None and last_good.revision != view.revision:
+            # a new revision replacing the last good one citywide, not yet Live
+            promoted_at = previous.promoted_at or timestamp(now)
+            left = spec.gate.progress_deadline_seconds - _since(promoted_at, now)
+            if left <= 0:
+                return _roll_back_citywide(view, last_good, workloads, conditions, condition)
+            recheck = left
     if previous.candidate_revision is not None and wave == Wave.CITYWIDE:
         # an upgrade ended with the spec back on the revision running citywide
         conditions = condition(
@@ -403,8 +453,70 @@ def next_initiative_status(
         conditions=conditions,
         revision=view.revision if wave == Wave.CITYWIDE else None,
         failed_revision=previous.failed_revision,
+        promoted_at=promoted_at,
+        last_good=last_good,
     )
     return Decision(status, wave, recheck)
+
+
+def _since(moment: str, now: datetime.datetime) -> float:
+    return (now - parse_timestamp(moment)).total_seconds()
+
+
+def _roll_back_citywide(
+    view: InitiativeView,
+    last_good: LastGood,
+    workloads: Workloads,
+    conditions: tuple[Condition, ...],
+    condition: Any,
+) -> Decision:
+    """A revision that replaced the last good one citywide (promoted from its pilot, or
+    rolled out without one) and is not Live within the progress deadline: the last good
+    revision is rendered again citywide, and the new one is not tried again."""
+    failed, spec = view.revision, view.spec
+    reason = (
+        f"revision {failed} was not healthy citywide within {spec.gate.progress_deadline}: "
+        f"{workloads.ready}/{workloads.desired} ready; rolled back to {last_good.revision}"
+    )
+    base = _citywide_base(view, workloads, last_good.revision)
+    return _settled(view, base, conditions, condition, workloads, reason, failed, warn=True)
+
+
+def _citywide_base(view: InitiativeView, citywide: Workloads, revision: str) -> InitiativeStatus:
+    """The status fields of an initiative running `revision` citywide, whatever it tries."""
+    return InitiativeStatus(
+        observed_generation=view.generation,
+        wave=Wave.CITYWIDE,
+        ready_replicas=citywide.ready,
+        replicas=citywide.desired,
+        approved_by=view.approved_by or None,
+        revision=revision,
+        failed_revision=view.status.failed_revision,
+        last_good=view.status.last_good,
+    )
+
+
+def _settled(
+    view: InitiativeView,
+    base: InitiativeStatus,
+    conditions: tuple[Condition, ...],
+    condition: Any,
+    citywide: Workloads,
+    message: str,
+    failed: str | None,
+    warn: bool,
+) -> Decision:
+    """The running revision `base.revision` goes on alone: `failed` rolled back (now, with
+    a Warning Event when `warn`, or before), and what runs is held as it is."""
+    phase = Phase.LIVE if citywide.healthy else Phase.DEGRADED
+    ready = f"{citywide.ready}/{citywide.desired} replicas ready"
+    summary = f"live in all {len(view.spec.districts)} districts" if citywide.healthy else ready
+    text = f"{summary} on revision {base.revision}; {message}"
+    marked = condition(conditions, "Progressing", False, "RolledBack", message)
+    marked = condition(marked, "Ready", phase == Phase.LIVE, phase, text)
+    status = replace(base, phase=phase, message=text, conditions=marked, failed_revision=failed)
+    event = Event("Warning", "RolledBack", message) if warn else None
+    return Decision(status, None, None, hold=True, event=event)
 
 
 def running_revision(
@@ -433,26 +545,10 @@ def _upgrade(
     assert candidate is not None
     running = [d for d in view.deployments if not d.candidate]
     citywide = fold_workloads(running, components, Wave.CITYWIDE)
-    base = replace(
-        InitiativeStatus(observed_generation=view.generation),
-        wave=Wave.CITYWIDE,
-        ready_replicas=citywide.ready,
-        replicas=citywide.desired,
-        approved_by=view.approved_by or None,
-        revision=stable,
-        failed_revision=previous.failed_revision,
-    )
+    base = _citywide_base(view, citywide, stable)
 
-    def settled(reason: str, message: str, event: Event | None, failed: str | None) -> Decision:
-        """The stable revision runs on alone (the candidate rolled back, now or before)."""
-        phase = Phase.LIVE if citywide.healthy else Phase.DEGRADED
-        ready = f"{citywide.ready}/{citywide.desired} replicas ready"
-        summary = f"live in all {len(spec.districts)} districts" if citywide.healthy else ready
-        text = f"{summary} on revision {stable}; {message}"
-        marked = condition(conditions, "Progressing", False, reason, message)
-        marked = condition(marked, "Ready", phase == Phase.LIVE, phase, text)
-        status = replace(base, phase=phase, message=text, conditions=marked, failed_revision=failed)
-        return Decision(status, None, None, hold=True, event=event)
+    def settled(message: str, warn: bool) -> Decision:
+        return _settled(view, base, conditions, condition, citywide, message, candidate, warn)
 
     if candidate == previous.failed_revision:
         found = next((c for c in conditions if c.type == "Progressing"), None)
@@ -461,7 +557,7 @@ def _upgrade(
             if found is not None and found.reason == "RolledBack"
             else f"revision {candidate} rolled back"
         )
-        return settled("RolledBack", message, None, candidate)
+        return settled(message, warn=False)
 
     if not spec.pilot_districts:
         approved = _revision_approved(view, candidate)
@@ -474,7 +570,7 @@ def _upgrade(
                 base, conditions, condition, "AwaitingApproval", message, candidate, None, None
             )
             return Decision(status, None, None, hold=True)
-        return _promote(view, base, conditions, condition, stable)
+        return _promote(view, base, conditions, condition, stable, now)
 
     same = previous.candidate_revision == candidate
     started = previous.candidate_since if same and previous.candidate_since else timestamp(now)
@@ -485,9 +581,7 @@ def _upgrade(
         Wave.PILOT,
     )
     districts = ", ".join(spec.pilot_districts)
-    deadline = (
-        spec.gate.progress_deadline_seconds - (now - parse_timestamp(started)).total_seconds()
-    )
+    deadline = spec.gate.progress_deadline_seconds - _since(started, now)
     if not pilot.healthy:
         reason = None
         if healthy_since is not None:
@@ -502,16 +596,14 @@ def _upgrade(
                 f"rolled back to {stable}"
             )
         if reason is not None:
-            return settled("RolledBack", reason, Event("Warning", "RolledBack", reason), candidate)
+            return settled(reason, warn=True)
         message = (
             f"revision {candidate} piloting in {districts} beside {stable}: "
             f"{pilot.ready}/{pilot.desired} ready"
         )
         return _upgrading(base, conditions, condition, message, candidate, started, None, deadline)
     healthy_since = healthy_since or timestamp(now)
-    remaining = (
-        spec.gate.healthy_for_seconds - (now - parse_timestamp(healthy_since)).total_seconds()
-    )
+    remaining = spec.gate.healthy_for_seconds - _since(healthy_since, now)
     if remaining > 0:
         opens = timestamp(
             parse_timestamp(healthy_since)
@@ -532,7 +624,7 @@ def _upgrade(
         return _upgrading(
             base, conditions, condition, message, candidate, started, healthy_since, None
         )
-    return _promote(view, base, conditions, condition, stable)
+    return _promote(view, base, conditions, condition, stable, now)
 
 
 def _upgrading(
@@ -581,9 +673,11 @@ def _promote(
     conditions: tuple[Condition, ...],
     condition: Any,
     stable: str,
+    now: datetime.datetime,
 ) -> Decision:
     """The candidate replaces the citywide revision: the spec is deployed citywide (the
-    Deployments roll), the candidate objects go."""
+    Deployments roll), the candidate objects go. Until it is Live, the progress deadline
+    runs again from now (`promotedAt`): past it, the last good revision returns."""
     message = f"rolling revision {view.revision} out to all {len(view.spec.districts)} districts"
     marked = condition(
         conditions, "Progressing", True, "Promoted", f"revision {view.revision} replaced {stable}"
@@ -596,8 +690,10 @@ def _promote(
         conditions=marked,
         revision=view.revision,
         failed_revision=None,
+        promoted_at=timestamp(now) if base.last_good else None,
     )
-    return Decision(status, Wave.CITYWIDE, None)
+    deadline = view.spec.gate.progress_deadline_seconds if base.last_good else None
+    return Decision(status, Wave.CITYWIDE, deadline)
 
 
 def _revision_approved(view: InitiativeView, revision: str) -> bool:
@@ -755,9 +851,11 @@ def settled_outcome(
 ) -> tuple[Outcome, str | None] | None:
     """How the rollout of the blueprint spec now applied ended, for its ControllerRevision:
     RolledBack (with why) when an initiative rolled this spec's revision back, Live when
-    every initiative is live on it, None while it is still under way. Only statuses written
-    for an initiative's current generation count: right after a change the statuses still
-    describe the spec before it."""
+    every initiative is live on it, Degraded (naming which, and why) when every initiative
+    has gone as far as it goes, Live or Degraded, and some are Degraded; None while it is
+    still under way. Degraded is not final: the same spec recovering is Live. Only statuses
+    written for an initiative's current generation count: right after a change the statuses
+    still describe the spec before it."""
     items = list(initiatives)
     if any(
         (item.get("status") or {}).get("observedGeneration")
@@ -775,6 +873,14 @@ def settled_outcome(
                 return Outcome.ROLLED_BACK, f"{item['spec']['ref']}: {found.get('message', '')}"
     if blueprint_status.get("phase") == BlueprintPhase.LIVE:
         return Outcome.LIVE, None
+    statuses = [(item["spec"]["ref"], item.get("status") or {}) for item in items]
+    degraded = [
+        f"{ref}: {status.get('message', '')}"
+        for ref, status in statuses
+        if status.get("phase") == Phase.DEGRADED
+    ]
+    if degraded and all(s.get("phase") in (Phase.LIVE, Phase.DEGRADED) for _, s in statuses):
+        return Outcome.DEGRADED, "; ".join(degraded)
     return None
 
 
