@@ -35,7 +35,8 @@ GROUP, VERSION = "citykit.io", "v1alpha1"
 CITY = "upgraded"
 NAMESPACE = f"city-{CITY}"
 CHANGED = "mobility-adaptive-traffic-signals"  # the one 1.1.0 renders differently
-UNCHANGED = ("mobility-real-time-transit-info", "living-smart-street-lighting")
+TRANSIT, LIGHTING = "mobility-real-time-transit-info", "living-smart-street-lighting"
+UNCHANGED = (TRANSIT, LIGHTING)
 KEPT = ("mobility.adaptive-traffic-signals", *(name.replace("-", ".", 1) for name in UNCHANGED))
 # REVISION  BLUEPRINT [(restores rN)]  CATALOGUE  APPLIED  OUTCOME ...
 HISTORY_ROW = re.compile(r"^ ?(\*?r\d+)\s+(\S+)(?: \(restores (r\d+)\))?\s+(\S+)\s+\S+\s+(\S+)")
@@ -155,9 +156,15 @@ class DeploymentRecorder:
         self.thread.join(timeout=10)
 
 
-def child_writes(audit_log: Path, names: tuple[str, ...], after: int) -> list[str]:
+def child_writes(
+    audit_log: Path,
+    names: tuple[str, ...],
+    after: int,
+    resources: tuple[str, ...] = CHILD_RESOURCES,
+) -> list[str]:
     """Writes (from line `after` of the audit log on) to children of the initiatives
-    `names`, by anyone but the cluster's own controllers."""
+    `names` (or to whichever of their `resources`), by anyone but the cluster's own
+    controllers."""
     found = []
     for line in audit_log.read_text().splitlines()[after:]:
         event = json.loads(line)
@@ -167,10 +174,11 @@ def child_writes(audit_log: Path, names: tuple[str, ...], after: int) -> list[st
             and not event.get("user", {}).get("username", "").startswith("system:")
             and event.get("verb") in ("create", "update", "patch", "delete")
             and ref.get("namespace") == NAMESPACE
-            and ref.get("resource") in CHILD_RESOURCES
+            and ref.get("resource") in resources
             and ref.get("name", "").startswith(names)
         ):
-            found.append(f"{event['verb']} {ref['resource']}/{ref['name']}")
+            subresource = f"/{ref['subresource']}" if ref.get("subresource") else ""
+            found.append(f"{event['verb']} {ref['resource']}/{ref['name']}{subresource}")
     return found
 
 
@@ -274,6 +282,12 @@ def test_an_upgrade_pilots_the_changed_initiative_then_goes_citywide_and_touches
     }
     assert not any(name.endswith("-candidate") for name in _names(city, CHANGED))
     assert child_writes(kube_cluster.audit_log, UNCHANGED, mark) == []
+    # the new pin is written into their specs, and their statuses say they saw it: no more
+    for name in UNCHANGED:
+        assert sorted(child_writes(kube_cluster.audit_log, (name,), mark, ("initiatives",))) == [
+            f"patch initiatives/{name}",
+            f"patch initiatives/{name}/status",
+        ]
     for name in UNCHANGED:
         assert "Progressing" not in {c["type"] for c in status(city, name)["conditions"]}
     assert condition(city, CHANGED, "Progressing")["reason"] == "Promoted"
@@ -331,6 +345,39 @@ def test_a_broken_revision_rolls_back_by_itself_and_only_the_pilot_saw_it(
     for item in deployments(city, CHANGED):
         assert item.metadata.labels["citykit.io/revision"] == good
         assert item.status.ready_replicas == item.spec.replicas
+    # the broken spec still stands; a citywide Deployment deleted by hand comes back as the
+    # revision that runs, rendered from what the status keeps of it
+    assert_restored(city, good)
+
+
+def applied(api: client.ApiClient, spec: dict[str, Any]) -> int:
+    """Replace the city's spec with `spec`; the number of the history revision recording it."""
+    known = max(revisions(api))
+    replace_spec(api, spec)
+    return int(wait_for(lambda: max(revisions(api)) > known and max(revisions(api)), 30, "history"))
+
+
+def assert_restored(api: client.ApiClient, revision: str) -> None:
+    """Delete one of CHANGED's citywide Deployments; it comes back on `revision`, ready."""
+    (name, *_) = sorted(n for n in _names(api, CHANGED) if not n.endswith("-candidate"))
+    gone = client.AppsV1Api(api).read_namespaced_deployment(name, NAMESPACE).metadata.uid
+    client.AppsV1Api(api).delete_namespaced_deployment(name, NAMESPACE)
+    back = wait_for(
+        lambda: next(
+            (
+                d
+                for d in deployments(api, CHANGED)
+                if d.metadata.name == name
+                and d.metadata.uid != gone
+                and (d.status.ready_replicas or 0) == d.spec.replicas
+            ),
+            None,
+        ),
+        90,
+        f"{name} restored",
+    )
+    assert back.metadata.labels["citykit.io/revision"] == revision
+    assert back.metadata.labels["citykit.io/wave"] == "citywide"
 
 
 def test_citykit_rollback_to_the_previous_version_converges(city: client.ApiClient) -> None:
@@ -394,6 +441,8 @@ def test_a_manual_gate_lets_a_new_revision_through_only_with_its_own_approval(
     )
     assert waiting["phase"] == "Upgrading" and waiting["revision"] == running
     candidate = waiting["candidateRevision"]
+    assert_restored(city, running)  # mid-upgrade: the running revision, not the candidate's
+    assert status(city, CHANGED)["candidateRevision"] == candidate
     again = run_cli("approve", CITY, "mobility.adaptive-traffic-signals", "--by", "office")
     assert again.exit_code == 0, again.output
     annotations = initiative(city, CHANGED)["metadata"]["annotations"]
@@ -447,3 +496,74 @@ def test_a_second_change_mid_upgrade_wins_and_the_first_is_superseded(
     wait_for(lambda: outcome(city, numbers[-1] + 1) == "Live", 60, "its history Live")
     # promoted: the candidate objects (replaced in place by the second change) are gone
     assert not any(name.endswith("-candidate") for name in _names(city, CHANGED))
+
+
+def test_an_unrelated_change_writes_nothing_to_the_other_initiatives(
+    city: client.ApiClient, kube_cluster: LocalCluster
+) -> None:
+    """A new blueprint version that changes one initiative's parameter: that one pilots its
+    new revision; the others' Initiatives (spec and status) and children see no write."""
+    others = (CHANGED, LIGHTING)
+    before = status(city, TRANSIT)["revision"]
+    generations = {name: initiative(city, name)["metadata"]["generation"] for name in others}
+    mark = len(kube_cluster.audit_log.read_text().splitlines())
+    spec = stored_spec(city)
+    spec["version"] = bumped_minor(spec["version"])
+    for item in spec["initiatives"]:
+        if item["ref"] == "mobility.real-time-transit-info":
+            item["parameters"]["realtimeRefreshSeconds"] = 20
+    number = applied(city, spec)
+    wait_for(
+        lambda: (
+            (s := status(city, TRANSIT)).get("revision") not in (None, before)
+            and s.get("phase") == "Live"
+        ),
+        120,
+        "the changed initiative Live on its new revision",
+    )
+    wait_for(lambda: outcome(city, number) == "Live", 60, "the new version's history Live")
+    assert revisions(city)[number]["citykit.io/blueprint-version"] == spec["version"]
+    writes = child_writes(kube_cluster.audit_log, others, mark, (*CHILD_RESOURCES, "initiatives"))
+    assert writes == []
+    assert {name: initiative(city, name)["metadata"]["generation"] for name in others} == (
+        generations
+    )
+    assert condition(city, TRANSIT, "Progressing")["reason"] == "Promoted"
+
+
+def test_a_revision_without_pilot_districts_not_live_in_time_returns_to_the_last_good(
+    city: client.ApiClient,
+) -> None:
+    good = status(city, LIGHTING)["revision"]
+    spec = stored_spec(city)
+    spec["version"] = bumped_minor(spec["version"])
+    for item in spec["initiatives"]:
+        if item["ref"] == "living.smart-street-lighting":
+            item["pilotDistricts"] = []
+            item["secretRefs"] = {
+                "CITYKIT_TEST_NEVER_READY": {"name": "never-made", "key": "token"}
+            }
+            item["gate"]["progressDeadline"] = "15s"
+    number = applied(city, spec)
+    broken = wait_for(
+        lambda: (r := status(city, LIGHTING).get("revision")) != good and r,
+        60,
+        "the new revision rolled out citywide (no pilot)",
+    )
+    rolled = wait_for(
+        lambda: (s := status(city, LIGHTING)).get("failedRevision") == broken and s,
+        90,
+        "the new revision rolled back",
+    )
+    assert rolled["revision"] == good and "promotedAt" not in rolled
+    progressing = condition(city, LIGHTING, "Progressing")
+    assert (progressing["status"], progressing["reason"]) == ("False", "RolledBack")
+    assert "not healthy citywide within 15s" in progressing["message"]
+    wait_for(lambda: status(city, LIGHTING).get("phase") == "Live", 90, "Live on the last good")
+    for item in deployments(city, LIGHTING):
+        assert item.metadata.labels["citykit.io/revision"] == good
+    wait_for(lambda: outcome(city, number) == "RolledBack", 30, "its history RolledBack")
+    events = client.CoreV1Api(city).list_namespaced_event(
+        NAMESPACE, field_selector=f"involvedObject.name={LIGHTING},reason=RolledBack"
+    )
+    assert [event.type for event in events.items] == ["Warning"]
