@@ -433,3 +433,14 @@ def test_a_rollout_ending_with_an_initiative_degraded_is_recorded_degraded() -> 
     assert found == (Outcome.DEGRADED, "living.b: 1/2 replicas ready")
     under_way = [*ended, item("living.c", "Upgrading")]
     assert settled_outcome({"phase": "Degraded"}, under_way) is None
+
+
+def test_a_citywide_rollback_whose_status_was_lost_is_not_tried_again() -> None:
+    """Rolled back citywide, children written (the Deployments carry OLD again), status
+    lost: the promoted revision is not piloted or promoted a second time."""
+    promoted = promoted_at(20)
+    crashed = step(view(promoted.status, CITYWIDE_OK), minutes(31))
+    assert crashed.hold and not crashed.candidate and crashed.wave is None
+    assert (crashed.status.revision, crashed.status.failed_revision) == (OLD, NEW)
+    assert progressing(crashed)["reason"] == "RolledBack"
+    assert crashed.event is not None and crashed.event.type == "Warning"

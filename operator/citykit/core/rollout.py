@@ -35,7 +35,9 @@ it renders from, so that the operator can render it again while the spec is anot
 revision's (a deleted citywide Deployment comes back during an upgrade and after a
 rollback), and return to it: a revision that replaced it citywide (promoted from its pilot,
 or rolled out without one) and is not Live within the progress deadline from then
-(`promotedAt`) rolls back too. Once a revision has been Live it is the last good one; if it
+(`promotedAt`) rolls back too (a promoted revision whose citywide Deployments carry the
+last good revision's label was rolled back, even if the status of it was lost). Once a
+revision has been Live it is the last good one; if it
 later loses readiness it is Degraded, and a new blueprint change (or `citykit rollback`)
 fixes it.
 """
@@ -550,6 +552,16 @@ def _upgrade(
     def settled(message: str, warn: bool) -> Decision:
         return _settled(view, base, conditions, condition, citywide, message, candidate, warn)
 
+    if (
+        previous.promoted_at is not None
+        and previous.revision == candidate
+        and previous.last_good is not None
+        and previous.last_good.revision == stable
+    ):
+        # the candidate was promoted, yet the last good revision's workloads run citywide:
+        # its rollback was written and the status of it lost (children are written first)
+        message = f"revision {candidate} was not healthy citywide; rolled back to {stable}"
+        return settled(message, warn=True)
     if candidate == previous.failed_revision:
         found = next((c for c in conditions if c.type == "Progressing"), None)
         message = (
