@@ -190,6 +190,8 @@ class FakeCluster:
     revisions: list[dict[str, Any]]
     blueprint: dict[str, Any] | None
     replaced: list[dict[str, Any]] = field(default_factory=list)
+    # a write someone makes to the blueprint between the command's read and its PUT
+    meanwhile: dict[str, Any] | None = None
 
     # the dynamic client's two calls `rollback` makes itself
     @property
@@ -200,6 +202,15 @@ class FakeCluster:
         return "cityblueprints"
 
     def replace(self, resource: str, body: dict[str, Any], name: str) -> None:
+        if self.meanwhile is not None:
+            assert self.blueprint is not None
+            self.blueprint = {**self.blueprint, **self.meanwhile}
+            self.meanwhile = None
+        assert self.blueprint is not None
+        if body["metadata"]["resourceVersion"] != self.blueprint["metadata"]["resourceVersion"]:
+            from kubernetes.client.exceptions import ApiException
+
+            raise ApiException(status=409, reason="Conflict")
         self.replaced.append(body)
 
 
@@ -272,6 +283,37 @@ def test_rollback_replaces_the_spec_with_the_last_live_revision(cluster: FakeClu
     assert body["metadata"]["annotations"] == {"citykit.io/restored-from": "2"}
     assert "~ version: 3.3.0 -> 3.2.0" in result.output
     assert "rolled back to blueprint 3.2.0 (revision 2, catalogue 1.1.0)" in result.output
+
+
+def test_a_status_written_while_rolling_back_does_not_stop_the_rollback(
+    cluster: FakeCluster,
+) -> None:
+    """The operator writes the blueprint's status as a rollout moves: the PUT is made again
+    at the new version, as the spec it replaces is still the one the diff was shown for."""
+    assert cluster.blueprint is not None
+    cluster.meanwhile = {
+        "metadata": {"name": "hangzhou", "resourceVersion": "43"},
+        "status": {"phase": "Degraded"},
+    }
+    result = run_cli("rollback", "hangzhou")
+    assert result.exit_code == 0, result.output
+    (body,) = cluster.replaced
+    assert body["metadata"]["resourceVersion"] == "43"
+    assert body["spec"] == spec("3.2.0", "1.1.0")
+
+
+def test_a_spec_changed_while_rolling_back_is_not_overwritten(cluster: FakeCluster) -> None:
+    cluster.meanwhile = {
+        "metadata": {"name": "hangzhou", "resourceVersion": "43"},
+        "spec": spec("3.4.0", "1.1.0"),
+    }
+    result = run_cli("rollback", "hangzhou")
+    assert result.exit_code == 1
+    assert cluster.replaced == []
+    assert result.output.endswith(
+        "citykit:0:0: city: cityblueprint/hangzhou changed while rolling back; "
+        "run `citykit rollback` again\n"
+    )
 
 
 def test_rollback_to_a_version_across_catalogues(cluster: FakeCluster) -> None:

@@ -163,16 +163,45 @@ def _validated_or_none(city: str, spec: dict[str, Any]) -> ValidatedBlueprint | 
 
 
 def _replace_spec(
-    client: DynamicClient, blueprint: dict[str, Any], manifest: dict[str, Any]
+    client: DynamicClient, blueprint: dict[str, Any], manifest: dict[str, Any], attempts: int = 5
 ) -> None:
     """Replace the whole spec (a PUT at the version read), so fields the old spec did not
-    have go too, whoever wrote them; a change made meanwhile is a conflict, not overwritten."""
+    have go too, whoever wrote them. A change to the spec made meanwhile is a conflict, not
+    overwritten; one to the status only (the operator writes it as a rollout moves) is no
+    reason to refuse: the PUT is made again at the new version, as client-go's
+    RetryOnConflict does."""
+    name = blueprint["metadata"]["name"]
+    resource = client.resources.get(api_version=API_VERSION, kind=CITY_BLUEPRINT)
+    for _ in range(attempts):
+        try:
+            client.replace(resource, body=_replacement(blueprint, manifest), name=name)
+            return
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        current = read_blueprint(client, name)
+        if current is None or current.get("spec") != blueprint.get("spec"):
+            break
+        blueprint = current
+    raise CitykitError(
+        Problem(
+            "citykit",
+            0,
+            0,
+            "city",
+            f"cityblueprint/{name} changed while rolling back; run `citykit rollback` again",
+        )
+    )
+
+
+def _replacement(blueprint: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+    """The CityBlueprint `blueprint` (as read) with `manifest`'s spec and annotations."""
     metadata = dict(blueprint["metadata"])
     metadata["annotations"] = {
         **(metadata.get("annotations") or {}),
         **manifest["metadata"]["annotations"],
     }
-    body = {
+    return {
         "apiVersion": API_VERSION,
         "kind": CITY_BLUEPRINT,
         "metadata": {
@@ -182,19 +211,3 @@ def _replace_spec(
         },
         "spec": manifest["spec"],
     }
-    resource = client.resources.get(api_version=API_VERSION, kind=CITY_BLUEPRINT)
-    try:
-        client.replace(resource, body=body, name=metadata["name"])
-    except ApiException as error:
-        if error.status == 409:
-            raise CitykitError(
-                Problem(
-                    "citykit",
-                    0,
-                    0,
-                    "city",
-                    f"cityblueprint/{metadata['name']} changed while rolling back; run "
-                    "`citykit rollback` again",
-                )
-            ) from None
-        raise
