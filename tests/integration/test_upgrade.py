@@ -531,6 +531,30 @@ def test_an_unrelated_change_writes_nothing_to_the_other_initiatives(
     assert condition(city, TRANSIT, "Progressing")["reason"] == "Promoted"
 
 
+def test_a_version_whose_rollout_ends_degraded_is_recorded_so_until_it_recovers(
+    city: client.ApiClient,
+) -> None:
+    core = client.CoreV1Api(city)
+    (pod, *_) = core.list_namespaced_pod(
+        NAMESPACE, label_selector=f"citykit.io/initiative={TRANSIT}"
+    ).items
+    # as a kubelet reports a failing readiness probe (no KWOK stage makes a running Pod ready)
+    core.patch_namespaced_pod_status(
+        pod.metadata.name,
+        NAMESPACE,
+        {"status": {"conditions": [{"type": "Ready", "status": "False"}]}},
+    )
+    wait_for(lambda: status(city, TRANSIT).get("phase") == "Degraded", 60, "transit Degraded")
+    spec = stored_spec(city)
+    spec["version"] = bumped_minor(spec["version"])
+    number = applied(city, spec)
+    wait_for(lambda: outcome(city, number) == "Degraded", 60, "the new version's history Degraded")
+    reason = revisions(city)[number]["citykit.io/outcome-reason"]
+    assert reason.startswith("mobility.real-time-transit-info: ") and "ready" in reason
+    core.delete_namespaced_pod(pod.metadata.name, NAMESPACE)  # its replacement is ready
+    wait_for(lambda: outcome(city, number) == "Live", 90, "the same version's history Live")
+
+
 def test_a_revision_without_pilot_districts_not_live_in_time_returns_to_the_last_good(
     city: client.ApiClient,
 ) -> None:
