@@ -210,8 +210,11 @@ def _record_history(
         outcome.written.append(kube.apply(client, made))
         metrics.API_WRITES.labels("apply", made["kind"]).inc()
         return
-    recorded = _outcome_of(newest) if newest is not None else None
-    if newest is None or recorded not in (RevisionOutcome.PROGRESSING, RevisionOutcome.DEGRADED):
+    if newest is None:
+        return
+    recorded = _outcome_of(newest)
+    # Degraded is looked at again: the same spec may still end Live or RolledBack
+    if recorded not in (RevisionOutcome.PROGRESSING, RevisionOutcome.DEGRADED):
         return
     mine = [item for item in snapshot.initiatives if (item.get("spec") or {}).get("city") == name]
     settled = settled_outcome(status, mine)
