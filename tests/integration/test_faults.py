@@ -324,7 +324,7 @@ def apiserver_with(cluster: LocalCluster, *flags: str) -> Iterator[None]:
     log = recorded.layout.logs / "kube-apiserver.log"
     others = tuple(p for p in recorded.processes if p.name != "kube-apiserver")
     save(replace(recorded, processes=(*others, spawn("kube-apiserver", argv, log))))
-    wait_for(lambda: control_plane.api_ready(recorded), 120, f"the API server with {flags}")
+    wait_for(lambda: control_plane.api_ready(recorded), 300, f"the API server with {flags}")
     try:
         yield
     finally:
