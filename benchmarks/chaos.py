@@ -52,6 +52,7 @@ from citykit.localcluster.state import LocalCluster, load
 from citykit.resources import example_cities_dir
 from tests.integration.test_faults import THROTTLE_FLAGS, apiserver_with, plain_user_kubeconfig
 from tests.integration.test_local_cluster import sigkill
+from tests.integration.test_operator import namespace_gone
 
 FAULTS = ("none", "operator", "operator", "operator", "kube-apiserver", "etcd")
 DEADLINE_SECONDS = 600.0
@@ -264,11 +265,8 @@ def collected(api: client.ApiClient, city: str, seconds: float = 600) -> bool:
     next measured rollout does not share the machine and the operator with it."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
-            client.CoreV1Api(api).read_namespace(city_namespace(city))
-        except client.exceptions.ApiException as error:
-            if error.status == 404:
-                return True
+        if namespace_gone(api, city_namespace(city)):
+            return True
         time.sleep(1)
     return False
 
