@@ -46,9 +46,10 @@ def enlarge(root: Path, size: int, citywide_replicas: int | None = None) -> list
                 component["replicas"] = {"pilot": 1, "citywide": citywide_replicas}
         path.write_text(yaml.safe_dump(entry, sort_keys=False))
 
-    for item in originals:
-        path = entry_file(item["ref"])
-        write(path, yaml.safe_load(path.read_text()))
+    if citywide_replicas is not None:  # else the copied originals stand as they are
+        for item in originals:
+            path = entry_file(item["ref"])
+            write(path, yaml.safe_load(path.read_text()))
     clones: list[dict[str, Any]] = []
     while len(originals) + len(clones) < size:
         item = originals[len(clones) % len(originals)]
