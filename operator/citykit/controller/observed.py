@@ -74,7 +74,8 @@ def pack(body: Mapping[str, Any]) -> bytes:
 
 
 def unpack(packed: bytes) -> dict[str, Any]:
-    return dict(json.loads(packed))
+    loaded: dict[str, Any] = json.loads(packed)
+    return loaded
 
 
 def scope(body: Mapping[str, Any]) -> tuple[str, str]:
