@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
-import json
 import random
 import statistics
 import tempfile
@@ -50,6 +49,7 @@ from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster, load
 from citykit.resources import example_cities_dir
+from tests import audit
 from tests.integration.test_faults import THROTTLE_FLAGS, apiserver_with, plain_user_kubeconfig
 from tests.integration.test_local_cluster import sigkill
 from tests.integration.test_operator import namespace_gone
@@ -141,17 +141,12 @@ def stale_objects(api: client.ApiClient, city: str) -> int:
 
 
 def audit_events(audit_log: Path) -> list[dict[str, Any]]:
-    """Every event with its request's time as `at` (seconds since the epoch), oldest first.
-    The API server rotates its audit log at 100 MB (`audit-<time>.log` beside it), which a
-    run of this benchmark passes: the rotated files are read too."""
-    rotated = sorted(audit_log.parent.glob(f"{audit_log.stem}-*{audit_log.suffix}"))
-    lines = [line for path in (*rotated, audit_log) for line in path.read_text().splitlines()]
-    events = []
-    for line in lines:
-        event: dict[str, Any] = json.loads(line)
+    """Every event (rotated files too: a run of this benchmark passes 100 MB) with its
+    request's time as `at` (seconds since the epoch), oldest first."""
+    events = audit.events(audit_log)
+    for event in events:
         stamp = event.get("requestReceivedTimestamp") or event["stageTimestamp"]
         event["at"] = datetime.datetime.fromisoformat(stamp).timestamp()
-        events.append(event)
     return events
 
 

@@ -49,6 +49,7 @@ from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.resources import example_cities_dir
+from tests import audit
 
 WRITES = ("create", "update", "patch", "delete")
 GATE_SECONDS = 1.0
@@ -71,15 +72,11 @@ def cluster_and_operator(
             control_plane.down(cluster.state_dir)
 
 
-def audit_events(audit_log: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in audit_log.read_text().splitlines()]
-
-
 def operator_writes(audit_log: Path, since: int) -> Counter[str]:
     """Writes by the operator (kopf and the Kubernetes client) after the first `since`
-    audit lines, by resource (and subresource)."""
+    audit events, by resource (and subresource)."""
     counts: Counter[str] = Counter()
-    for event in audit_events(audit_log)[since:]:
+    for event in audit.events(audit_log)[since:]:
         agent = event.get("userAgent", "")
         if (
             event.get("stage") == "ResponseComplete"
@@ -92,10 +89,6 @@ def operator_writes(audit_log: Path, since: int) -> Counter[str]:
                 resource += "/" + ref["subresource"]
             counts[f"{event['verb']} {resource}"] += 1
     return counts
-
-
-def audit_lines(audit_log: Path) -> int:
-    return len(audit_log.read_text().splitlines())
 
 
 def city(name: str, flat: bool) -> dict[str, Any]:
@@ -265,11 +258,11 @@ def main() -> None:
         operator.start()
         time.sleep(3)  # the operator's startup (CRD scan, first list) is not the rollout
         flat_seconds = operator_rollout(api, operator, city("flat", flat=True))
-        before = audit_lines(cluster.audit_log)
+        before = len(audit.events(cluster.audit_log))
         chain_seconds = operator_rollout(api, operator, chain)
         writes = operator_writes(cluster.audit_log, before)
         time.sleep(3)
-        before_idle = audit_lines(cluster.audit_log)
+        before_idle = len(audit.events(cluster.audit_log))
         time.sleep(idle)
         idle_writes = sum(operator_writes(cluster.audit_log, before_idle).values())
     planned = len(rendered(chain))

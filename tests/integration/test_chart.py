@@ -10,7 +10,6 @@ the in-cluster operator's would be, and the audit log shows whose requests they 
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from citykit.kube.wait import wait_for
 from citykit.localcluster.kubeconfig import write_kubeconfig
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
+from tests import audit
 from tests.conftest import REPOSITORY
 from tests.integration.test_operator import (
     all_live,
@@ -146,8 +146,11 @@ def service_account_kubeconfig(api: client.ApiClient, admin_kubeconfig: Path, pa
 
 
 def audited_writes(audit_log: Path) -> list[dict[str, Any]]:
-    events = (json.loads(line) for line in audit_log.read_text().splitlines())
-    return [e for e in events if e.get("stage") == "ResponseComplete" and e.get("verb") in WRITES]
+    return [
+        e
+        for e in audit.events(audit_log)
+        if e.get("stage") == "ResponseComplete" and e.get("verb") in WRITES
+    ]
 
 
 def touches_city(event: dict[str, Any], city: str) -> bool:

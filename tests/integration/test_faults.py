@@ -28,6 +28,7 @@ from citykit.localcluster.kubeconfig import render_kubeconfig, write_kubeconfig
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.processes import spawn
 from citykit.localcluster.state import LocalCluster, load, save
+from tests import audit
 from tests.integration.test_local_cluster import sigkill
 from tests.integration.test_operator import (
     GROUP,
@@ -342,8 +343,7 @@ def test_a_throttling_api_server_429s_are_backed_off_and_the_city_goes_live(
         finally:
             operator.kill()
     answered: Counter[int] = Counter()
-    for line in cluster.audit_log.read_text().splitlines():
-        event = json.loads(line)
+    for event in audit.events(cluster.audit_log):
         if event.get("user", {}).get("username") == THROTTLED_USER:
             answered[event.get("responseStatus", {}).get("code", 0)] += 1
     print(f"throttled operator's writes by response code: {dict(answered)}")

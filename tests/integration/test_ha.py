@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import calendar
 import http.client
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.ports import free_ports
 from citykit.localcluster.state import LocalCluster
+from tests import audit
 from tests.integration.test_operator import (
     all_live,
     blueprint,
@@ -104,8 +104,7 @@ def active_and_standby(api: client.ApiClient, pair: list[OperatorProcess]) -> tu
 def writes_between(audit_log: Path, start: float, end: float) -> list[dict[str, Any]]:
     """Every write by a user that is not a cluster component, stamped in [start, end)."""
     found = []
-    for line in audit_log.read_text().splitlines():
-        event: dict[str, Any] = json.loads(line)
+    for event in audit.events(audit_log):
         at = calendar.timegm(time.strptime(event["stageTimestamp"][:19], "%Y-%m-%dT%H:%M:%S"))
         user = event.get("user", {}).get("username", "")
         if start <= at < end and not user.startswith("system:") and event["verb"] in WRITES:

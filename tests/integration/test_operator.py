@@ -4,7 +4,6 @@ drift repair, deletion, frugality and restarts. Waits are conditions with deadli
 from __future__ import annotations
 
 import copy
-import json
 import os
 import random
 import subprocess
@@ -21,6 +20,7 @@ from urllib3.exceptions import ProtocolError
 
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
+from tests import audit
 from tests.conftest import read_city
 
 GROUP, VERSION = "citykit.io", "v1alpha1"
@@ -142,8 +142,7 @@ def test_idle_operator_makes_no_writes(
 def audit_writes(audit_log: Path) -> int:
     """Write requests to citykit's objects and their children by non-system users."""
     count = 0
-    for line in audit_log.read_text().splitlines():
-        event = json.loads(line)
+    for event in audit.events(audit_log):
         user = event.get("user", {}).get("username", "")
         if event.get("stage") != "ResponseComplete" or user.startswith("system:"):
             continue

@@ -13,7 +13,6 @@ unready, as a kubelet would a Pod whose Secret is missing); `citykit rollback`; 
 from __future__ import annotations
 
 import copy
-import json
 import re
 import subprocess
 import threading
@@ -29,6 +28,7 @@ from citykit.core.upgrade import bumped_minor
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
+from tests import audit
 from tests.conftest import read_city, run_cli
 
 GROUP, VERSION = "citykit.io", "v1alpha1"
@@ -162,12 +162,11 @@ def child_writes(
     after: int,
     resources: tuple[str, ...] = CHILD_RESOURCES,
 ) -> list[str]:
-    """Writes (from line `after` of the audit log on) to children of the initiatives
+    """Writes (from event `after` of the audit log on) to children of the initiatives
     `names` (or to whichever of their `resources`), by anyone but the cluster's own
     controllers."""
     found = []
-    for line in audit_log.read_text().splitlines()[after:]:
-        event = json.loads(line)
+    for event in audit.events(audit_log)[after:]:
         ref = event.get("objectRef", {})
         if (
             event.get("stage") == "ResponseComplete"
@@ -247,7 +246,7 @@ def test_an_upgrade_pilots_the_changed_initiative_then_goes_citywide_and_touches
     city: client.ApiClient, kube_cluster: LocalCluster
 ) -> None:
     before = status(city, CHANGED)["revision"]
-    mark = len(kube_cluster.audit_log.read_text().splitlines())
+    mark = len(audit.events(kube_cluster.audit_log))
     recorder = DeploymentRecorder(city)
     try:
         spec = stored_spec(city)
@@ -398,8 +397,8 @@ def test_citykit_history_lists_every_version_with_its_outcome(
     wait_for(lambda: outcome(city, 4) == "Live", 90, "revision 4 Live")
     rewritten = [
         (event["verb"], event["objectRef"]["name"])
-        for line in kube_cluster.audit_log.read_text().splitlines()
-        if (event := json.loads(line)).get("stage") == "ResponseComplete"
+        for event in audit.events(kube_cluster.audit_log)
+        if event.get("stage") == "ResponseComplete"
         and event.get("objectRef", {}).get("resource") == "controllerrevisions"
         and event.get("objectRef", {}).get("namespace") == NAMESPACE
         and event.get("verb") in ("delete", "update")
@@ -506,7 +505,7 @@ def test_an_unrelated_change_writes_nothing_to_the_other_initiatives(
     others = (CHANGED, LIGHTING)
     before = status(city, TRANSIT)["revision"]
     generations = {name: initiative(city, name)["metadata"]["generation"] for name in others}
-    mark = len(kube_cluster.audit_log.read_text().splitlines())
+    mark = len(audit.events(kube_cluster.audit_log))
     spec = stored_spec(city)
     spec["version"] = bumped_minor(spec["version"])
     for item in spec["initiatives"]:
