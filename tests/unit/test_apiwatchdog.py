@@ -6,7 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from citykit.controller.apiwatchdog import ApiWatchdog, Outage, guarded, is_failed_request
+from citykit.controller.apiwatchdog import (
+    ApiWatchdog,
+    Outage,
+    guarded,
+    is_answer,
+    is_failed_request,
+)
 from tests.conftest import run_async
 
 KOPF_FAILURE = (
@@ -101,3 +107,8 @@ def test_an_answer_within_the_bound_forgives_the_outage() -> None:
     watchdog, lost = watch([False, False, True], failures=1, clock=FakeClock())
 
     assert (watchdog.probes, lost) == (3, [])
+
+
+def test_a_throttling_api_server_is_answering_and_an_unusable_one_is_not() -> None:
+    assert is_answer(200) and is_answer(429)
+    assert not any(is_answer(status) for status in (401, 403, 500, 503))

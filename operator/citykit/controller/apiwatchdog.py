@@ -63,7 +63,7 @@ def is_failed_request(record: logging.LogRecord) -> bool:
 
 
 def probe_api() -> bool:
-    """One GET /api with the operator's own client: True if the API server answered 200."""
+    """One GET /api with the operator's own client: True if the API server answered."""
     try:
         api = kube.dynamic_client().client
         method, url, headers, _, _ = api.param_serialize(
@@ -77,7 +77,14 @@ def probe_api() -> bool:
     except Exception as error:  # refused, TLS, timeout: all are "not answering"
         log.debug("API probe failed: %s", error)
         return False
-    return bool(response.status == 200)
+    return is_answer(response.status)
+
+
+def is_answer(status: int) -> bool:
+    """A 429 is an API server shedding load: it is there, kopf backs off and retries, and a
+    restart would only add the operator's start-up lists to its load. Anything else but 200
+    (401 after a credentials change, 503 without etcd) is an API the operator cannot use."""
+    return status in (200, 429)
 
 
 def exit_process(seconds: float) -> None:
