@@ -3,7 +3,7 @@ operator's Helm chart, the Ansible playbooks and the Go modules the toolchain bu
 
 All of it ships inside the package under `citykit/data/` and is found with
 `importlib.resources`, so an installed wheel works from any folder. In a source checkout
-those entries are links to the top-level `blueprints/`, `charts/`, `playbooks/` and `infra/`
+those entries are links to the top-level `blueprints/`, `charts/`, `playbooks/` and `gomodules/`
 folders, which stay the one source the build copies. `CITYKIT_BLUEPRINTS` points the
 blueprint data elsewhere (a city's own catalogue fork, the tests).
 Nothing here is ever written to: a city's own files live in the city's folder.

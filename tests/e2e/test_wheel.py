@@ -178,9 +178,9 @@ def test_wheel_carries_all_the_data_citykit_reads(installed: Installed) -> None:
         ),
         # the Go modules the local cluster and the Pulumi engine are built from
         *(
-            data + "gomodules/" + str(path.relative_to(REPOSITORY / "infra"))
+            data + "gomodules/" + str(path.relative_to(REPOSITORY / "gomodules"))
             for module in ("local-cluster", "pulumi-engine")
-            for path in (REPOSITORY / "infra" / module).rglob("*")
+            for path in (REPOSITORY / "gomodules" / module).rglob("*")
             if path.name in {"go.mod", "go.sum"} or path.suffix in {".go", ".yaml"}
         ),
     }

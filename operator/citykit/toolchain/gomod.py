@@ -7,7 +7,7 @@ tag builds the real commands. Which staging modules exist changes between releas
 list is read from the release's own go.mod instead of being copied by hand.
 
 Run `python3 -m citykit.toolchain.gomod v1.35.4` to move the wrapper to another release; it
-rewrites `infra/local-cluster/go.mod` and runs `go mod tidy` there, and both go.mod and go.sum
+rewrites `gomodules/local-cluster/go.mod` and runs `go mod tidy` there, and both go.mod and go.sum
 are committed so builds are reproducible.
 """
 

@@ -6,7 +6,7 @@ cannot be had here, so each comes from the Go module proxy, and what the proxy s
 what the engine can run (issue 5's note has the refusals word for word):
 
 - `pulumi` is built from github.com/pulumi/pulumi/pkg/v3 through the wrapper module in
-  infra/pulumi-engine/cli, whose go.mod repeats pkg/v3's replace directives (a dependency's
+  gomodules/pulumi-engine/cli, whose go.mod repeats pkg/v3's replace directives (a dependency's
   are ignored) and pins sdk/v3 where pkg/v3 points at a folder of its own repository.
   v3.259.0 is the one pkg/v3 release the proxy serves; the Python SDK is pinned to match.
 - No language host is built: the separate pulumi-language-python module is refused. Programs

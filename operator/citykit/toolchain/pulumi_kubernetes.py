@@ -2,7 +2,7 @@
 
 The provider is the nested module github.com/pulumi/pulumi-kubernetes/provider/v4, which has
 no tags of its own (the repository tags `v4.x.y` at its root), so the wrapper module in
-infra/pulumi-kubernetes requires it at a pseudo-version: v4.0.0-20260115033456-f47bc2d6f199 is
+gomodules/pulumi-kubernetes requires it at a pseudo-version: v4.0.0-20260115033456-f47bc2d6f199 is
 the commit upstream tagged v4.25.0, and the `pulumi-kubernetes` Python SDK is pinned to 4.25.0.
 
 Upstream's main.go embeds schema-embed.json and terraform-mapping-embed.json, which its build
