@@ -40,8 +40,8 @@ from kubernetes import client, config
 from citykit import kube
 from citykit.api.enums import Wave
 from citykit.api.names import object_name
+from citykit.core.load.source import from_data, load_file
 from citykit.core.render import initiative_children, initiative_resources, namespace_objects, plan
-from citykit.core.source import from_data, load_file
 from citykit.core.validation import validate
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 
 from citykit.core.catalogue import load_catalogue
+from citykit.core.load.source import load_file
 from citykit.core.profiles import load_profile
 from citykit.core.render import plan
-from citykit.core.source import load_file
 from citykit.core.validation import validate, validate_file
 from citykit.resources import example_cities_dir
 

@@ -14,7 +14,7 @@ from citykit.core.demo_rollout import (
     enabled,
     finished,
 )
-from citykit.core.errors import RunFailure
+from citykit.core.load.errors import RunFailure
 from citykit.resources import example_cities
 from tests.conftest import LOCATED_LINE, read_city, run_cli
 

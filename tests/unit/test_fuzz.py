@@ -32,10 +32,10 @@ from hypothesis_jsonschema import from_schema
 
 from citykit.api import jsonschemas
 from citykit.cli.main import main
-from citykit.core import schemas
 from citykit.core.diff import diff_blueprints
+from citykit.core.load import schemas
+from citykit.core.load.source import from_data, load_file
 from citykit.core.render import initiative_resources, plan
-from citykit.core.source import from_data, load_file
 from citykit.core.validation import ValidatedBlueprint, validate, validate_file
 from citykit.resources import example_cities_dir
 from tests.conftest import LOCATED_LINE

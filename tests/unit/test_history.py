@@ -17,7 +17,6 @@ import pytest
 
 from citykit import kube
 from citykit.core import history
-from citykit.core.errors import CitykitError
 from citykit.core.history import (
     Outcome,
     history_rows,
@@ -28,6 +27,7 @@ from citykit.core.history import (
     rollback_manifest,
     rollback_target,
 )
+from citykit.core.load.errors import CitykitError
 from tests.conftest import read_city, run_cli
 
 T0 = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from citykit.core.citystack import CityStack, load_stack
-from citykit.core.errors import CitykitError
+from citykit.core.load.errors import CitykitError
 from tests.conftest import LOCATED_LINE, REPOSITORY
 
 INFRA = REPOSITORY / "infra"

@@ -15,8 +15,8 @@ from citykit.api.jsonschemas import load_schema
 from citykit.core import residency
 from citykit.core.blueprint import parse
 from citykit.core.catalogue import load_catalogue
+from citykit.core.load.source import from_data
 from citykit.core.profiles import load_profile
-from citykit.core.source import from_data
 from citykit.core.validation import validate
 from tests.conftest import LOCATED_LINE, run_cli
 

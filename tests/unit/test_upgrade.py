@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 from citykit.core.catalogue import Catalogue, load_catalogue
-from citykit.core.errors import CitykitError
-from citykit.core.source import load_file
+from citykit.core.load.errors import CitykitError
+from citykit.core.load.source import load_file
+from citykit.core.load.yamledit import replace_scalars
 from citykit.core.upgrade import bumped_minor, upgrade_blueprint
 from citykit.core.validation import validate, validate_file
-from citykit.core.yamledit import replace_scalars
 from citykit.resources import catalogue_dir, example_cities_dir
 from tests.conftest import LOCATED_LINE, run_cli
 

@@ -19,8 +19,8 @@ from citykit.core.catalogue import (
     unknown_version,
     version_key,
 )
-from citykit.core.errors import CitykitError, Problem
-from citykit.core.source import load_file
+from citykit.core.load.errors import CitykitError, Problem
+from citykit.core.load.source import load_file
 from citykit.core.validation import validate_file
 from citykit.serialize import dump, dump_yaml
 

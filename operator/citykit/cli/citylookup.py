@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from citykit.core.errors import CitykitError, Problem
+from citykit.core.load.errors import CitykitError, Problem
 from citykit.resources import example_cities
 
 PROJECT_DIR = click.option(

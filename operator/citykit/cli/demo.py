@@ -20,7 +20,7 @@ from citykit.cli.operate import approve_initiative, list_initiatives, status_tab
 from citykit.cli.statusview import Row, by_area, phases_text, rows, summary
 from citykit.core.blueprint import duration_seconds
 from citykit.core.demo_rollout import awaiting_approval, choose_city, demo_blueprint, finished
-from citykit.core.errors import RunFailure
+from citykit.core.load.errors import RunFailure
 from citykit.core.validation import validate_file
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for

@@ -25,9 +25,9 @@ from citykit.api.names import (
     city_namespace,
 )
 from citykit.cli.blueprint import echo_blueprint_diff
-from citykit.core.errors import CitykitError, Problem
 from citykit.core.history import HistoryRow, history_rows, rollback_manifest, rollback_target
-from citykit.core.source import from_data
+from citykit.core.load.errors import CitykitError, Problem
+from citykit.core.load.source import from_data
 from citykit.core.validation import ValidatedBlueprint, validate
 
 

@@ -23,10 +23,11 @@ from citykit.api.names import (
     city_labels,
     city_namespace,
 )
-from citykit.core import kpi, schemas
+from citykit.core import kpi
 from citykit.core.catalogue import load_catalogue
-from citykit.core.errors import CitykitError, Problem, shown
-from citykit.core.source import from_data, load_file
+from citykit.core.load import schemas
+from citykit.core.load.errors import CitykitError, Problem, shown
+from citykit.core.load.source import from_data, load_file
 
 DEFAULT_SOURCE = "recorded with citykit kpi record"
 # Where each field of a report came from on the command line, for the one-line messages.

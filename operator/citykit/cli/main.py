@@ -14,7 +14,7 @@ import click
 
 from citykit import __version__
 from citykit.cli.lazygroup import LazyCommand, LazyGroup
-from citykit.core.errors import CitykitError
+from citykit.core.load.errors import CitykitError
 
 # Each subcommand: where it lives, and the one line `citykit --help` shows for it without
 # importing it (tests/unit/test_cli_imports.py holds these equal to the commands' docstrings).

@@ -16,9 +16,9 @@ import jinja2
 from citykit import __version__
 from citykit.api.names import API_VERSION, INITIATIVE, KPI_REPORT, city_namespace
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
-from citykit.core.errors import CitykitError, Problem
+from citykit.core.load.errors import CitykitError, Problem
+from citykit.core.load.source import from_data
 from citykit.core.report import assemble
-from citykit.core.source import from_data
 from citykit.core.validation import ValidatedBlueprint, validate, validate_file
 
 TEMPLATE = "report.html.j2"

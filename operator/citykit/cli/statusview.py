@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from citykit.api.enums import Area, Phase
-from citykit.core.errors import number_text
 from citykit.core.kpi import VERDICTS
+from citykit.core.load.errors import number_text
 
 PHASE_ORDER = (
     Phase.LIVE,

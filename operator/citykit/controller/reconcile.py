@@ -28,7 +28,6 @@ from citykit.api.names import (
 from citykit.controller import metrics
 from citykit.core import converge
 from citykit.core.catalogue import Catalogue, catalogue_versions, load_catalogue
-from citykit.core.errors import CitykitError
 from citykit.core.history import (
     Outcome as RevisionOutcome,
 )
@@ -41,6 +40,8 @@ from citykit.core.history import (
 )
 from citykit.core.kpi import CONDITION as KPI_CONDITION
 from citykit.core.kpi import kpi_status
+from citykit.core.load.errors import CitykitError
+from citykit.core.load.source import from_data
 from citykit.core.render import (
     WORKLOAD_KINDS,
     candidate_children,
@@ -65,7 +66,6 @@ from citykit.core.rollout import (
     progress_only,
     settled_outcome,
 )
-from citykit.core.source import from_data
 from citykit.core.validation import validate
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,9 @@ from typing import Any
 
 from citykit.api import jsonschemas
 from citykit.api.enums import Area
-from citykit.core import schemas
-from citykit.core.errors import CitykitError, Problem, listing, shown
-from citykit.core.source import Document, load_file
+from citykit.core.load import schemas
+from citykit.core.load.errors import CitykitError, Problem, listing, shown
+from citykit.core.load.source import Document, load_file
 from citykit.resources import catalogue_dir
 
 

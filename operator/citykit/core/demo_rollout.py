@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from citykit.core.errors import RunFailure
-from citykit.core.source import load_file
+from citykit.core.load.errors import RunFailure
+from citykit.core.load.source import load_file
 from citykit.resources import example_cities
 
 

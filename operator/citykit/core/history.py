@@ -66,7 +66,7 @@ from citykit.api.names import (
     city_namespace,
     revision_name,
 )
-from citykit.core.errors import CitykitError, Problem, listing, one_line, shown
+from citykit.core.load.errors import CitykitError, Problem, listing, one_line, shown
 
 
 class Outcome(enum.StrEnum):

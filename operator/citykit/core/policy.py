@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from citykit.core.blueprint import Blueprint, InitiativeSpec
 from citykit.core.catalogue import Catalogue, Entry
-from citykit.core.errors import Problem
+from citykit.core.load.errors import Problem
+from citykit.core.load.source import Document
 from citykit.core.profiles import CONSENT_STRICTNESS, Profile
-from citykit.core.source import Document
 
 NOT_PERSONAL = frozenset({"none", "aggregate"})
 

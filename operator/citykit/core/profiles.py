@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citykit.api import jsonschemas
-from citykit.core import schemas
-from citykit.core.errors import CitykitError
-from citykit.core.source import load_file
+from citykit.core.load import schemas
+from citykit.core.load.errors import CitykitError
+from citykit.core.load.source import load_file
 from citykit.resources import policies_dir
 
 CONSENT_STRICTNESS = ("none", "notice", "opt-out", "opt-in")

@@ -14,7 +14,7 @@ from typing import Any
 
 from citykit.api.enums import Area
 from citykit.core import kpi, svg
-from citykit.core.errors import number_text
+from citykit.core.load.errors import number_text
 from citykit.core.policy import NOT_PERSONAL, privacy_settings
 from citykit.core.validation import ValidatedBlueprint
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 from citykit.core.blueprint import Blueprint, SharingAgreement
 from citykit.core.catalogue import Catalogue
-from citykit.core.errors import Problem
+from citykit.core.load.errors import Problem
+from citykit.core.load.source import Document
 from citykit.core.policy import NOT_PERSONAL
 from citykit.core.profiles import Profile
-from citykit.core.source import Document
 
 SPEC = ("spec",)
 NEEDS_SAFEGUARD = frozenset({"with-safeguards", "security-assessment"})

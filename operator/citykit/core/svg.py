@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from citykit.core.errors import number_text
+from citykit.core.load.errors import number_text
 
 # Verdict -> (colour, mark): the mark says it without the colour.
 VERDICT_STYLE = {

@@ -33,9 +33,9 @@ from citykit.core.citystack import (
     key,
     stack_file,
 )
-from citykit.core.errors import CitykitError
+from citykit.core.load.errors import CitykitError
+from citykit.core.load.source import from_data
 from citykit.core.services import endpoint
-from citykit.core.source import from_data
 from citykit.infra.components import (
     CityBlueprint,
     CityBlueprintArgs,

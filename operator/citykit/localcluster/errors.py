@@ -6,7 +6,7 @@ These failures concern the machine, not an input file, so the located `Problem` 
 
 from __future__ import annotations
 
-from citykit.core.errors import RunFailure
+from citykit.core.load.errors import RunFailure
 
 
 class ClusterError(RunFailure):

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from citykit.core.errors import RunFailure
+from citykit.core.load.errors import RunFailure
 
 
 class OperatorProcess:

@@ -6,7 +6,7 @@ file and `toolchain` as its field; the CLI prints it as one line with exit code 
 
 from __future__ import annotations
 
-from citykit.core.errors import RunFailure
+from citykit.core.load.errors import RunFailure
 
 
 class ToolchainError(RunFailure):

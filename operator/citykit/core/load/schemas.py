@@ -26,8 +26,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from citykit.api.jsonschemas import load_schema, schema_names
-from citykit.core.errors import Problem, listing, number_text, shown
-from citykit.core.source import Document, FieldPath
+from citykit.core.load.errors import Problem, listing, number_text, shown
+from citykit.core.load.source import Document, FieldPath
 
 
 @functools.lru_cache(maxsize=512)

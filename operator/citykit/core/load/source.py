@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from citykit.core.errors import CitykitError, Problem, one_line, shown
+from citykit.core.load.errors import CitykitError, Problem, one_line, shown
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 100_000

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from citykit.core.errors import CitykitError, Problem
-from citykit.core.source import FieldPath, dotted
+from citykit.core.load.errors import CitykitError, Problem
+from citykit.core.load.source import FieldPath, dotted
 
 _STR = "tag:yaml.org,2002:str"
 
