@@ -12,11 +12,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from citykit.core.catalogue import load_catalogue
 from citykit.core.load.source import load_file
-from citykit.core.profiles import load_profile
+from citykit.core.model.catalogue import load_catalogue
+from citykit.core.model.profiles import load_profile
+from citykit.core.model.validation import validate, validate_file
 from citykit.core.render import plan
-from citykit.core.validation import validate, validate_file
 from citykit.resources import example_cities_dir
 
 RUNS = 20

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from citykit.core.catalogue import catalogue_versions, load_catalogue
 from citykit.core.load.errors import CitykitError
+from citykit.core.model.catalogue import catalogue_versions, load_catalogue
 from citykit.resources import catalogue_dir, example_cities_dir
 from tests.conftest import run_cli
 

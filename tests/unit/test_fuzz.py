@@ -35,8 +35,8 @@ from citykit.cli.main import main
 from citykit.core.diff import diff_blueprints
 from citykit.core.load import schemas
 from citykit.core.load.source import from_data, load_file
+from citykit.core.model.validation import ValidatedBlueprint, validate, validate_file
 from citykit.core.render import initiative_resources, plan
-from citykit.core.validation import ValidatedBlueprint, validate, validate_file
 from citykit.resources import example_cities_dir
 from tests.conftest import LOCATED_LINE
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from citykit.core.catalogue import load_catalogue
+from citykit.core.model.catalogue import load_catalogue
 from citykit.core.render import Manifest
 from citykit.core.services import SERVICE_LABEL, ServiceNeed, service_objects
 

@@ -14,8 +14,8 @@ import pytest
 
 from citykit.api.crd import crds
 from citykit.core import kpi
-from citykit.core.catalogue import Catalogue, load_catalogue
 from citykit.core.load.source import load_file
+from citykit.core.model.catalogue import Catalogue, load_catalogue
 from tests.conftest import LOCATED_LINE, read_city, run_cli
 
 D = datetime.date

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from citykit.api.jsonschemas import load_schema
-from citykit.core import residency
-from citykit.core.blueprint import parse
-from citykit.core.catalogue import load_catalogue
 from citykit.core.load.source import from_data
-from citykit.core.profiles import load_profile
-from citykit.core.validation import validate
+from citykit.core.model import residency
+from citykit.core.model.blueprint import parse
+from citykit.core.model.catalogue import load_catalogue
+from citykit.core.model.profiles import load_profile
+from citykit.core.model.validation import validate
 from tests.conftest import LOCATED_LINE, run_cli
 
 # profile -> (a country inside its residency, one outside it)

@@ -9,13 +9,13 @@ from typing import Any
 from citykit.api.enums import Wave
 from citykit.cli.statusview import rows
 from citykit.core.load.source import from_data
+from citykit.core.model.validation import ValidatedBlueprint, validate
 from citykit.core.render import (
     candidate_children,
     initiative_children,
     initiative_resources,
     workload_revision,
 )
-from citykit.core.validation import ValidatedBlueprint, validate
 from tests.conftest import read_city
 
 SIGNALS = "mobility.adaptive-traffic-signals"

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from citykit.core.catalogue import Catalogue, load_catalogue
 from citykit.core.load.errors import CitykitError
 from citykit.core.load.source import load_file
 from citykit.core.load.yamledit import replace_scalars
+from citykit.core.model.catalogue import Catalogue, load_catalogue
+from citykit.core.model.validation import validate, validate_file
 from citykit.core.upgrade import bumped_minor, upgrade_blueprint
-from citykit.core.validation import validate, validate_file
 from citykit.resources import catalogue_dir, example_cities_dir
 from tests.conftest import LOCATED_LINE, run_cli
 

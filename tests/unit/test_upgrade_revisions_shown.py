@@ -16,6 +16,7 @@ from citykit.api.enums import Wave
 from citykit.core.converge import plan_writes
 from citykit.core.load import schemas
 from citykit.core.load.source import from_data
+from citykit.core.model.validation import ValidatedBlueprint, validate, validate_file
 from citykit.core.render import (
     WORKLOAD_KINDS,
     initiative_children,
@@ -26,7 +27,6 @@ from citykit.core.render import (
     revision_workloads,
     workload_revision,
 )
-from citykit.core.validation import ValidatedBlueprint, validate, validate_file
 from citykit.resources import example_cities_dir
 from tests.conftest import read_city, run_cli
 

@@ -12,16 +12,16 @@ import click
 from citykit.api.enums import Area
 from citykit.api.names import INITIATIVE
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
-from citykit.core.catalogue import (
+from citykit.core.load.errors import CitykitError, Problem
+from citykit.core.load.source import load_file
+from citykit.core.model.catalogue import (
     Catalogue,
     catalogue_versions,
     load_catalogue,
     unknown_version,
     version_key,
 )
-from citykit.core.load.errors import CitykitError, Problem
-from citykit.core.load.source import load_file
-from citykit.core.validation import validate_file
+from citykit.core.model.validation import validate_file
 from citykit.serialize import dump, dump_yaml
 
 if TYPE_CHECKING:

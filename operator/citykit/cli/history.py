@@ -28,7 +28,7 @@ from citykit.cli.blueprint import echo_blueprint_diff
 from citykit.core.history import HistoryRow, history_rows, rollback_manifest, rollback_target
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import from_data
-from citykit.core.validation import ValidatedBlueprint, validate
+from citykit.core.model.validation import ValidatedBlueprint, validate
 
 
 def read_blueprint(client: DynamicClient, city: str) -> dict[str, Any] | None:

@@ -25,7 +25,7 @@ from citykit.api.names import (
     object_name,
 )
 from citykit.cli.statusview import Row, kpi_rows, kpi_summary, rows, summary
-from citykit.core.validation import validate_file
+from citykit.core.model.validation import validate_file
 from citykit.kube.crds import install_crds
 
 

@@ -18,8 +18,8 @@ from citykit.api.names import API_VERSION, INITIATIVE, KPI_REPORT, city_namespac
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import from_data
+from citykit.core.model.validation import ValidatedBlueprint, validate, validate_file
 from citykit.core.report import assemble
-from citykit.core.validation import ValidatedBlueprint, validate, validate_file
 
 TEMPLATE = "report.html.j2"
 

@@ -15,10 +15,10 @@ import click
 
 from citykit.cli.blueprint import catalogue_version, echo_blueprint_diff
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
-from citykit.core.catalogue import catalogue_versions, load_catalogue, version_key
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import load_bytes
-from citykit.core.validation import validate
+from citykit.core.model.catalogue import catalogue_versions, load_catalogue, version_key
+from citykit.core.model.validation import validate
 from citykit.resources import example_cities
 
 

@@ -27,7 +27,6 @@ from citykit.api.names import (
 )
 from citykit.controller import metrics
 from citykit.core import converge
-from citykit.core.catalogue import Catalogue, catalogue_versions, load_catalogue
 from citykit.core.history import (
     Outcome as RevisionOutcome,
 )
@@ -42,6 +41,8 @@ from citykit.core.kpi import CONDITION as KPI_CONDITION
 from citykit.core.kpi import kpi_status
 from citykit.core.load.errors import CitykitError
 from citykit.core.load.source import from_data
+from citykit.core.model.catalogue import Catalogue, catalogue_versions, load_catalogue
+from citykit.core.model.validation import validate
 from citykit.core.render import (
     WORKLOAD_KINDS,
     candidate_children,
@@ -66,7 +67,6 @@ from citykit.core.rollout import (
     progress_only,
     settled_outcome,
 )
-from citykit.core.validation import validate
 
 log = logging.getLogger(__name__)
 

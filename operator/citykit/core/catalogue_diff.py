@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from citykit.core.catalogue import Catalogue, Deprecation, Entry, Removal, version_key
+from citykit.core.model.catalogue import Catalogue, Deprecation, Entry, Removal, version_key
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from typing import Any
 from citykit.core.load import schemas
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import Document, load_file
+from citykit.core.model.validation import ValidatedBlueprint, validate_file
 from citykit.core.services import ServiceNeed, platform_services
 from citykit.core.sizing import CONTAINER_DEFAULTS, footprint
-from citykit.core.validation import ValidatedBlueprint, validate_file
 from citykit.resources import chart_dir
 
 STACK_SCHEMA = "city-stack"

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from citykit.core.model.validation import ValidatedBlueprint
 from citykit.core.render import Manifest, initiative_resources, initiative_revisions, plan
-from citykit.core.validation import ValidatedBlueprint
 
 ObjectKey = tuple[str, str, str]
 

@@ -29,10 +29,10 @@ from typing import Any
 
 from citykit.api import jsonschemas
 from citykit.api.crd import PERCENT_UNIT, SIGNED_UNITS
-from citykit.core.catalogue import Catalogue
 from citykit.core.load import schemas
 from citykit.core.load.errors import Problem, listing, number_text, shown
 from citykit.core.load.source import Document, FieldPath
+from citykit.core.model.catalogue import Catalogue
 
 DEFAULT_BASELINE_YEARS = 5
 MET, ON_TRACK, OFF_TRACK, NO_DATA = "met", "on-track", "off-track", "no-data"

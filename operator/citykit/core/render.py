@@ -44,10 +44,10 @@ from citykit.api.names import (
     initiative_labels,
     object_name,
 )
-from citykit.core.blueprint import DEFAULT_PROGRESS_DEADLINE, Blueprint, InitiativeSpec
-from citykit.core.catalogue import Catalogue, Component, Entry
-from citykit.core.policy import privacy_settings
-from citykit.core.validation import ValidatedBlueprint
+from citykit.core.model.blueprint import DEFAULT_PROGRESS_DEADLINE, Blueprint, InitiativeSpec
+from citykit.core.model.catalogue import Catalogue, Component, Entry
+from citykit.core.model.policy import privacy_settings
+from citykit.core.model.validation import ValidatedBlueprint
 
 DEFAULT_REPLICAS = {Wave.PILOT: 1, Wave.CITYWIDE: 2}
 DEFAULT_USER = 65532

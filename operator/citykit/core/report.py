@@ -15,8 +15,8 @@ from typing import Any
 from citykit.api.enums import Area
 from citykit.core import kpi, svg
 from citykit.core.load.errors import number_text
-from citykit.core.policy import NOT_PERSONAL, privacy_settings
-from citykit.core.validation import ValidatedBlueprint
+from citykit.core.model.policy import NOT_PERSONAL, privacy_settings
+from citykit.core.model.validation import ValidatedBlueprint
 
 PLANNED = "Planned"
 PHASE_ORDER = (

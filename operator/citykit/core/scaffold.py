@@ -19,17 +19,17 @@ from typing import Any
 
 from citykit.api.names import API_VERSION, CITY_BLUEPRINT
 from citykit.core import citystack
-from citykit.core.blueprint import parse
-from citykit.core.catalogue import Catalogue, load_catalogue
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import Document, from_data, load_bytes
-from citykit.core.policy import privacy_settings
-from citykit.core.profiles import available_profiles, load_profile
-from citykit.core.residency import residency_text
+from citykit.core.model.blueprint import parse
+from citykit.core.model.catalogue import Catalogue, load_catalogue
+from citykit.core.model.policy import privacy_settings
+from citykit.core.model.profiles import available_profiles, load_profile
+from citykit.core.model.residency import residency_text
+from citykit.core.model.validation import ValidatedBlueprint, validate
 from citykit.core.roleinputs import required_inputs
 from citykit.core.services import platform_services
 from citykit.core.sizing import CONTAINER_DEFAULTS, footprint
-from citykit.core.validation import ValidatedBlueprint, validate
 from citykit.resources import playbooks_dir
 from citykit.serialize import dump_yaml
 

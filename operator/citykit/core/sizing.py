@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-from citykit.core.catalogue import Catalogue, PlatformService
+from citykit.core.model.catalogue import Catalogue, PlatformService
+from citykit.core.model.validation import ValidatedBlueprint
 from citykit.core.render import DEFAULT_REPLICAS
-from citykit.core.validation import ValidatedBlueprint
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _UNITS = {

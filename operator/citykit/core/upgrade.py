@@ -20,13 +20,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from citykit.core.blueprint import InitiativeSpec
-from citykit.core.catalogue import Catalogue, Removal, version_key
 from citykit.core.load import schemas
 from citykit.core.load.errors import CitykitError, Problem, shown
 from citykit.core.load.source import FieldPath, dotted, load_bytes
 from citykit.core.load.yamledit import replace_scalars
-from citykit.core.validation import ValidatedBlueprint, validate
+from citykit.core.model.blueprint import InitiativeSpec
+from citykit.core.model.catalogue import Catalogue, Removal, version_key
+from citykit.core.model.validation import ValidatedBlueprint, validate
 
 SPEC = ("spec",)
 _SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?")

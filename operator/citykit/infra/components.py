@@ -19,7 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from citykit.core.blueprint import Blueprint
+from citykit.core.model.blueprint import Blueprint
 from citykit.core.render import Manifest, namespace_objects
 from citykit.core.services import (
     USERNAME,

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from citykit.core.blueprint import Blueprint, SharingAgreement
-from citykit.core.catalogue import Catalogue
 from citykit.core.load.errors import Problem
 from citykit.core.load.source import Document
-from citykit.core.policy import NOT_PERSONAL
-from citykit.core.profiles import Profile
+from citykit.core.model.blueprint import Blueprint, SharingAgreement
+from citykit.core.model.catalogue import Catalogue
+from citykit.core.model.policy import NOT_PERSONAL
+from citykit.core.model.profiles import Profile
 
 SPEC = ("spec",)
 NEEDS_SAFEGUARD = frozenset({"with-safeguards", "security-assessment"})

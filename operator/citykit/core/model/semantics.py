@@ -7,12 +7,12 @@ import difflib
 import json
 from collections.abc import Iterable, Iterator
 
-from citykit.core.blueprint import Blueprint, InitiativeSpec
-from citykit.core.catalogue import Catalogue
 from citykit.core.load import schemas
 from citykit.core.load.errors import Problem, listing, number_text, shown
 from citykit.core.load.secretscan import find_secrets
 from citykit.core.load.source import Document
+from citykit.core.model.blueprint import Blueprint, InitiativeSpec
+from citykit.core.model.catalogue import Catalogue
 
 SPEC = ("spec",)
 # Parameters are rendered into a ConfigMap (at most 1 MiB) and the Initiative object: bound

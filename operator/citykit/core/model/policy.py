@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from citykit.core.blueprint import Blueprint, InitiativeSpec
-from citykit.core.catalogue import Catalogue, Entry
 from citykit.core.load.errors import Problem
 from citykit.core.load.source import Document
-from citykit.core.profiles import CONSENT_STRICTNESS, Profile
+from citykit.core.model.blueprint import Blueprint, InitiativeSpec
+from citykit.core.model.catalogue import Catalogue, Entry
+from citykit.core.model.profiles import CONSENT_STRICTNESS, Profile
 
 NOT_PERSONAL = frozenset({"none", "aggregate"})
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citykit.api import jsonschemas
-from citykit.core import policy, residency, semantics
-from citykit.core.blueprint import Blueprint, parse
-from citykit.core.catalogue import Catalogue, catalogue_versions, load_catalogue
 from citykit.core.load import schemas
 from citykit.core.load.errors import CitykitError, listing
 from citykit.core.load.source import Document, load_file
-from citykit.core.profiles import Profile, available_profiles, load_profile
+from citykit.core.model import policy, residency, semantics
+from citykit.core.model.blueprint import Blueprint, parse
+from citykit.core.model.catalogue import Catalogue, catalogue_versions, load_catalogue
+from citykit.core.model.profiles import Profile, available_profiles, load_profile
 
 
 @dataclass(frozen=True)
