@@ -42,7 +42,12 @@ from citykit.api.enums import Wave
 from citykit.api.names import object_name
 from citykit.core.load.source import from_data, load_file
 from citykit.core.model.validation import validate
-from citykit.core.render import initiative_children, initiative_resources, namespace_objects, plan
+from citykit.core.render.objects import (
+    initiative_children,
+    initiative_resources,
+    namespace_objects,
+    plan,
+)
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster import control_plane

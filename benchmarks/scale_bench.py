@@ -37,7 +37,7 @@ from benchmarks.rollout_bench import kubectl
 from citykit import kube
 from citykit.core.load.source import from_data
 from citykit.core.model.validation import validate
-from citykit.core.render import plan
+from citykit.core.render.objects import plan
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster import control_plane

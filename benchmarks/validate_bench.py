@@ -16,7 +16,7 @@ from citykit.core.load.source import load_file
 from citykit.core.model.catalogue import load_catalogue
 from citykit.core.model.profiles import load_profile
 from citykit.core.model.validation import validate, validate_file
-from citykit.core.render import plan
+from citykit.core.render.objects import plan
 from citykit.resources import example_cities_dir
 
 RUNS = 20

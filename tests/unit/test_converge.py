@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from citykit.core.converge import WritePlan, covers, merge_patch, plan_writes
+from citykit.core.render.converge import WritePlan, covers, merge_patch, plan_writes
 
 
 def config_map(name: str, **data: str) -> dict[str, Any]:

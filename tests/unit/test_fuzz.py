@@ -32,11 +32,11 @@ from hypothesis_jsonschema import from_schema
 
 from citykit.api import jsonschemas
 from citykit.cli.main import main
-from citykit.core.diff import diff_blueprints
 from citykit.core.load import schemas
 from citykit.core.load.source import from_data, load_file
 from citykit.core.model.validation import ValidatedBlueprint, validate, validate_file
-from citykit.core.render import initiative_resources, plan
+from citykit.core.render.diff import diff_blueprints
+from citykit.core.render.objects import initiative_resources, plan
 from citykit.resources import example_cities_dir
 from tests.conftest import LOCATED_LINE
 

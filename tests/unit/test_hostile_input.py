@@ -16,7 +16,7 @@ from citykit.core.load.errors import number_text, shown
 from citykit.core.load.schemas import compiled_pattern
 from citykit.core.load.secretscan import find_secrets
 from citykit.core.model.blueprint import duration_seconds
-from citykit.core.render import as_stored
+from citykit.core.render.objects import as_stored
 from citykit.resources import example_cities_dir
 from tests.conftest import LOCATED_LINE, run_cli
 

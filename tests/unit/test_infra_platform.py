@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from citykit.core.model.catalogue import load_catalogue
-from citykit.core.render import Manifest
-from citykit.core.services import SERVICE_LABEL, ServiceNeed, service_objects
+from citykit.core.render.objects import Manifest
+from citykit.core.render.services import SERVICE_LABEL, ServiceNeed, service_objects
 
 
 def need(service_id: str, *needed_by: str) -> ServiceNeed:

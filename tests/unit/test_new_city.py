@@ -13,9 +13,9 @@ from citykit.core.load.errors import CitykitError
 from citykit.core.load.source import from_data, load_bytes, load_file
 from citykit.core.model.catalogue import load_catalogue
 from citykit.core.model.validation import validate, validate_file
+from citykit.core.render.services import platform_services
+from citykit.core.render.sizing import footprint
 from citykit.core.scaffold import export_blueprint
-from citykit.core.services import platform_services
-from citykit.core.sizing import footprint
 from citykit.resources import example_cities_dir
 from tests.conftest import LOCATED_LINE, PLAYBOOKS, role_requirements, run_cli
 

@@ -13,7 +13,7 @@ from citykit.api import jsonschemas
 from citykit.core.load import schemas
 from citykit.core.load.source import from_data
 from citykit.core.model.validation import validate_file
-from citykit.core.render import plan
+from citykit.core.render.objects import plan
 from citykit.resources import example_cities_dir
 from tests.conftest import run_cli
 

@@ -10,7 +10,7 @@ from citykit.api.enums import Wave
 from citykit.cli.statusview import rows
 from citykit.core.load.source import from_data
 from citykit.core.model.validation import ValidatedBlueprint, validate
-from citykit.core.render import (
+from citykit.core.render.objects import (
     candidate_children,
     initiative_children,
     initiative_resources,

@@ -253,7 +253,7 @@ def test_blueprint_status_counts_by_phase_and_area() -> None:
 
 
 def test_status_patch_removes_map_keys_that_went_away() -> None:
-    from citykit.core.converge import merge_patch
+    from citykit.core.render.converge import merge_patch
 
     stored = {
         "phase": "RollingOut",

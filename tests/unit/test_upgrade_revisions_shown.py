@@ -13,11 +13,11 @@ import yaml
 
 from citykit.api import jsonschemas
 from citykit.api.enums import Wave
-from citykit.core.converge import plan_writes
 from citykit.core.load import schemas
 from citykit.core.load.source import from_data
 from citykit.core.model.validation import ValidatedBlueprint, validate, validate_file
-from citykit.core.render import (
+from citykit.core.render.converge import plan_writes
+from citykit.core.render.objects import (
     WORKLOAD_KINDS,
     initiative_children,
     initiative_resources,

@@ -305,7 +305,7 @@ def test_a_rollback_makes_the_revisions_outcome_rolled_back() -> None:
     assert found == (Outcome.ROLLED_BACK, "mobility.smart-parking: not healthy")
 
 
-# What the status keeps of a revision (render.revision_spec), as the operator passes it.
+# What the status keeps of a revision (objects.revision_spec), as the operator passes it.
 OLD_SPEC = {"city": "x", "ref": "mobility.smart-parking", "parameters": {"p": 1}}
 NEW_SPEC = {**OLD_SPEC, "parameters": {"p": 2}}
 LIVE_KEPT = replace(LIVE, last_good=LastGood(OLD, OLD_SPEC))

@@ -26,7 +26,7 @@ from citykit.serialize import dump, dump_yaml
 
 if TYPE_CHECKING:
     from citykit.core.catalogue_diff import CatalogueDiff
-    from citykit.core.diff import BlueprintDiff
+    from citykit.core.render.diff import BlueprintDiff
 
 # Rendering (plan, diff) and rich (the catalogue table) are imported by the commands that use
 # them, so `citykit validate` loads only what validating needs.
@@ -79,14 +79,14 @@ def plan(file: str, output: str, project: Path) -> None:
     citykit.io/revision its workloads carry) and its first wave. A CITY name is looked up as
     blueprints/cities/CITY.yaml in the project folder, then among the example cities citykit
     ships."""
-    from citykit.core import render
+    from citykit.core.render import objects
 
     validated = validate_file(city_blueprint(file, project))
-    manifests = render.plan(validated)
+    manifests = objects.plan(validated)
     if output != "yaml":
         click.echo(dump(manifests, output), nl=False)
         return
-    revisions = render.initiative_revisions(validated)
+    revisions = objects.initiative_revisions(validated)
     click.echo(
         "---\n".join(_revision_note(m, revisions) + dump_yaml([m]) for m in manifests), nl=False
     )
@@ -108,7 +108,7 @@ def _revision_note(manifest: Mapping[str, Any], revisions: Mapping[str, str]) ->
 @click.argument("new", type=click.Path(dir_okay=False))
 def diff(old: str, new: str) -> None:
     """Show what changes from blueprint OLD to blueprint NEW; exits 0 either way."""
-    from citykit.core.diff import diff_blueprints
+    from citykit.core.render.diff import diff_blueprints
 
     echo_blueprint_diff(diff_blueprints(validate_file(old), validate_file(new)))
 

@@ -109,7 +109,7 @@ def history(city: str) -> None:
 def rollback(city: str, to: str | None, dry_run: bool) -> None:
     """Re-apply an earlier blueprint revision of CITY: the last one that reached Live, or
     --to VERSION."""
-    from citykit.core.diff import diff_blueprints
+    from citykit.core.render.diff import diff_blueprints
 
     client = kube.dynamic_client()
     blueprint = read_blueprint(client, city)

@@ -36,7 +36,7 @@ from citykit.resources import example_cities
 def upgrade(file: str, version: str, dry_run: bool, project: Path) -> None:
     """Move blueprint FILE (or city CITY) to catalogue VERSION: rewrite the pin, bump the
     blueprint's minor version, keep every comment, and show what changes."""
-    from citykit.core.diff import diff_blueprints
+    from citykit.core.render.diff import diff_blueprints
     from citykit.core.upgrade import upgrade_blueprint
 
     path = city_blueprint(file, project)

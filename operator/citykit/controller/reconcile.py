@@ -26,7 +26,6 @@ from citykit.api.names import (
     RESTORED_FROM_ANNOTATION,
 )
 from citykit.controller import metrics
-from citykit.core import converge
 from citykit.core.history import (
     Outcome as RevisionOutcome,
 )
@@ -43,7 +42,8 @@ from citykit.core.load.errors import CitykitError
 from citykit.core.load.source import from_data
 from citykit.core.model.catalogue import Catalogue, catalogue_versions, load_catalogue
 from citykit.core.model.validation import validate
-from citykit.core.render import (
+from citykit.core.render import converge
+from citykit.core.render.objects import (
     WORKLOAD_KINDS,
     candidate_children,
     initiative_children,

@@ -17,8 +17,8 @@ from citykit.core.load import schemas
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import Document, load_file
 from citykit.core.model.validation import ValidatedBlueprint, validate_file
-from citykit.core.services import ServiceNeed, platform_services
-from citykit.core.sizing import CONTAINER_DEFAULTS, footprint
+from citykit.core.render.services import ServiceNeed, platform_services
+from citykit.core.render.sizing import CONTAINER_DEFAULTS, footprint
 from citykit.resources import chart_dir
 
 STACK_SCHEMA = "city-stack"

@@ -18,7 +18,7 @@ wave labels of the Deployments that exist, so a crash between writing the citywi
 and writing the status neither sends the rollout back to pilot nor restarts its gate.
 
 Upgrades pilot too. Every rendering of an initiative's workloads has a revision (a hash,
-`render.workload_revision`); once an initiative runs citywide, `status.revision` names the
+`objects.workload_revision`); once an initiative runs citywide, `status.revision` names the
 revision there. When its spec renders a different revision, that candidate is deployed to
 the pilot districts beside the citywide objects, which are not touched (phase Upgrading);
 after its gate (healthyFor, and approval of that revision when manual) the candidate
@@ -185,7 +185,7 @@ class DeploymentState:
 @dataclass(frozen=True)
 class LastGood:
     """The last revision that was Live citywide, and the Initiative spec fields it renders
-    from (`render.revision_spec`): kept so that it can be rendered again when the spec is
+    from (`objects.revision_spec`): kept so that it can be rendered again when the spec is
     another revision's, to restore its objects or to return to it."""
 
     revision: str
@@ -326,7 +326,7 @@ class InitiativeView:
     # revision a manual approval was given for.
     revision: str | None = None
     approved_revision: str | None = None
-    # The spec fields `revision` renders from (render.revision_spec): kept as the last good
+    # The spec fields `revision` renders from (objects.revision_spec): kept as the last good
     # revision's once it is Live.
     revision_spec: Mapping[str, Any] | None = None
 

@@ -27,9 +27,9 @@ from citykit.core.model.policy import privacy_settings
 from citykit.core.model.profiles import available_profiles, load_profile
 from citykit.core.model.residency import residency_text
 from citykit.core.model.validation import ValidatedBlueprint, validate
+from citykit.core.render.services import platform_services
+from citykit.core.render.sizing import CONTAINER_DEFAULTS, footprint
 from citykit.core.roleinputs import required_inputs
-from citykit.core.services import platform_services
-from citykit.core.sizing import CONTAINER_DEFAULTS, footprint
 from citykit.resources import playbooks_dir
 from citykit.serialize import dump_yaml
 

@@ -20,15 +20,15 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from citykit.core.model.blueprint import Blueprint
-from citykit.core.render import Manifest, namespace_objects
-from citykit.core.services import (
+from citykit.core.render.objects import Manifest, namespace_objects
+from citykit.core.render.services import (
     USERNAME,
     ServiceNeed,
     credentials_secret_name,
     platform_labels,
     service_objects,
 )
-from citykit.core.sizing import namespace_sizing
+from citykit.core.render.sizing import namespace_sizing
 
 RESTRICTED = {
     f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")

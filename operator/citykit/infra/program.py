@@ -35,7 +35,7 @@ from citykit.core.citystack import (
 )
 from citykit.core.load.errors import CitykitError
 from citykit.core.load.source import from_data
-from citykit.core.services import endpoint
+from citykit.core.render.services import endpoint
 from citykit.infra.components import (
     CityBlueprint,
     CityBlueprintArgs,

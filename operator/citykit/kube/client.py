@@ -3,7 +3,7 @@ read, list, delete and annotate through it.
 
 Every caller names its cluster: `dynamic_client(kubeconfig, context)`, and each request
 takes the client it goes through, so nothing depends on which kubeconfig a process-wide
-default happened to load first. What to write is decided by the pure `citykit.core.converge`;
+default happened to load first. What to write is decided by the pure `citykit.core.render.converge`;
 this module only talks to the API server.
 """
 

@@ -19,7 +19,7 @@ from typing import Any
 from citykit.api.names import INITIATIVE_LABEL, PLATFORM_SERVICE_LABEL, object_name
 from citykit.core.model.blueprint import Blueprint
 from citykit.core.model.catalogue import Catalogue, PlatformService
-from citykit.core.render import DEFAULT_USER, DNS_EGRESS, Manifest, restricted_pod_security
+from citykit.core.render.objects import DEFAULT_USER, DNS_EGRESS, Manifest, restricted_pod_security
 
 SERVICE_LABEL = PLATFORM_SERVICE_LABEL
 USERNAME = "citykit"

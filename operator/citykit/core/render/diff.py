@@ -1,7 +1,7 @@
 """What changes between two versions of a blueprint: initiatives, their revisions and
 Kubernetes objects.
 
-An initiative whose workloads render a new revision (`render.workload_revision`, the
+An initiative whose workloads render a new revision (`objects.workload_revision`, the
 `citykit.io/revision` the operator labels them with) is upgraded on a running city: it
 pilots in its pilot districts first, or without them follows its gate citywide. One whose
 revision is the same is not touched by the operator, whatever else changed.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from citykit.core.model.validation import ValidatedBlueprint
-from citykit.core.render import Manifest, initiative_resources, initiative_revisions, plan
+from citykit.core.render.objects import Manifest, initiative_resources, initiative_revisions, plan
 
 ObjectKey = tuple[str, str, str]
 

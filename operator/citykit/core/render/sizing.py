@@ -16,7 +16,7 @@ from fractions import Fraction
 
 from citykit.core.model.catalogue import Catalogue, PlatformService
 from citykit.core.model.validation import ValidatedBlueprint
-from citykit.core.render import DEFAULT_REPLICAS
+from citykit.core.render.objects import DEFAULT_REPLICAS
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 _UNITS = {
