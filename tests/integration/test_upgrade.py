@@ -24,7 +24,7 @@ import pytest
 from kubernetes import client, watch
 from urllib3.exceptions import ProtocolError
 
-from citykit.core.upgrade import bumped_minor
+from citykit.core.upgrade.blueprint import bumped_minor
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster

@@ -21,7 +21,7 @@ from citykit.core.load.source import load_file
 from citykit.core.load.yamledit import replace_scalars
 from citykit.core.model.catalogue import Catalogue, load_catalogue
 from citykit.core.model.validation import validate, validate_file
-from citykit.core.upgrade import bumped_minor, upgrade_blueprint
+from citykit.core.upgrade.blueprint import bumped_minor, upgrade_blueprint
 from citykit.resources import catalogue_dir, example_cities_dir
 from tests.conftest import LOCATED_LINE, run_cli
 
@@ -324,7 +324,7 @@ def test_a_city_of_the_project_folder_is_upgraded_by_name(tmp_path: Path) -> Non
 def test_a_diff_across_several_versions_carries_every_version_notes_and_removals(
     tmp_path: Path,
 ) -> None:
-    from citykit.core.catalogue_diff import diff_catalogues
+    from citykit.core.upgrade.catalogue_diff import diff_catalogues
 
     def remove_bike_share(folder: Path, index: dict[str, Any]) -> None:
         (folder / "mobility" / "bike-share.yaml").unlink()

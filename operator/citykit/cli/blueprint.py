@@ -25,8 +25,8 @@ from citykit.core.model.validation import validate_file
 from citykit.serialize import dump, dump_yaml
 
 if TYPE_CHECKING:
-    from citykit.core.catalogue_diff import CatalogueDiff
     from citykit.core.render.diff import BlueprintDiff
+    from citykit.core.upgrade.catalogue_diff import CatalogueDiff
 
 # Rendering (plan, diff) and rich (the catalogue table) are imported by the commands that use
 # them, so `citykit validate` loads only what validating needs.
@@ -269,7 +269,7 @@ def catalogue_show(initiative_id: str, output: str, version: str | None = None) 
 def catalogue_diff(old: str, new: str) -> None:
     """Show what changed from catalogue version OLD to NEW: initiatives added, removed and
     deprecated, images, parameters, and the versions' own notes."""
-    from citykit.core.catalogue_diff import diff_catalogues
+    from citykit.core.upgrade.catalogue_diff import diff_catalogues
 
     before, after = catalogue_version(old), catalogue_version(new)
     low, high = sorted((before.version, after.version), key=version_key)

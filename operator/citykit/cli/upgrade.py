@@ -1,6 +1,6 @@
 """`citykit upgrade FILE --catalogue VERSION`: move a city's blueprint to a newer catalogue.
 
-The pure `citykit.core.upgrade` decides; this edge reads the file, prints the warnings and
+The pure `citykit.core.upgrade.blueprint` decides; this edge reads the file, prints the warnings and
 the diff, and writes the new text in one step (a temporary file renamed over the old one),
 so the file is either the old one or the upgraded one, never half of each.
 """
@@ -37,7 +37,7 @@ def upgrade(file: str, version: str, dry_run: bool, project: Path) -> None:
     """Move blueprint FILE (or city CITY) to catalogue VERSION: rewrite the pin, bump the
     blueprint's minor version, keep every comment, and show what changes."""
     from citykit.core.render.diff import diff_blueprints
-    from citykit.core.upgrade import upgrade_blueprint
+    from citykit.core.upgrade.blueprint import upgrade_blueprint
 
     path = city_blueprint(file, project)
     if not dry_run and path == example_cities().get(file):
