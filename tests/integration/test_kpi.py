@@ -50,7 +50,7 @@ def cli_env(kube_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def line_value(target: dict[str, Any], day: datetime.date) -> float:
     """The straight line from baseline (end of baselineYear) to target (end of year) on `day`,
-    worked out here from the documented rule rather than taken from citykit.core.kpi."""
+    worked out here from the documented rule rather than taken from citykit.core.office.kpi."""
     start = datetime.date(target["baselineYear"], 12, 31)
     due = datetime.date(target["year"], 12, 31)
     done = (day - start).days / (due - start).days

@@ -1,4 +1,4 @@
-"""KPI verdicts (citykit.core.kpi): the straight line from baseline to target, the verdict of
+"""KPI verdicts (citykit.core.office.kpi): the straight line from baseline to target, the verdict of
 each target on a given day, the BindingTargetsOnTrack condition, and what a KpiReport must be.
 Time is an argument everywhere; the catalogue is the real one."""
 
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from citykit.api.crd import crds
-from citykit.core import kpi
 from citykit.core.load.source import load_file
 from citykit.core.model.catalogue import Catalogue, load_catalogue
+from citykit.core.office import kpi
 from tests.conftest import LOCATED_LINE, read_city, run_cli
 
 D = datetime.date

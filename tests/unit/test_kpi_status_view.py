@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from citykit.cli.statusview import kpi_rows, kpi_summary
-from citykit.core.kpi import kpi_status
 from citykit.core.model.catalogue import load_catalogue
+from citykit.core.office.kpi import kpi_status
 from tests.conftest import LOCATED_LINE, read_city, run_cli
 
 TODAY = datetime.date(2026, 6, 30)

@@ -17,8 +17,8 @@ import pytest
 
 from citykit.cli.report import render
 from citykit.core.model.validation import ValidatedBlueprint, validate_file
-from citykit.core.report import assemble
-from citykit.core.svg import Flow, sharing_graph
+from citykit.core.office.report import assemble
+from citykit.core.office.svg import Flow, sharing_graph
 from citykit.resources import example_cities
 from tests.conftest import read_city, run_cli
 

@@ -205,7 +205,7 @@ def kpi_report_rules() -> list[dict[str, str]]:
 
 
 # A percent lies in 0..100; units whose values may be negative; every other catalogue unit
-# counts or measures from 0 (citykit.core.kpi.value_range says the same for the CLI).
+# counts or measures from 0 (citykit.core.office.kpi.value_range says the same for the CLI).
 PERCENT_UNIT = "percent"
 SIGNED_UNITS = frozenset({"°C"})
 

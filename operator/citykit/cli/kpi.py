@@ -23,11 +23,11 @@ from citykit.api.names import (
     city_labels,
     city_namespace,
 )
-from citykit.core import kpi
 from citykit.core.load import schemas
 from citykit.core.load.errors import CitykitError, Problem, shown
 from citykit.core.load.source import from_data, load_file
 from citykit.core.model.catalogue import load_catalogue
+from citykit.core.office import kpi
 
 DEFAULT_SOURCE = "recorded with citykit kpi record"
 # Where each field of a report came from on the command line, for the one-line messages.

@@ -1,6 +1,6 @@
 """`citykit report CITY -o FILE.html`: the programme office's page, from the cluster or, with
-`--from-file`, from a blueprint alone (plan only). `citykit.core.report` decides what it says;
-this module reads the cluster and renders the packaged Jinja2 template into one file that
+`--from-file`, from a blueprint alone (plan only). `citykit.core.office.report` decides what it
+says; this module reads the cluster and renders the packaged Jinja2 template into one file that
 loads nothing (cities run air-gapped): inline CSS, inline SVG, no scripts, fonts or images.
 """
 
@@ -19,7 +19,7 @@ from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import from_data
 from citykit.core.model.validation import ValidatedBlueprint, validate, validate_file
-from citykit.core.report import assemble
+from citykit.core.office.report import assemble
 
 TEMPLATE = "report.html.j2"
 

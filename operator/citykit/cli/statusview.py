@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from citykit.api.enums import Area, Phase
-from citykit.core.kpi import VERDICTS
 from citykit.core.load.errors import number_text
+from citykit.core.office.kpi import VERDICTS
 
 PHASE_ORDER = (
     Phase.LIVE,
@@ -93,7 +93,7 @@ def phases_text(counts: Counter[str]) -> str:
     return ", ".join(f"{phase} {counts[phase]}" for phase in PHASE_ORDER if counts[phase])
 
 
-# The KPI table: one row per KPI target, from `status.kpis` (citykit.core.kpi.kpi_status).
+# The KPI table: one row per KPI target, from `status.kpis` (citykit.core.office.kpi.kpi_status).
 
 # A mark beside each verdict, so the table reads without colour too.
 VERDICT_MARKS = {"met": "✔ met", "on-track": "↗ on-track", "off-track": "✘ off-track"}

@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 
 from citykit.api.enums import Phase
 from citykit.api.names import AREA_LABEL, CITY_BLUEPRINT, CITY_LABEL, INITIATIVE
-from citykit.core.kpi import VERDICTS
+from citykit.core.office.kpi import VERDICTS
 
 T = TypeVar("T")
 COMMITMENTS = ("binding", "expected")  # the kpiTargets schema's enum

@@ -36,12 +36,12 @@ from citykit.core.history import (
     revision_object,
     revisions_of,
 )
-from citykit.core.kpi import CONDITION as KPI_CONDITION
-from citykit.core.kpi import kpi_status
 from citykit.core.load.errors import CitykitError
 from citykit.core.load.source import from_data
 from citykit.core.model.catalogue import Catalogue, catalogue_versions, load_catalogue
 from citykit.core.model.validation import validate
+from citykit.core.office.kpi import CONDITION as KPI_CONDITION
+from citykit.core.office.kpi import kpi_status
 from citykit.core.render import converge
 from citykit.core.render.objects import (
     WORKLOAD_KINDS,

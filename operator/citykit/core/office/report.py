@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from citykit.api.enums import Area
-from citykit.core import kpi, svg
 from citykit.core.load.errors import number_text
 from citykit.core.model.policy import NOT_PERSONAL, privacy_settings
 from citykit.core.model.validation import ValidatedBlueprint
+from citykit.core.office import kpi, svg
 
 PLANNED = "Planned"
 PHASE_ORDER = (
