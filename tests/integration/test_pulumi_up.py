@@ -25,7 +25,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from pulumi import automation as auto
 
-from citykit.core.citystack import load_stack
+from citykit.core.project.citystack import load_stack
 from citykit.infra.program import operator_stack_name
 from citykit.kube.wait import wait_for
 from citykit.localcluster import control_plane

@@ -13,8 +13,8 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from citykit.core.citystack import CityStack, load_stack
 from citykit.core.model.catalogue import load_catalogue
+from citykit.core.project.citystack import CityStack, load_stack
 from citykit.core.render.services import RUNTIME, SERVICE_LABEL
 from citykit.infra.components import chart_crds
 from citykit.infra.program import operator_stack_name, provision, provision_operator, read_stack

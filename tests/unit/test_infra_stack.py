@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from citykit.core.citystack import CityStack, load_stack
 from citykit.core.load.errors import CitykitError
+from citykit.core.project.citystack import CityStack, load_stack
 from tests.conftest import LOCATED_LINE, REPOSITORY
 
 INFRA = REPOSITORY / "infra"

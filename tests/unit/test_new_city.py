@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from citykit.core.citystack import load_stack
 from citykit.core.load.errors import CitykitError
 from citykit.core.load.source import from_data, load_bytes, load_file
 from citykit.core.model.catalogue import load_catalogue
 from citykit.core.model.validation import validate, validate_file
+from citykit.core.project.citystack import load_stack
+from citykit.core.project.scaffold import export_blueprint
 from citykit.core.render.services import platform_services
 from citykit.core.render.sizing import footprint
-from citykit.core.scaffold import export_blueprint
 from citykit.resources import example_cities_dir
 from tests.conftest import LOCATED_LINE, PLAYBOOKS, role_requirements, run_cli
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from citykit.core.scaffold import CityFiles, inventory
+from citykit.core.project.scaffold import CityFiles, inventory
 from citykit.resources import example_cities_dir
 from tests.conftest import PLAYBOOKS, read_city, role_requirements
 

@@ -27,10 +27,10 @@ from pulumi import automation as auto
 from citykit import kube
 from citykit.api.names import API_VERSION
 from citykit.cli.citylookup import PROJECT_DIR
-from citykit.core import citystack
 from citykit.core.load.errors import CitykitError, Problem, RunFailure
 from citykit.core.load.source import load_file
-from citykit.core.scaffold import CityFiles, city_files
+from citykit.core.project import citystack
+from citykit.core.project.scaffold import CityFiles, city_files
 from citykit.infra.program import operator_stack_name, program, provision_operator
 from citykit.resources import example_cities
 from citykit.toolchain.errors import ToolchainError

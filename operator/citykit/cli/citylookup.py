@@ -41,7 +41,8 @@ def city_blueprint(argument: str, project: Path) -> Path:
     given = Path(argument)
     if given.is_file() or looks_like_path(argument) or not argument:
         return given
-    from citykit.core.scaffold import CityFiles  # only when a name is given: scaffold is heavier
+    # only when a name is given: scaffold is heavier
+    from citykit.core.project.scaffold import CityFiles
 
     local = CityFiles(project, argument).blueprint
     if local.is_file():

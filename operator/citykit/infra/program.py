@@ -24,7 +24,9 @@ from typing import Any
 
 import pulumi
 
-from citykit.core.citystack import (
+from citykit.core.load.errors import CitykitError
+from citykit.core.load.source import from_data
+from citykit.core.project.citystack import (
     OPERATOR_NAMESPACE,
     PROJECT,
     SETTINGS,
@@ -33,8 +35,6 @@ from citykit.core.citystack import (
     key,
     stack_file,
 )
-from citykit.core.load.errors import CitykitError
-from citykit.core.load.source import from_data
 from citykit.core.render.services import endpoint
 from citykit.infra.components import (
     CityBlueprint,

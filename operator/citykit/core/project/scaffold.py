@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from citykit.api.names import API_VERSION, CITY_BLUEPRINT
-from citykit.core import citystack
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import Document, from_data, load_bytes
 from citykit.core.model.blueprint import parse
@@ -27,9 +26,10 @@ from citykit.core.model.policy import privacy_settings
 from citykit.core.model.profiles import available_profiles, load_profile
 from citykit.core.model.residency import residency_text
 from citykit.core.model.validation import ValidatedBlueprint, validate
+from citykit.core.project import citystack
+from citykit.core.project.roleinputs import required_inputs
 from citykit.core.render.services import platform_services
 from citykit.core.render.sizing import CONTAINER_DEFAULTS, footprint
-from citykit.core.roleinputs import required_inputs
 from citykit.resources import playbooks_dir
 from citykit.serialize import dump_yaml
 
