@@ -14,6 +14,7 @@ import yaml
 from citykit import __version__
 from citykit.api.crd import crds
 from citykit.controller.handlers import CHILD_KINDS
+from citykit.toolchain import image
 from citykit.toolchain.helm import HELM_VERSION
 from tests.conftest import REPOSITORY
 from tests.unit.test_plan import KUBERNETES_VERSION, pod_security_restricted_violations
@@ -114,11 +115,9 @@ def test_operator_pod_meets_pod_security_restricted(helm: Path, values: Path | N
 
 
 def test_operator_image_runs_as_the_user_the_chart_asks_for(helm: Path) -> None:
-    """runAsNonRoot needs a numeric USER in the image; the chart pins the same one."""
-    dockerfile = (REPOSITORY / "operator" / "Dockerfile").read_text()
-    [user] = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    """runAsNonRoot needs a numeric user in the image; the chart pins the same one."""
     pod = one(render(helm), "Deployment")["spec"]["template"]["spec"]["securityContext"]
-    assert user == f"{pod['runAsUser']}:{pod['runAsGroup']}"
+    assert pod["runAsUser"] == pod["runAsGroup"] == image.USER_ID
 
 
 def test_deployment_runs_two_operators_that_elect_one_on_a_lease(helm: Path) -> None:

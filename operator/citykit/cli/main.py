@@ -90,6 +90,9 @@ COMMANDS = {
         "Provision CITY's platform on the current cluster (KUBECONFIG): namespace, operator, "
         "shared platform services and the CityBlueprint.",
     ),
+    "image": LazyCommand(
+        "citykit.cli.image:image", "Build the operator image (an OCI archive) without Docker."
+    ),
     "cluster": LazyCommand(
         "citykit.cli.cluster:cluster",
         "Run a local Kubernetes control plane (etcd, kube-apiserver, controller-manager, "
