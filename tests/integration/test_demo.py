@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from citykit.core.demo_rollout import enabled
+from citykit.core.rollout.demo import enabled
 from citykit.kube.wait import wait_for
 from citykit.localcluster.state import LocalCluster
 from tests.conftest import read_city

@@ -1,6 +1,6 @@
 """`citykit history` and `citykit rollback` against a real kube-apiserver.
 
-The ControllerRevisions are written here in the format `citykit.core.history` defines (what
+The ControllerRevisions are written here in the format `citykit.core.rollout.history` defines (what
 the operator will write), so the commands' reads and their one write (a replace of the
 CityBlueprint's spec) meet the real API: the apps/v1 kind, RawExtension data, the CRD's schema
 and optimistic concurrency. No operator runs: nothing else writes meanwhile.
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from citykit import kube
-from citykit.core.history import Outcome, outcome_annotations, revision_object
+from citykit.core.rollout.history import Outcome, outcome_annotations, revision_object
 from citykit.kube.crds import install_crds
 from citykit.localcluster.state import LocalCluster
 from tests.conftest import read_city, run_cli

@@ -7,14 +7,14 @@ import re
 
 import pytest
 
-from citykit.core.demo_rollout import (
+from citykit.core.load.errors import RunFailure
+from citykit.core.rollout.demo import (
     awaiting_approval,
     choose_city,
     demo_blueprint,
     enabled,
     finished,
 )
-from citykit.core.load.errors import RunFailure
 from citykit.resources import example_cities
 from tests.conftest import LOCATED_LINE, read_city, run_cli
 

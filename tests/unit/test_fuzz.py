@@ -129,7 +129,7 @@ def _kubernetes_defects(manifests: list[dict[str, Any]]) -> Iterator[str]:
 def _rollout_adapter() -> Callable[[dict[str, Any], int], None]:
     """The operator's pure rollout step over one planned Initiative spec."""
     from citykit.api.enums import Phase, Wave
-    from citykit.core.rollout import (
+    from citykit.core.rollout.machine import (
         DeploymentState,
         InitiativeStatus,
         InitiativeView,

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from citykit import kube
-from citykit.core import history
-from citykit.core.history import (
+from citykit.core.load.errors import CitykitError
+from citykit.core.rollout import history
+from citykit.core.rollout.history import (
     Outcome,
     history_rows,
     needs_revision,
@@ -27,7 +28,6 @@ from citykit.core.history import (
     rollback_manifest,
     rollback_target,
 )
-from citykit.core.load.errors import CitykitError
 from tests.conftest import read_city, run_cli
 
 T0 = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from citykit.core.rollout import (
+from citykit.core.rollout.machine import (
     DeploymentState,
     InitiativeStatus,
     InitiativeView,

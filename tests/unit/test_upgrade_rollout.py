@@ -7,8 +7,8 @@ import datetime
 from dataclasses import replace
 from typing import Any
 
-from citykit.core.history import Outcome
-from citykit.core.rollout import (
+from citykit.core.rollout.history import Outcome
+from citykit.core.rollout.machine import (
     Decision,
     DeploymentState,
     InitiativeStatus,

@@ -37,7 +37,7 @@ CANDIDATE_LABEL = f"{GROUP}/candidate"
 CANDIDATE_SUFFIX = "-candidate"
 
 # A city's history: one apps/v1 ControllerRevision per applied blueprint spec, in the city
-# namespace (the format is citykit.core.history's docstring).
+# namespace (the format is citykit.core.rollout.history's docstring).
 REVISION_API_VERSION = "apps/v1"
 CONTROLLER_REVISION = "ControllerRevision"
 BLUEPRINT_LABEL = f"{GROUP}/blueprint"

@@ -18,10 +18,10 @@ from citykit.api.names import API_VERSION, APPROVED_BY_ANNOTATION, CITY_BLUEPRIN
 from citykit.cli.cluster import start_with_progress
 from citykit.cli.operate import approve_initiative, list_initiatives, status_table
 from citykit.cli.statusview import Row, by_area, phases_text, rows, summary
-from citykit.core.demo_rollout import awaiting_approval, choose_city, demo_blueprint, finished
 from citykit.core.load.errors import RunFailure
 from citykit.core.model.blueprint import duration_seconds
 from citykit.core.model.validation import validate_file
+from citykit.core.rollout.demo import awaiting_approval, choose_city, demo_blueprint, finished
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess

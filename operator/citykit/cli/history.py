@@ -1,6 +1,6 @@
 """`citykit history CITY` and `citykit rollback CITY [--to VERSION]`: a city's applied
 blueprints, as the operator keeps them (ControllerRevisions in the city namespace, in the
-format `citykit.core.history` describes), and re-applying one of them.
+format `citykit.core.rollout.history` describes), and re-applying one of them.
 
 Reading the cluster and writing the CityBlueprint happen here; which revisions there are, what
 they say and which one a rollback re-applies is decided by the pure core.
@@ -25,10 +25,15 @@ from citykit.api.names import (
     city_namespace,
 )
 from citykit.cli.blueprint import echo_blueprint_diff
-from citykit.core.history import HistoryRow, history_rows, rollback_manifest, rollback_target
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import from_data
 from citykit.core.model.validation import ValidatedBlueprint, validate
+from citykit.core.rollout.history import (
+    HistoryRow,
+    history_rows,
+    rollback_manifest,
+    rollback_target,
+)
 
 
 def read_blueprint(client: DynamicClient, city: str) -> dict[str, Any] | None:

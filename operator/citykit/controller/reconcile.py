@@ -26,16 +26,6 @@ from citykit.api.names import (
     RESTORED_FROM_ANNOTATION,
 )
 from citykit.controller import metrics
-from citykit.core.history import (
-    Outcome as RevisionOutcome,
-)
-from citykit.core.history import (
-    needs_revision,
-    next_revision,
-    outcome_annotations,
-    revision_object,
-    revisions_of,
-)
 from citykit.core.load.errors import CitykitError
 from citykit.core.load.source import from_data
 from citykit.core.model.catalogue import Catalogue, catalogue_versions, load_catalogue
@@ -54,7 +44,17 @@ from citykit.core.render.objects import (
     shared_children,
     workload_revision,
 )
-from citykit.core.rollout import (
+from citykit.core.rollout.history import (
+    Outcome as RevisionOutcome,
+)
+from citykit.core.rollout.history import (
+    needs_revision,
+    next_revision,
+    outcome_annotations,
+    revision_object,
+    revisions_of,
+)
+from citykit.core.rollout.machine import (
     DeploymentState,
     Event,
     InitiativeStatus,

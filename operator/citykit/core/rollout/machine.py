@@ -52,10 +52,10 @@ from typing import Any
 
 from citykit.api.enums import STARTED_PHASES, Area, BlueprintPhase, Phase, Wave
 from citykit.api.names import CANDIDATE_LABEL, REVISION_LABEL, WAVE_LABEL, area_of
-from citykit.core.history import Outcome
 from citykit.core.model.blueprint import DEFAULT_HEALTHY_FOR, DEFAULT_PROGRESS_DEADLINE, Gate
 from citykit.core.office.kpi import CONDITION as KPI_CONDITION
 from citykit.core.office.kpi import binding_condition
+from citykit.core.rollout.history import Outcome
 
 
 def timestamp(moment: datetime.datetime) -> str:
