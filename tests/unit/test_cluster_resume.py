@@ -4,12 +4,13 @@ test is the decision (what to start, on which ports, what to keep), not Kubernet
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from citykit.localcluster import control_plane
-from citykit.localcluster.commandlines import Layout, Ports
+from citykit.localcluster.commandlines import Layout, NodePorts, Ports
 from citykit.localcluster.errors import ClusterError
 from citykit.localcluster.ports import free_ports
 from citykit.localcluster.state import LocalCluster, load, save
@@ -18,26 +19,34 @@ from tests.conftest import run_cli
 from tests.unit.test_cluster_failures import cache, crashing_binaries  # noqa: F401  (fixtures)
 
 ALL_ALIVE = dict.fromkeys(control_plane.COMPONENTS, True)
+KWOK_ONLY = Layout(Path("/bin"), Path("/state"), Path("/infra"), Ports(1, 2, 3, 4, 5))
+WITH_REAL_NODE = replace(KWOK_ONLY, real_node=NodePorts(6, 7, 8, 9))
 
 
 def test_a_running_cluster_needs_nothing_started() -> None:
-    assert control_plane.to_start(ALL_ALIVE) == ()
+    assert control_plane.to_start(ALL_ALIVE, KWOK_ONLY) == ()
 
 
 def test_only_the_dead_components_are_started_again_in_dependency_order() -> None:
     alive = {**ALL_ALIVE, "kube-scheduler": False, "etcd": False}
 
-    assert control_plane.to_start(alive) == ("etcd", "kube-scheduler")
+    assert control_plane.to_start(alive, KWOK_ONLY) == ("etcd", "kube-scheduler")
 
 
 def test_a_component_that_never_started_is_started() -> None:
     alive = {"etcd": True, "kube-apiserver": True}
 
-    assert control_plane.to_start(alive) == (
+    assert control_plane.to_start(alive, KWOK_ONLY) == (
         "kube-controller-manager",
         "kube-scheduler",
         "kwok",
     )
+
+
+def test_a_real_nodes_components_start_after_the_control_plane() -> None:
+    alive = {**ALL_ALIVE, "kwok": False, "containerd": True}
+
+    assert control_plane.to_start(alive, WITH_REAL_NODE) == ("kwok", "kubelet", "kube-proxy")
 
 
 def test_every_listening_component_has_its_recorded_ports() -> None:
@@ -49,7 +58,11 @@ def test_every_listening_component_has_its_recorded_ports() -> None:
         "kube-controller-manager": (4,),
         "kube-scheduler": (5,),
         "kwok": (),
+        "containerd": (),
+        "kubelet": (),
+        "kube-proxy": (),
     }
+    assert control_plane.component_ports(ports, NodePorts(6, 7, 8, 9))["kubelet"] == (6, 7)
 
 
 @pytest.fixture

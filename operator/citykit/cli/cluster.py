@@ -50,7 +50,9 @@ def cluster() -> None:
     scheduler) with KWOK's simulated nodes, all built from Go modules."""
 
 
-def start_with_progress(name: str, api_port: int | None = None) -> LocalCluster:
+def start_with_progress(
+    name: str, api_port: int | None = None, real_node: bool = False
+) -> LocalCluster:
     """Starts (or finds) the named cluster, showing build and start progress on stderr."""
     started = time.monotonic()
     with _stderr.status("starting", spinner="dots") as spinner:
@@ -62,7 +64,9 @@ def start_with_progress(name: str, api_port: int | None = None) -> LocalCluster:
         def on_package(package: str) -> None:
             spinner.update(f"compiling {package}")
 
-        running = control_plane.up(name, state_dir(name), api_port, report, on_package)
+        running = control_plane.up(
+            name, state_dir(name), api_port, report, on_package, real_node=real_node
+        )
     elapsed = time.monotonic() - started
     _stderr.print(f"cluster {name!r} is ready at {running.server} ({elapsed:.1f}s)")
     return running
@@ -71,10 +75,16 @@ def start_with_progress(name: str, api_port: int | None = None) -> LocalCluster:
 @cluster.command()
 @_name_option
 @click.option("--api-port", type=int, help="Serve the API on this port instead of a free one.")
-def up(name: str, api_port: int | None) -> None:
+@click.option(
+    "--real-node",
+    is_flag=True,
+    help="Add a real node (kubelet, containerd, runc) with the operator image imported, "
+    "built if needed; needs root (README: The operator image).",
+)
+def up(name: str, api_port: int | None, real_node: bool) -> None:
     """Build the binaries if needed, start the cluster (or what of it is not running: same
     ports, data and credentials) and print `export KUBECONFIG=...`."""
-    click.echo(_exports(start_with_progress(name, api_port)))
+    click.echo(_exports(start_with_progress(name, api_port, real_node)))
 
 
 @cluster.command()

@@ -20,6 +20,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 _VALIDITY = timedelta(days=365)
 # The first address of the service range: in-cluster clients reach the API server there.
 API_SERVICE_IP = "10.0.0.1"
+# The real node's bridge address (citykit.localcluster.realnode.NODE_IP), where the API also
+# listens when the cluster has a real node.
+REAL_NODE_IP = "10.87.0.1"
 # A /16: a 200-initiative city alone has some 600 Services; a /24 ran out of addresses.
 SERVICE_CIDR = "10.0.0.0/16"
 _API_DNS_NAMES = (
@@ -148,7 +151,10 @@ class CertificateAuthority:
     def issue_api_serving(self) -> KeyPair:
         """Valid for 127.0.0.1 (how we connect) and the in-cluster names of the API."""
         sans: list[x509.GeneralName] = [x509.DNSName(name) for name in _API_DNS_NAMES]
-        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", API_SERVICE_IP)]
+        sans += [
+            x509.IPAddress(ipaddress.ip_address(ip))
+            for ip in ("127.0.0.1", API_SERVICE_IP, REAL_NODE_IP)
+        ]
         return self._issue(
             "apiserver", _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from citykit.localcluster import realnode
 from citykit.localcluster.certs import SERVICE_CIDR
 
 NODE_LEASE_SECONDS = 40
@@ -31,6 +32,16 @@ class Ports:
 
 
 @dataclass(frozen=True)
+class NodePorts:
+    """The ports of a real node's kubelet and kube-proxy (`cluster up --real-node`)."""
+
+    kubelet: int
+    kubelet_healthz: int
+    proxy_metrics: int
+    proxy_healthz: int
+
+
+@dataclass(frozen=True)
 class Layout:
     """Where one cluster's binaries, PKI, data, configs and logs are."""
 
@@ -38,6 +49,7 @@ class Layout:
     state: Path
     infra: Path
     ports: Ports
+    real_node: NodePorts | None = None
 
     @property
     def pki(self) -> Path:
@@ -64,7 +76,10 @@ class Layout:
 
     def owned_paths(self) -> list[Path]:
         """Everything `up` writes into the state folder, and nothing else."""
-        names = ("pki", "logs", "etcd", "kubeconfig", "audit.log", "cluster.json", "cluster.tmp")
+        names = (
+            *("pki", "logs", "etcd", "node", "kubeconfig", "audit.log"),
+            *("cluster.json", "cluster.tmp"),
+        )
         kubeconfigs = self.state.glob("*.kubeconfig")
         return [*(self.state / name for name in names), *kubeconfigs]
 
@@ -90,11 +105,22 @@ def etcd(layout: Layout) -> list[str]:
 def kube_apiserver(layout: Layout) -> list[str]:
     """TLS with client certs, Node+RBAC authorization, PodSecurity, writes in the audit log."""
     pki = layout.pki
+    node = (
+        realnode.apiserver_flags(
+            (pki / "apiserver-kubelet-client.crt", pki / "apiserver-kubelet-client.key")
+        )
+        if layout.real_node
+        else [
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            # The pods are simulated; nothing in them can reach the API through a Service.
+            "--endpoint-reconciler-type=none",
+        ]
+    )
     return [
         str(layout.bin / "kube-apiserver"),
+        *node,
         f"--etcd-servers=http://127.0.0.1:{layout.ports.etcd_client}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
         f"--secure-port={layout.ports.apiserver}",
         f"--tls-cert-file={pki / 'apiserver.crt'}",
         f"--tls-private-key-file={pki / 'apiserver.key'}",
@@ -117,8 +143,6 @@ def kube_apiserver(layout: Layout) -> list[str]:
         "--allow-privileged=true",
         f"--audit-policy-file={layout.infra / 'audit-policy.yaml'}",
         f"--audit-log-path={layout.audit_log}",
-        # The pods are simulated; nothing in them can reach the API through a Service.
-        "--endpoint-reconciler-type=none",
         "--profiling=false",
     ]
 

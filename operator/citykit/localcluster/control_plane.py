@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from citykit.kube.wait import wait_for
-from citykit.localcluster import commandlines
+from citykit.localcluster import commandlines, realnode
 from citykit.localcluster.bootstrap_client import BootstrapClient
 from citykit.localcluster.certs import (
     CertificateAuthority,
@@ -27,15 +27,16 @@ from citykit.localcluster.certs import (
     KeyPair,
     write_service_account_keys,
 )
-from citykit.localcluster.commandlines import FRONT_PROXY_CLIENT, Layout, Ports
+from citykit.localcluster.commandlines import FRONT_PROXY_CLIENT, Layout, NodePorts, Ports
 from citykit.localcluster.errors import ClusterError
 from citykit.localcluster.kubeconfig import render_kubeconfig, write_kubeconfig
 from citykit.localcluster.nodes import NODE_COUNT, fake_nodes
 from citykit.localcluster.ports import claim, free_ports
 from citykit.localcluster.processes import Process, is_alive, log_tail, spawn, stop
 from citykit.localcluster.state import STATE_FILE, LocalCluster, load, save
+from citykit.toolchain.image import build_image, build_pause_image, default_output
 from citykit.toolchain.kubernetes import ensure_binaries
-from citykit.toolchain.locations import kubernetes_version, local_cluster_module
+from citykit.toolchain.locations import cache_root, kubernetes_version, local_cluster_module
 
 Report = Callable[[str], None]
 START_TIMEOUT_SECONDS = 180.0
@@ -52,6 +53,13 @@ _COMPONENT_IDENTITIES = {
     "kwok": ClientIdentity("system:kwok", ("system:masters",)),
 }
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+NODE_COMPONENTS = ("containerd", "kubelet", "kube-proxy")
+_NODE_IDENTITIES = {
+    "kubelet": ClientIdentity(f"system:node:{realnode.NODE_NAME}", ("system:nodes",)),
+    "kube-proxy": ClientIdentity("system:kube-proxy"),  # bound to system:node-proxier
+}
+# The API server's identity towards kubelets (logs, exec), as kubeadm names it.
+_KUBELET_CLIENT = ClientIdentity("kube-apiserver-kubelet-client", ("system:masters",))
 _AFTER_APISERVER = (
     ("kube-controller-manager", commandlines.kube_controller_manager),
     ("kube-scheduler", commandlines.kube_scheduler),
@@ -76,8 +84,10 @@ def up(
     api_port: int | None = None,
     report: Report = _quiet,
     on_package: Report = _quiet,
+    real_node: bool = False,
 ) -> LocalCluster:
     """Starts the cluster whose files live in `state`, or what of it is not running.
+    `real_node` adds a kubelet on containerd that runs the operator image for real.
 
     A recorded cluster is resumed, never replaced: only its dead components are started
     again, on the ports, with the data and the credentials it had, so every object, every
@@ -90,7 +100,12 @@ def up(
         _remove_owned(existing.layout)
         existing = None
     if existing is None:
-        return _create(name, state, api_port, report, on_package)
+        return _create(name, state, api_port, report, on_package, real_node)
+    if real_node and not existing.layout.real_node:
+        raise ClusterError(
+            f"cluster {name!r} was started without a real node; `citykit cluster down --purge`"
+            " deletes it, then `citykit cluster up --real-node` starts one with it"
+        )
     return _resume(existing, api_port, report, on_package)
 
 
@@ -99,10 +114,15 @@ def stored_data(layout: Layout) -> bool:
     return (layout.state / "etcd").is_dir()
 
 
-def to_start(alive: Mapping[str, bool]) -> tuple[str, ...]:
+def components(layout: Layout) -> tuple[str, ...]:
+    """What the cluster runs, in the order they depend on each other."""
+    return (*COMPONENTS, *NODE_COMPONENTS) if layout.real_node else COMPONENTS
+
+
+def to_start(alive: Mapping[str, bool], layout: Layout) -> tuple[str, ...]:
     """The components a recorded cluster must start again: every one not running, in the
     order they depend on each other (the API server needs etcd, the rest need the API)."""
-    return tuple(component for component in COMPONENTS if not alive.get(component, False))
+    return tuple(c for c in components(layout) if not alive.get(c, False))
 
 
 def missing_credentials(layout: Layout) -> list[str]:
@@ -118,23 +138,35 @@ def missing_credentials(layout: Layout) -> list[str]:
         layout.pki / "sa.key",
         layout.admin_kubeconfig,
         *(layout.component_kubeconfig(component) for component in _COMPONENT_IDENTITIES),
+        *(
+            layout.component_kubeconfig(component)
+            for component in (_NODE_IDENTITIES if layout.real_node else ())
+        ),
     ]
     return [str(path.relative_to(layout.state)) for path in needed if not path.is_file()]
 
 
-def component_ports(ports: Ports) -> dict[str, tuple[int, ...]]:
-    """The loopback ports each component listens on (KWOK serves none of ours)."""
+def component_ports(ports: Ports, node: NodePorts | None = None) -> dict[str, tuple[int, ...]]:
+    """The ports each component listens on (KWOK and containerd serve none)."""
     return {
         "etcd": (ports.etcd_client, ports.etcd_peer),
         "kube-apiserver": (ports.apiserver,),
         "kube-controller-manager": (ports.controller_manager,),
         "kube-scheduler": (ports.scheduler,),
         "kwok": (),
+        "containerd": (),
+        "kubelet": (node.kubelet, node.kubelet_healthz) if node else (),
+        "kube-proxy": (node.proxy_metrics, node.proxy_healthz) if node else (),
     }
 
 
 def _create(
-    name: str, state: Path, api_port: int | None, report: Report, on_package: Report
+    name: str,
+    state: Path,
+    api_port: int | None,
+    report: Report,
+    on_package: Report,
+    real_node: bool,
 ) -> LocalCluster:
     """A new cluster: free ports, a new CA and credentials, empty etcd."""
     if (state / "etcd").exists():
@@ -151,14 +183,20 @@ def _create(
         controller_manager,
         scheduler,
     )
-    layout = Layout(bin=binaries, state=state, infra=local_cluster_module(), ports=ports)
+    layout = Layout(
+        bin=binaries,
+        state=state,
+        infra=local_cluster_module(),
+        ports=ports,
+        real_node=NodePorts(*free_ports(4)) if real_node else None,
+    )
     _remove_owned(layout)
     for folder in (layout.state, layout.pki, layout.logs):
         folder.mkdir(parents=True, exist_ok=True)
     write_credentials(name, layout)
     cluster = LocalCluster(name, kubernetes_version(layout.infra), layout)
     save(cluster)
-    return _start_or_stop(cluster, COMPONENTS, report)
+    return _start_or_stop(cluster, components(layout), report)
 
 
 def _resume(
@@ -172,7 +210,7 @@ def _resume(
             " `citykit cluster down --purge` deletes the cluster first"
         )
     alive = {process.name: is_alive(process) for process in existing.processes}
-    dead = to_start(alive)
+    dead = to_start(alive, layout)
     if not dead and api_ready(existing):
         report(f"cluster {name!r} is already running")
         return existing
@@ -184,7 +222,7 @@ def _resume(
             " `citykit cluster down --purge` deletes it"
         )
     for component in dead:
-        for port in component_ports(layout.ports)[component]:
+        for port in component_ports(layout.ports, layout.real_node)[component]:
             _claim_soon(port)
     layout = replace(layout, bin=ensure_binaries(report, on_package))
     running = tuple(process for process in existing.processes if alive[process.name])
@@ -230,7 +268,13 @@ def down(state: Path, purge: bool = False) -> bool:
     cluster = load(state)
     if cluster is None:
         return False
-    stop(list(reversed(cluster.processes)))
+    node = [p for p in cluster.processes if p.name in ("kubelet", "kube-proxy")]
+    stop(node)  # first, so no kubelet starts the containers below again
+    if cluster.layout.real_node:
+        realnode.stop_containers(state)
+    stop([p for p in reversed(cluster.processes) if p not in node])
+    if cluster.layout.real_node and purge:
+        realnode.unmount(state)
     if purge:
         _remove_owned(cluster.layout)
     return True
@@ -276,7 +320,10 @@ def write_credentials(name: str, layout: Layout) -> None:
     admin = ca.issue_client("admin", _ADMIN)
     config = render_kubeconfig(name, layout.server, ca.pair.cert, admin)
     write_kubeconfig(layout.admin_kubeconfig, config)
-    for component, identity in _COMPONENT_IDENTITIES.items():
+    node = _NODE_IDENTITIES if layout.real_node else {}
+    if layout.real_node:
+        ca.issue_client("apiserver-kubelet-client", _KUBELET_CLIENT)
+    for component, identity in {**_COMPONENT_IDENTITIES, **node}.items():
         pair = ca.issue_client(component, identity)
         config = render_kubeconfig(name, layout.server, ca.pair.cert, pair)
         write_kubeconfig(layout.component_kubeconfig(component), config)
@@ -314,7 +361,85 @@ def _start(cluster: LocalCluster, components: tuple[str, ...], report: Report) -
     _wait(cluster, "the fake nodes to be Ready and untainted", lambda: _nodes_ready(api))
     default_sa = "/api/v1/namespaces/default/serviceaccounts/default"
     _wait(cluster, "the default ServiceAccount", lambda: api.get_json(default_sa) is not None)
+    if layout.real_node:
+        cluster = _start_real_node(cluster, components, api, report)
     return cluster
+
+
+def _start_real_node(
+    cluster: LocalCluster, components: tuple[str, ...], api: BootstrapClient, report: Report
+) -> LocalCluster:
+    """containerd (with the sandbox and operator images imported), then kubelet and
+    kube-proxy; returns once the node is Ready."""
+    layout, state = cluster.layout, cluster.layout.state
+    assert layout.real_node is not None
+    realnode.ensure_bridge()
+    realnode.write_configs(
+        state, layout.pki / "ca.crt", layout.real_node.kubelet, layout.real_node.kubelet_healthz
+    )
+    _grant_kubelet_delegated_auth(api)
+    if "containerd" in components:
+        report("starting containerd")
+        cluster = _spawn(cluster, "containerd", realnode.containerd(state))
+    _wait(cluster, "containerd to answer", lambda: realnode.containerd_ready(state))
+    report("importing the sandbox and operator images into the real node")
+    realnode.import_images(state, realnode_images(layout, report))
+    if "kubelet" in components:
+        report("starting kubelet")
+        cluster = _spawn(cluster, "kubelet", realnode.kubelet(layout.bin, state))
+    if "kube-proxy" in components:
+        ports = layout.real_node
+        cluster = _spawn(
+            cluster,
+            "kube-proxy",
+            realnode.kube_proxy(layout.bin, state, ports.proxy_metrics, ports.proxy_healthz),
+        )
+    _wait(cluster, "the real node to be Ready", lambda: _real_node_ready(api))
+    return cluster
+
+
+def realnode_images(layout: Layout, report: Report) -> list[Path]:
+    """The archives the real node imports: the sandbox image and the operator image, built
+    from this checkout now (the cached layers make that quick) so it never runs stale code."""
+    cache = cache_root() / "image"
+    return [
+        build_pause_image(layout.bin / "pause", cache),
+        build_image(default_output(), cache, report).archive,
+    ]
+
+
+def _grant_kubelet_delegated_auth(api: BootstrapClient) -> None:
+    """The kubelet checks the API server's (and anyone's) requests with TokenReviews and
+    SubjectAccessReviews, which system:auth-delegator allows, as kubeadm grants it."""
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "citykit:real-node-delegated-auth"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "system:auth-delegator",
+        },
+        "subjects": [
+            {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "User",
+                "name": f"system:node:{realnode.NODE_NAME}",
+            }
+        ],
+    }
+    path = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+    status, text = api.request("POST", path, binding)
+    if status not in (201, 409):
+        raise ClusterError(f"granting the kubelet delegated auth failed: {text}")
+
+
+def _real_node_ready(api: BootstrapClient) -> bool:
+    node = api.get_json(f"/api/v1/nodes/{realnode.NODE_NAME}")
+    return node is not None and any(
+        c["type"] == "Ready" and c["status"] == "True"
+        for c in node.get("status", {}).get("conditions", [])
+    )
 
 
 def _wait(cluster: LocalCluster, what: str, condition: Callable[[], bool]) -> None:

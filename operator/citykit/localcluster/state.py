@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from citykit.localcluster.commandlines import Layout, Ports
+from citykit.localcluster.commandlines import Layout, NodePorts, Ports
 from citykit.localcluster.processes import Process
 
 STATE_FILE = "cluster.json"
@@ -54,6 +54,7 @@ def save(cluster: LocalCluster) -> None:
         "bin": str(cluster.layout.bin),
         "infra": str(cluster.layout.infra),
         "ports": asdict(cluster.layout.ports),
+        "real_node": asdict(cluster.layout.real_node) if cluster.layout.real_node else None,
         "processes": [
             {"name": p.name, "pid": p.pid, "start_ticks": p.start_ticks, "log": str(p.log)}
             for p in cluster.processes
@@ -71,8 +72,13 @@ def load(state: Path) -> LocalCluster | None:
     if not path.is_file():
         return None
     data: dict[str, Any] = json.loads(path.read_text())
+    node = data.get("real_node")
     layout = Layout(
-        bin=Path(data["bin"]), state=state, infra=Path(data["infra"]), ports=Ports(**data["ports"])
+        bin=Path(data["bin"]),
+        state=state,
+        infra=Path(data["infra"]),
+        ports=Ports(**data["ports"]),
+        real_node=NodePorts(**node) if node else None,
     )
     processes = tuple(
         Process(p["name"], p["pid"], p["start_ticks"], Path(p["log"])) for p in data["processes"]

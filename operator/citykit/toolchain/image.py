@@ -39,6 +39,8 @@ from citykit.toolchain.oci import (
 )
 
 REPOSITORY = "citykit/operator"
+# The real node's sandbox image; `localhost/` because it never comes from a registry.
+PAUSE_IMAGE = "localhost/citykit/pause:1"
 USER_ID = 65532
 SUITE = "bookworm"
 # python3.11's stdlib needs libreadline8, whose readline-common depends on "dpkg | install-info":
@@ -344,3 +346,28 @@ def _tidy(root: Path) -> None:
     for record in site.glob("*.dist-info/direct_url.json"):
         record.unlink()
     _compile(root, SITE_PACKAGES)
+
+
+def build_pause_image(pause: Path, cache: Path) -> Path:
+    """The real node's sandbox image: one static binary (gomodules/local-cluster/cmd/pause),
+    named as the node's containerd asks for it."""
+    blobs = cache / "blobs"
+    with tempfile.TemporaryDirectory(prefix="citykit-image-") as scratch:
+        root = Path(scratch)
+        shutil.copy(pause, root / "pause")
+        (root / "pause").chmod(0o755)
+        layer = Layer(_layer(root, blobs), "pause")
+    repository, tag = PAUSE_IMAGE.rsplit(":", 1)
+    spec = ImageSpec(
+        repository=repository,
+        tag=tag,
+        user="65535:65535",
+        entrypoint=("/pause",),
+        cmd=(),
+        env={},
+        labels={"org.opencontainers.image.title": "citykit-pause"},
+        created=CREATED,
+    )
+    out = cache / "pause"
+    out.mkdir(parents=True, exist_ok=True)
+    return write_archive(spec, (layer,), blobs, out / "pause.tar").archive
