@@ -129,14 +129,9 @@ def _kubernetes_defects(manifests: list[dict[str, Any]]) -> Iterator[str]:
 def _rollout_adapter() -> Callable[[dict[str, Any], int], None]:
     """The operator's pure rollout step over one planned Initiative spec."""
     from citykit.api.enums import Phase, Wave
-    from citykit.core.rollout.machine import (
-        DeploymentState,
-        InitiativeStatus,
-        InitiativeView,
-        RolloutSpec,
-        next_initiative_status,
-        timestamp,
-    )
+    from citykit.core.rollout.conditions import timestamp
+    from citykit.core.rollout.machine import InitiativeView, next_initiative_status
+    from citykit.core.rollout.status import DeploymentState, InitiativeStatus, RolloutSpec
 
     def step(spec: dict[str, Any], components: int) -> None:
         now = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)

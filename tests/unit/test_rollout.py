@@ -5,17 +5,10 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from citykit.core.rollout.machine import (
-    DeploymentState,
-    InitiativeStatus,
-    InitiativeView,
-    RolloutSpec,
-    fold_blueprint_status,
-    next_initiative_status,
-    progress_only,
-    set_condition,
-    timestamp,
-)
+from citykit.core.rollout.conditions import set_condition, timestamp
+from citykit.core.rollout.fold import fold_blueprint_status, progress_only
+from citykit.core.rollout.machine import InitiativeView, next_initiative_status
+from citykit.core.rollout.status import DeploymentState, InitiativeStatus, RolloutSpec
 
 T0 = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.UTC)
 

@@ -7,18 +7,11 @@ import datetime
 from dataclasses import replace
 from typing import Any
 
+from citykit.core.rollout.conditions import timestamp
+from citykit.core.rollout.fold import settled_outcome
 from citykit.core.rollout.history import Outcome
-from citykit.core.rollout.machine import (
-    Decision,
-    DeploymentState,
-    InitiativeStatus,
-    InitiativeView,
-    LastGood,
-    RolloutSpec,
-    next_initiative_status,
-    settled_outcome,
-    timestamp,
-)
+from citykit.core.rollout.machine import Decision, InitiativeView, next_initiative_status
+from citykit.core.rollout.status import DeploymentState, InitiativeStatus, LastGood, RolloutSpec
 from tests.unit.test_rollout import T0, spec
 
 OLD, NEW, NEWER = "aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc"

@@ -44,6 +44,12 @@ from citykit.core.render.objects import (
     shared_children,
     workload_revision,
 )
+from citykit.core.rollout.fold import (
+    blocked_blueprint_status,
+    fold_blueprint_status,
+    progress_only,
+    settled_outcome,
+)
 from citykit.core.rollout.history import (
     Outcome as RevisionOutcome,
 )
@@ -55,18 +61,12 @@ from citykit.core.rollout.history import (
     revisions_of,
 )
 from citykit.core.rollout.machine import (
-    DeploymentState,
     Event,
-    InitiativeStatus,
     InitiativeView,
-    RolloutSpec,
-    blocked_blueprint_status,
     blocked_initiative_status,
-    fold_blueprint_status,
     next_initiative_status,
-    progress_only,
-    settled_outcome,
 )
+from citykit.core.rollout.status import DeploymentState, InitiativeStatus, RolloutSpec
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from citykit.api.names import FIELD_MANAGER
-from citykit.core.rollout.machine import timestamp
+from citykit.core.rollout.conditions import timestamp
 
 _DEFAULT_KUBECONFIG = "~/.kube/config"
 # Connections kept per client: the operator's reconcile workers share one client.
