@@ -140,17 +140,27 @@ class Decision:
     event: Event | None = None
 
 
+@dataclass(frozen=True)
+class _Step:
+    """One call of `next_initiative_status`: the view it decides from and the time it decides
+    at, which every helper shares; `mark` sets a condition for the view's generation."""
+
+    view: InitiativeView
+    now: datetime.datetime
+
+    def mark(
+        self, conditions: Sequence[Condition], type_: str, ok: bool, reason: str, message: str
+    ) -> tuple[Condition, ...]:
+        return set_condition(conditions, type_, ok, reason, message, self.view.generation, self.now)
+
+
 def next_initiative_status(
     view: InitiativeView, components: int, now: datetime.datetime
 ) -> Decision:
     spec, previous, generation = view.spec, view.status, view.generation
+    step = _Step(view, now)
 
-    def condition(
-        conditions: Sequence[Condition], type_: str, ok: bool, reason: str, message: str
-    ) -> tuple[Condition, ...]:
-        return set_condition(conditions, type_, ok, reason, message, generation, now)
-
-    conditions = condition(
+    conditions = step.mark(
         previous.conditions,
         "PolicyCompliant",
         True,
@@ -163,14 +173,14 @@ def next_initiative_status(
     )
     if waiting:
         message = "waiting for " + ", ".join(waiting)
-        conditions = condition(conditions, "DependenciesReady", False, "Waiting", message)
-        conditions = condition(
+        conditions = step.mark(conditions, "DependenciesReady", False, "Waiting", message)
+        conditions = step.mark(
             conditions, "Ready", False, "Waiting", "not deployed until its dependencies are live"
         )
         return Decision(
             replace(base, phase=Phase.WAITING, message=message, conditions=conditions), None, None
         )
-    conditions = condition(
+    conditions = step.mark(
         conditions,
         "DependenciesReady",
         True,
@@ -183,10 +193,10 @@ def next_initiative_status(
     wave = reached or spec.initial_wave
     stable = running_revision(previous, running) if reached == Wave.CITYWIDE else None
     if view.revision is not None and stable is not None and stable != view.revision:
-        return _upgrade(view, stable, components, conditions, condition, now)
+        return _upgrade(step, stable, components, conditions)
     if reached is None and wave == Wave.CITYWIDE and _awaits_approval(view):
         message = "no pilot districts: deploys citywide once approved; run `citykit approve`"
-        conditions = condition(conditions, "Ready", False, Phase.AWAITING_APPROVAL, message)
+        conditions = step.mark(conditions, "Ready", False, Phase.AWAITING_APPROVAL, message)
         return Decision(
             replace(base, phase=Phase.AWAITING_APPROVAL, message=message, conditions=conditions),
             None,
@@ -212,11 +222,11 @@ def next_initiative_status(
             promoted_at = previous.promoted_at or timestamp(now)
             left = spec.gate.progress_deadline_seconds - _since(promoted_at, now)
             if left <= 0:
-                return _roll_back_citywide(view, last_good, workloads, conditions, condition)
+                return _roll_back_citywide(step, last_good, workloads, conditions)
             recheck = left
     if previous.candidate_revision is not None and wave == Wave.CITYWIDE:
         # an upgrade ended with the spec back on the revision running citywide
-        conditions = condition(
+        conditions = step.mark(
             conditions,
             "Progressing",
             True,
@@ -224,7 +234,7 @@ def next_initiative_status(
             f"revision {view.revision} runs citywide; candidate "
             f"{previous.candidate_revision} withdrawn",
         )
-    conditions = condition(conditions, "Ready", phase == Phase.LIVE, phase, message)
+    conditions = step.mark(conditions, "Ready", phase == Phase.LIVE, phase, message)
     status = replace(
         base,
         phase=phase,
@@ -249,26 +259,28 @@ def _since(moment: str, now: datetime.datetime) -> float:
 
 
 def _roll_back_citywide(
-    view: InitiativeView,
-    last_good: LastGood,
-    workloads: Workloads,
-    conditions: tuple[Condition, ...],
-    condition: Any,
+    step: _Step, last_good: LastGood, workloads: Workloads, conditions: tuple[Condition, ...]
 ) -> Decision:
     """A revision that replaced the last good one citywide (promoted from its pilot, or
     rolled out without one) and is not Live within the progress deadline: the last good
     revision is rendered again citywide, and the new one is not tried again."""
-    failed, spec = view.revision, view.spec
+    failed, spec = step.view.revision, step.view.spec
     reason = (
         f"revision {failed} was not healthy citywide within {spec.gate.progress_deadline}: "
         f"{workloads.ready}/{workloads.desired} ready; rolled back to {last_good.revision}"
     )
-    base = _citywide_base(view, workloads, last_good.revision)
-    return _settled(view, base, conditions, condition, workloads, reason, failed, warn=True)
+    base = _citywide_base(step.view, workloads, last_good.revision, conditions)
+    return _settled(step, base, workloads, reason, failed, warn=True)
 
 
-def _citywide_base(view: InitiativeView, citywide: Workloads, revision: str) -> InitiativeStatus:
-    """The status fields of an initiative running `revision` citywide, whatever it tries."""
+def _citywide_base(
+    view: InitiativeView,
+    citywide: Workloads,
+    revision: str,
+    conditions: tuple[Condition, ...],
+) -> InitiativeStatus:
+    """The status fields of an initiative running `revision` citywide, whatever it tries,
+    with the conditions set so far (the helpers below mark theirs on top of them)."""
     return InitiativeStatus(
         observed_generation=view.generation,
         wave=Wave.CITYWIDE,
@@ -278,14 +290,13 @@ def _citywide_base(view: InitiativeView, citywide: Workloads, revision: str) -> 
         revision=revision,
         failed_revision=view.status.failed_revision,
         last_good=view.status.last_good,
+        conditions=conditions,
     )
 
 
 def _settled(
-    view: InitiativeView,
+    step: _Step,
     base: InitiativeStatus,
-    conditions: tuple[Condition, ...],
-    condition: Any,
     citywide: Workloads,
     message: str,
     failed: str | None,
@@ -295,10 +306,11 @@ def _settled(
     a Warning Event when `warn`, or before), and what runs is held as it is."""
     phase = Phase.LIVE if citywide.healthy else Phase.DEGRADED
     ready = f"{citywide.ready}/{citywide.desired} replicas ready"
-    summary = f"live in all {len(view.spec.districts)} districts" if citywide.healthy else ready
+    districts = len(step.view.spec.districts)
+    summary = f"live in all {districts} districts" if citywide.healthy else ready
     text = f"{summary} on revision {base.revision}; {message}"
-    marked = condition(conditions, "Progressing", False, "RolledBack", message)
-    marked = condition(marked, "Ready", phase == Phase.LIVE, phase, text)
+    marked = step.mark(base.conditions, "Progressing", False, "RolledBack", message)
+    marked = step.mark(marked, "Ready", phase == Phase.LIVE, phase, text)
     status = replace(base, phase=phase, message=text, conditions=marked, failed_revision=failed)
     event = Event("Warning", "RolledBack", message) if warn else None
     return Decision(status, None, None, hold=True, event=event)
@@ -317,23 +329,19 @@ def running_revision(
 
 
 def _upgrade(
-    view: InitiativeView,
-    stable: str,
-    components: int,
-    conditions: tuple[Condition, ...],
-    condition: Any,
-    now: datetime.datetime,
+    step: _Step, stable: str, components: int, conditions: tuple[Condition, ...]
 ) -> Decision:
     """A live initiative whose spec renders `view.revision`, not the `stable` revision
     running citywide: pilot the candidate, promote it, or roll it back."""
+    view, now = step.view, step.now
     spec, previous, candidate = view.spec, view.status, view.revision
     assert candidate is not None
     running = [d for d in view.deployments if not d.candidate]
     citywide = fold_workloads(running, components, Wave.CITYWIDE)
-    base = _citywide_base(view, citywide, stable)
+    base = _citywide_base(view, citywide, stable, conditions)
 
     def settled(message: str, warn: bool) -> Decision:
-        return _settled(view, base, conditions, condition, citywide, message, candidate, warn)
+        return _settled(step, base, citywide, message, candidate, warn)
 
     if (
         previous.promoted_at is not None
@@ -346,7 +354,7 @@ def _upgrade(
         message = f"revision {candidate} was not healthy citywide; rolled back to {stable}"
         return settled(message, warn=True)
     if candidate == previous.failed_revision:
-        found = next((c for c in conditions if c.type == "Progressing"), None)
+        found = next((c for c in base.conditions if c.type == "Progressing"), None)
         message = (
             found.message
             if found is not None and found.reason == "RolledBack"
@@ -362,10 +370,10 @@ def _upgrade(
                 "run `citykit approve`"
             )
             status = _upgrading_status(
-                base, conditions, condition, "AwaitingApproval", message, candidate, None, None
+                step, base, "AwaitingApproval", message, candidate, None, None
             )
             return Decision(status, None, None, hold=True)
-        return _promote(view, base, conditions, condition, stable, now)
+        return _promote(step, base, stable)
 
     same = previous.candidate_revision == candidate
     started = previous.candidate_since if same and previous.candidate_since else timestamp(now)
@@ -396,7 +404,7 @@ def _upgrade(
             f"revision {candidate} piloting in {districts} beside {stable}: "
             f"{pilot.ready}/{pilot.desired} ready"
         )
-        return _upgrading(base, conditions, condition, message, candidate, started, None, deadline)
+        return _upgrading(step, base, message, candidate, started, None, deadline)
     healthy_since = healthy_since or timestamp(now)
     remaining = spec.gate.healthy_for_seconds - _since(healthy_since, now)
     if remaining > 0:
@@ -408,40 +416,32 @@ def _upgrade(
             f"revision {candidate} piloting in {districts} beside {stable}: healthy, "
             f"gate opens at {opens}"
         )
-        return _upgrading(
-            base, conditions, condition, message, candidate, started, healthy_since, remaining
-        )
+        return _upgrading(step, base, message, candidate, started, healthy_since, remaining)
     if not _revision_approved(view, candidate):
         message = (
             f"revision {candidate} healthy in {districts} for {spec.gate.healthy_for}; "
             "run `citykit approve` to let it replace " + stable
         )
-        return _upgrading(
-            base, conditions, condition, message, candidate, started, healthy_since, None
-        )
-    return _promote(view, base, conditions, condition, stable, now)
+        return _upgrading(step, base, message, candidate, started, healthy_since, None)
+    return _promote(step, base, stable)
 
 
 def _upgrading(
+    step: _Step,
     base: InitiativeStatus,
-    conditions: tuple[Condition, ...],
-    condition: Any,
     message: str,
     candidate: str,
     started: str,
     healthy_since: str | None,
     recheck: float | None,
 ) -> Decision:
-    status = _upgrading_status(
-        base, conditions, condition, "Piloting", message, candidate, started, healthy_since
-    )
+    status = _upgrading_status(step, base, "Piloting", message, candidate, started, healthy_since)
     return Decision(status, None, recheck, candidate=True)
 
 
 def _upgrading_status(
+    step: _Step,
     base: InitiativeStatus,
-    conditions: tuple[Condition, ...],
-    condition: Any,
     reason: str,
     message: str,
     candidate: str,
@@ -449,8 +449,8 @@ def _upgrading_status(
     healthy_since: str | None,
 ) -> InitiativeStatus:
     """An Upgrading status: the candidate revision in progress for `reason`, not Ready."""
-    marked = condition(conditions, "Progressing", True, reason, message)
-    marked = condition(marked, "Ready", False, Phase.UPGRADING, message)
+    marked = step.mark(base.conditions, "Progressing", True, reason, message)
+    marked = step.mark(marked, "Ready", False, Phase.UPGRADING, message)
     return replace(
         base,
         phase=Phase.UPGRADING,
@@ -462,22 +462,20 @@ def _upgrading_status(
     )
 
 
-def _promote(
-    view: InitiativeView,
-    base: InitiativeStatus,
-    conditions: tuple[Condition, ...],
-    condition: Any,
-    stable: str,
-    now: datetime.datetime,
-) -> Decision:
+def _promote(step: _Step, base: InitiativeStatus, stable: str) -> Decision:
     """The candidate replaces the citywide revision: the spec is deployed citywide (the
     Deployments roll), the candidate objects go. Until it is Live, the progress deadline
     runs again from now (`promotedAt`): past it, the last good revision returns."""
+    view = step.view
     message = f"rolling revision {view.revision} out to all {len(view.spec.districts)} districts"
-    marked = condition(
-        conditions, "Progressing", True, "Promoted", f"revision {view.revision} replaced {stable}"
+    marked = step.mark(
+        base.conditions,
+        "Progressing",
+        True,
+        "Promoted",
+        f"revision {view.revision} replaced {stable}",
     )
-    marked = condition(marked, "Ready", False, Phase.CITYWIDE, message)
+    marked = step.mark(marked, "Ready", False, Phase.CITYWIDE, message)
     status = replace(
         base,
         phase=Phase.CITYWIDE,
@@ -485,7 +483,7 @@ def _promote(
         conditions=marked,
         revision=view.revision,
         failed_revision=None,
-        promoted_at=timestamp(now) if base.last_good else None,
+        promoted_at=timestamp(step.now) if base.last_good else None,
     )
     deadline = view.spec.gate.progress_deadline_seconds if base.last_good else None
     return Decision(status, Wave.CITYWIDE, deadline)
