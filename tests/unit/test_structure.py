@@ -1,6 +1,7 @@
 """The package's shape, held by tests: the pure core and the API contract import no cluster,
 engine or terminal library; imports point one way (cli -> controller/infra/localcluster ->
-kube -> core -> api); and the Phase / Wave / Area enums are the values the schemas allow."""
+kube -> core -> api), inside the core too (load <- model <- the concerns built on them); and
+the Phase / Wave / Area enums are the values the schemas allow."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,18 @@ PURE_LAYERS = ("api", "core")
 ALLOWED_CITYKIT_IMPORTS = {
     "api": ("citykit.api", "citykit.resources", "citykit.serialize"),
     "core": ("citykit.api", "citykit.core", "citykit.resources", "citykit.serialize"),
+}
+# The core's sub-packages, one per concern, by rank: each imports its own rank and those
+# below, never one above (loading knows no model; the model knows nothing of rendering,
+# rollout, upgrades, the programme office or a city's project folder).
+CORE_CONCERNS = {
+    "load": 0,
+    "model": 1,
+    "render": 2,
+    "rollout": 2,
+    "upgrade": 2,
+    "office": 2,
+    "project": 2,
 }
 
 
@@ -106,6 +120,56 @@ def test_pure_layers_import_only_layers_below_them(layer: str) -> None:
             if within(module, ("citykit",)) and not within(module, allowed):
                 offences.append(f"{path.relative_to(PACKAGE)}:{line}: {module}")
     assert offences == []
+
+
+def core_concern(module: str) -> str | None:
+    """`render` for citykit.core.render.objects; None outside the core's sub-packages."""
+    parts = module.split(".")
+    return parts[2] if parts[:2] == ["citykit", "core"] and len(parts) > 2 else None
+
+
+def core_imports() -> Iterator[tuple[str, str, str]]:
+    """(where, importing concern, imported concern) for every import from one of the core's
+    sub-packages into another."""
+    for path in layer_files("core"):
+        concern = core_concern(module_name(path))
+        for line, module in imported_modules(path):
+            imported = core_concern(module)
+            if concern is not None and imported is not None and imported != concern:
+                yield f"{path.relative_to(PACKAGE)}:{line}: {module}", concern, imported
+
+
+def test_every_core_module_lives_in_a_concern() -> None:
+    """A new module goes where its concern is (or a new concern is ranked here)."""
+    loose = [
+        str(path.relative_to(PACKAGE))
+        for path in layer_files("core")
+        if module_name(path) != "citykit.core"
+        and core_concern(module_name(path)) not in CORE_CONCERNS
+    ]
+    assert loose == []
+    assert {core_concern(module_name(path)) for path in layer_files("core")} >= set(CORE_CONCERNS)
+
+
+def test_core_concerns_import_only_their_rank_or_below() -> None:
+    offences = [
+        where
+        for where, concern, imported in core_imports()
+        if CORE_CONCERNS[imported] > CORE_CONCERNS[concern]
+    ]
+    assert offences == []
+
+
+def test_core_concerns_import_each_other_without_a_cycle() -> None:
+    """Concerns of one rank may build on each other (project on render, rollout on office's
+    KPI verdicts), one way only."""
+    graph: dict[str, set[str]] = {concern: set() for concern in CORE_CONCERNS}
+    for _, concern, imported in core_imports():
+        graph[concern].add(imported)
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as error:
+        pytest.fail(f"core concerns import each other in a circle: {error.args[1]}")
 
 
 # The enums and the schemas: one set of values.
