@@ -1,5 +1,5 @@
 """The KPI table of `citykit status` (cli.statusview), built from `status.kpis` as
-core.kpi.kpi_status writes it for Hong Kong's targets; and `citykit kpi check` on files."""
+core.office.kpi.kpi_status writes it for Hong Kong's targets; and `citykit kpi check` on files."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""`citykit report`: what core.report assembles from a blueprint and what the cluster holds, and
-the page cli.report renders from it: self-contained, accessible, escaped. Parsed with the
-standard library's HTML parser, not matched as text. (The page in a real browser is in
-tests/integration/test_kpi.py.)"""
+"""`citykit report`: what core.office.report assembles from a blueprint and what the cluster
+holds, and the page cli.report renders from it: self-contained, accessible, escaped. Parsed
+with the standard library's HTML parser, not matched as text. (The page in a real browser is
+in tests/integration/test_kpi.py.)"""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ TEMPLATE = "report.html.j2"
 
 
 def render(content: dict[str, Any]) -> str:
-    """The report page for `content` (from `core.report.assemble`); text is escaped, the SVG
-    that core.svg built (escaped there) goes in as it is."""
+    """The report page for `content` (from `core.office.report.assemble`); text is escaped,
+    the SVG that core.office.svg built (escaped there) goes in as it is."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("citykit", "templates"),
         autoescape=True,

@@ -273,7 +273,8 @@ _WATCHED = (
     (GROUP, VERSION, "cityblueprints", None),
     (GROUP, VERSION, "initiatives", None),
     (GROUP, VERSION, "kpireports", None),
-    # the cities' history (core.history): revisions carry the blueprint label, not the city's
+    # the cities' history (core.rollout.history): revisions carry the blueprint label,
+    # not the city's
     ("apps", "v1", "controllerrevisions", {BLUEPRINT_LABEL: kopf.PRESENT}),
     *(
         (group, version, plural, {CITY_LABEL: kopf.PRESENT})

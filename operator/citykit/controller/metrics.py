@@ -105,7 +105,7 @@ def _city_and_area(body: Mapping[str, Any]) -> tuple[str, str]:
 
 def kpi_verdicts(status: Mapping[str, Any]) -> Tally[tuple[str, str]] | None:
     """How many of a CityBlueprint's KPI targets have each (commitment, verdict), from the
-    verdicts the operator folds into `status.kpis` (`core.kpi.kpi_status`: one item per
+    verdicts the operator folds into `status.kpis` (`core.office.kpi.kpi_status`: one item per
     target, with its `commitment` and `verdict`); None when the status carries none."""
     kpis = status.get("kpis")
     if not isinstance(kpis, list):

@@ -183,8 +183,9 @@ def _record_history(
     status: Mapping[str, Any],
     outcome: Outcome,
 ) -> None:
-    """Keep the applied spec as a ControllerRevision (core.history's format) when it is new,
-    marking an unsettled earlier one Superseded; once its rollout ends, record the outcome."""
+    """Keep the applied spec as a ControllerRevision (core.rollout.history's format) when it is
+    new, marking an unsettled earlier one Superseded; once its rollout ends, record the
+    outcome."""
     metadata = body["metadata"]
     name, spec = metadata["name"], dict(body.get("spec") or {})
     revisions = revisions_of(name, snapshot.revisions)
