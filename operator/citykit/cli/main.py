@@ -90,6 +90,11 @@ COMMANDS = {
         "Provision CITY's platform on the current cluster (KUBECONFIG): namespace, operator, "
         "shared platform services and the CityBlueprint.",
     ),
+    "images": LazyCommand(
+        "citykit.cli.images:images",
+        "List every image city CITY (or blueprint FILE) runs, pinned, one per line: the "
+        "operator's, its initiatives' and its platform services'; -o json says who uses each.",
+    ),
     "image": LazyCommand(
         "citykit.cli.image:image", "Build the operator image (an OCI archive) without Docker."
     ),
