@@ -32,9 +32,9 @@ def image() -> None:
     help="Unpack the Debian base and download the packages again, not from the cache.",
 )
 def build(output: Path | None, no_cache: bool) -> None:
-    """Build the citykit/operator:<version> image as a tar archive (OCI layout and Docker's
-    manifest.json) that `ctr images import`, `podman load` and k3s's air-gap folder take.
-    Prints the archive's path; the digest and size go to stderr."""
+    """Build the citykit/operator:<version> image as a tar archive in `docker save`'s shape
+    that `ctr images import`, `podman load` and k3s's air-gap folder take. Prints the
+    archive's path; its image id, digest and size go to stderr."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="citykit-image-cache-") as scratch:
         cache = Path(scratch) if no_cache else cache_root() / "image"
@@ -42,7 +42,7 @@ def build(output: Path | None, no_cache: bool) -> None:
             output or default_output(), cache, lambda line: click.echo(line, err=True)
         )
     click.echo(
-        f"{image_reference()} {built.manifest_digest} "
+        f"{image_reference()} image id {built.image_id}, archive {built.archive_digest}, "
         f"{built.layers_size / 1e6:.1f} MB unpacked, {time.monotonic() - started:.0f} s",
         err=True,
     )

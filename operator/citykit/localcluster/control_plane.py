@@ -174,6 +174,8 @@ def _create(
             f"{state} holds etcd data but no {STATE_FILE}; `citykit cluster down --purge`"
             " deletes it"
         )
+    if real_node:
+        realnode.check_host()
     binaries = ensure_binaries(report, on_package)
     etcd_client, etcd_peer, apiserver, controller_manager, scheduler = free_ports(5)
     ports = Ports(

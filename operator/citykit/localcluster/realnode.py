@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -144,8 +146,39 @@ def kubelet_config(state: Path, ca: Path, port: int, healthz_port: int) -> dict[
     }
 
 
+_HOST_TOOLS = {
+    "containerd": "containerd",
+    "ctr": "containerd",
+    "runc": "runc",
+    "nft": "nftables",
+    "ip": "iproute2",
+}
+
+
+def check_host() -> None:
+    """What a real node needs of the host, checked before anything starts: one line naming
+    what is missing and the Debian package that has it."""
+    if os.geteuid() != 0:
+        raise ClusterError(
+            "a real node runs containers as root: run `cluster up --real-node` as root"
+        )
+    missing = {package for tool, package in _HOST_TOOLS.items() if shutil.which(tool) is None}
+    if not (CNI_PLUGINS / "bridge").is_file():
+        missing.add("containernetworking-plugins")
+    if missing:
+        packages = " ".join(sorted(missing))
+        raise ClusterError(f"a real node needs {packages}: apt-get install {packages}")
+
+
 def containerd(state: Path) -> list[str]:
-    return ["containerd", f"--config={node_dir(state) / 'containerd.toml'}"]
+    return [_tool("containerd"), f"--config={node_dir(state) / 'containerd.toml'}"]
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise ClusterError(f"{name} is not on PATH (apt-get install {_HOST_TOOLS[name]})")
+    return found
 
 
 def kubelet(bin_dir: Path, state: Path) -> list[str]:
@@ -249,13 +282,16 @@ def stop_containers(state: Path) -> None:
 
 
 def unmount(state: Path) -> None:
-    """Unmounts what the kubelet and containerd mounted under the state folder (volumes,
-    image snapshots), deepest first, so the folder can be deleted."""
-    prefix = str(node_dir(state)) + "/"
+    """Unmounts what the kubelet and containerd mounted (volumes, image snapshots, sandbox
+    /dev/shm), deepest first, then deletes the node's runtime folder, so nothing is left."""
+    prefixes = (f"{node_dir(state)}/", f"{runtime_dir(state)}/")
     mounts = [
-        line.split()[4]
-        for line in Path("/proc/self/mountinfo").read_text().splitlines()
-        if line.split()[4].startswith(prefix)
+        fields[4]
+        for fields in (
+            line.split() for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        )
+        if fields[4].startswith(prefixes)
     ]
     for mount in sorted(mounts, key=len, reverse=True):
         subprocess.run(["umount", "--lazy", mount], capture_output=True, check=False)
+    shutil.rmtree(runtime_dir(state), ignore_errors=True)

@@ -5,9 +5,13 @@ layers, a JSON config and a manifest. Writing them here, rather than through bui
 umoci, is what makes the build reproducible: every entry's owner, time and order are fixed,
 nothing of the build machine (its clock, its user names, its file order) reaches the bytes.
 
-The archive holds both an OCI image layout (`oci-layout`, `index.json`, `blobs/`) and
-Docker's `manifest.json` naming the tag, the shape `docker save` writes since Docker 25:
-`ctr images import`, `podman load` and k3s's air-gap image folder all take it.
+The archive is in the shape `docker save` writes (`manifest.json` naming the tag, with the
+config and layers as `blobs/sha256/<digest>`, OCI media types inside): `ctr images import`,
+`podman load` and k3s's air-gap image folder all take it, and each importer completes the
+name `citykit/operator:<version>` to its registry-qualified form itself, as it would for a
+pull. An OCI layout's `index.json` is left out on purpose: containerd's importer then takes
+the name from the index alone and, given only a tag, stores the image as `import-<date>:<tag>`,
+which no Pod asks for.
 """
 
 from __future__ import annotations
@@ -23,10 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
-INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
-CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
-LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar"
 _CHUNK = 1 << 20
 
 
@@ -37,9 +37,6 @@ class Blob:
     path: Path
     digest: str  # "sha256:<hex>"
     size: int
-
-    def descriptor(self, media_type: str) -> dict[str, Any]:
-        return {"mediaType": media_type, "digest": self.digest, "size": self.size}
 
 
 @dataclass(frozen=True)
@@ -125,14 +122,11 @@ def layer_blob(blobs: Path, fill: Any) -> Blob:
     partial = blobs / ".layer.partial"
     with partial.open("wb") as out:
         fill(out)
-    sha = hashlib.sha256()
-    with partial.open("rb") as written:
-        while chunk := written.read(_CHUNK):
-            sha.update(chunk)
-    path = blobs / sha.hexdigest()
+    digest = _file_sha256(partial)
+    path = blobs / digest
     size = partial.stat().st_size
     partial.replace(path)
-    return Blob(path, f"sha256:{sha.hexdigest()}", size)
+    return Blob(path, f"sha256:{digest}", size)
 
 
 @dataclass(frozen=True)
@@ -152,84 +146,57 @@ class ImageSpec:
 @dataclass(frozen=True)
 class Image:
     archive: Path
-    manifest_digest: str
+    image_id: str  # the config's digest: what `podman images` and `crictl images` show
+    archive_digest: str  # the archive file's sha256: two builds of one commit are equal
     layers_size: int  # uncompressed: what the image takes once unpacked
 
 
 def write_archive(spec: ImageSpec, layers: Sequence[Layer], blobs: Path, archive: Path) -> Image:
-    """Writes config, manifest and index beside the layers, then the archive whole (a
-    temporary name renamed at the end: an interrupted build leaves no half archive)."""
+    """Writes the config beside the layers, then the archive whole (a temporary name renamed
+    at the end: an interrupted build leaves no half archive)."""
     config = store_blob(blobs, canonical_json(_config(spec, layers)))
-    manifest = store_blob(
-        blobs,
-        canonical_json(
-            {
-                "schemaVersion": 2,
-                "mediaType": MANIFEST_TYPE,
-                "config": config.descriptor(CONFIG_TYPE),
-                "layers": [layer.blob.descriptor(LAYER_TYPE) for layer in layers],
-                "annotations": _annotations(spec),
-            }
-        ),
-    )
-    reference = f"{spec.repository}:{spec.tag}"
-    index = {
-        "schemaVersion": 2,
-        "mediaType": INDEX_TYPE,
-        "manifests": [
-            {
-                **manifest.descriptor(MANIFEST_TYPE),
-                "platform": {"architecture": "amd64", "os": "linux"},
-                "annotations": {"org.opencontainers.image.ref.name": spec.tag},
-            }
-        ],
-    }
     docker_manifest = [
         {
             "Config": _member(config),
-            "RepoTags": [reference],
+            "RepoTags": [f"{spec.repository}:{spec.tag}"],
             "Layers": [_member(layer.blob) for layer in layers],
         }
     ]
-    files: list[tuple[str, bytes | Blob]] = [
-        ("oci-layout", canonical_json({"imageLayoutVersion": "1.0.0"})),
-        ("index.json", canonical_json(index)),
-        ("manifest.json", canonical_json(docker_manifest)),
-        *sorted(
-            (
-                (_member(blob), blob)
-                for blob in {config, manifest, *(layer.blob for layer in layers)}
-            ),
-            key=lambda item: item[0],
-        ),
-    ]
+    members = sorted(
+        {_member(blob): blob for blob in (config, *(layer.blob for layer in layers))}.items()
+    )
     partial = archive.with_name(f".{archive.name}.partial")
     with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
         for name in ("blobs", "blobs/sha256"):
             tar.addfile(_info(name, tarfile.DIRTYPE, 0o755, 0))
-        for name, content in files:
+        for name, blob in members:
             info = _info(name, tarfile.REGTYPE, 0o644, 0)
-            if isinstance(content, Blob):
-                info.size = content.size
-                with content.path.open("rb") as data:
-                    tar.addfile(info, data)
-            else:
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
+            info.size = blob.size
+            with blob.path.open("rb") as data:
+                tar.addfile(info, data)
+        manifest = canonical_json(docker_manifest)
+        info = _info("manifest.json", tarfile.REGTYPE, 0o644, 0)
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
     partial.replace(archive)
-    return Image(archive, manifest.digest, sum(layer.blob.size for layer in layers))
+    return Image(
+        archive,
+        config.digest,
+        f"sha256:{_file_sha256(archive)}",
+        sum(layer.blob.size for layer in layers),
+    )
+
+
+def _file_sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as content:
+        while chunk := content.read(_CHUNK):
+            sha.update(chunk)
+    return sha.hexdigest()
 
 
 def _member(blob: Blob) -> str:
     return f"blobs/sha256/{blob.digest.removeprefix('sha256:')}"
-
-
-def _annotations(spec: ImageSpec) -> dict[str, str]:
-    return {
-        "org.opencontainers.image.created": spec.created,
-        "org.opencontainers.image.version": spec.tag,
-        **spec.labels,
-    }
 
 
 def _config(spec: ImageSpec, layers: Sequence[Layer]) -> dict[str, Any]:
@@ -243,7 +210,11 @@ def _config(spec: ImageSpec, layers: Sequence[Layer]) -> dict[str, Any]:
             "Cmd": list(spec.cmd),
             "Env": [f"{key}={value}" for key, value in spec.env.items()],
             "WorkingDir": "/",
-            "Labels": _annotations(spec),
+            "Labels": {
+                "org.opencontainers.image.created": spec.created,
+                "org.opencontainers.image.version": spec.tag,
+                **spec.labels,
+            },
         },
         "rootfs": {"type": "layers", "diff_ids": [layer.blob.digest for layer in layers]},
         "history": [{"created": spec.created, "created_by": layer.created_by} for layer in layers],
