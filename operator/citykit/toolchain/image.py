@@ -352,3 +352,28 @@ def _tidy(root: Path) -> None:
         kept = [line for line in lines if (site / line.split(",", 1)[0]).exists()]
         record.write_text("".join(kept))
     _compile(root, SITE_PACKAGES)
+
+
+def build_pause_image(pause: Path, cache: Path) -> Path:
+    """The real node's sandbox image: one static binary (gomodules/local-cluster/cmd/pause),
+    named as the node's containerd asks for it."""
+    blobs = cache / "blobs"
+    with tempfile.TemporaryDirectory(prefix="citykit-image-") as scratch:
+        root = Path(scratch)
+        shutil.copy(pause, root / "pause")
+        (root / "pause").chmod(0o755)
+        layer = Layer(_layer(root, blobs), "pause")
+    repository, tag = PAUSE_IMAGE.rsplit(":", 1)
+    spec = ImageSpec(
+        repository=repository,
+        tag=tag,
+        user="65535:65535",
+        entrypoint=("/pause",),
+        cmd=(),
+        env={},
+        labels={"org.opencontainers.image.title": "citykit-pause"},
+        created=CREATED,
+    )
+    out = cache / "pause"
+    out.mkdir(parents=True, exist_ok=True)
+    return write_archive(spec, (layer,), blobs, out / "pause.tar").archive
