@@ -71,9 +71,9 @@ def test_catalogue_show_prints_the_entry_and_refuses_unknown_ids() -> None:
 
 
 def test_the_catalogue_ships_versions_side_by_side_each_loaded_on_its_own() -> None:
-    assert catalogue_versions() == ("1.0.0", "1.1.0")
+    assert catalogue_versions() == ("1.0.0", "1.1.0", "1.2.0")
     old, new = load_catalogue("1.0.0"), load_catalogue("1.1.0")
-    assert load_catalogue().version == "1.1.0"  # the newest, what new cities pin
+    assert load_catalogue().version == "1.2.0"  # the newest, what new cities pin
     assert "government.city-digital-twin" not in old.entries
     assert "government.city-digital-twin" in new.entries
     assert old.platform_services["context-broker"].image == "fiware/orion-ld:1.6.0"
@@ -123,7 +123,7 @@ def test_an_unknown_pin_is_located_and_names_the_versions_shipped(
     number = path.read_text().splitlines().index(line) + 1
     assert result.output == (
         f"{path}:{number}:3: spec.catalogueVersion: blueprint pins catalogue 1.5.0, which this "
-        "citykit does not ship (available: 1.0.0, 1.1.0)\n"
+        "citykit does not ship (available: 1.0.0, 1.1.0, 1.2.0)\n"
     )
 
 
@@ -171,7 +171,7 @@ def test_catalogue_diff_refuses_a_version_not_shipped() -> None:
     result = run_cli("catalogue", "diff", "1.0.0", "2.0.0")
     assert result.exit_code == 1
     assert result.output == (
-        "citykit:0:0: version: unknown catalogue version '2.0.0' (available: 1.0.0, 1.1.0)\n"
+        "citykit:0:0: version: unknown catalogue version '2.0.0' (available: 1.0.0, 1.1.0, 1.2.0)\n"
     )
 
 
@@ -180,13 +180,16 @@ def test_catalogue_list_and_show_take_a_version() -> None:
     assert "citykit catalogue 1.0.0" in old.output
     assert "city-digital-twin" not in old.output
     new = run_cli("catalogue", "list", "--area", "government")
-    assert "citykit catalogue 1.1.0" in new.output
+    assert "citykit catalogue 1.2.0" in new.output
     assert "(deprecated: use government.city-digital-twin)" in new.output
     missing = run_cli("catalogue", "show", "government.city-digital-twin", "--version", "1.0.0")
     assert missing.exit_code == 1
     assert "unknown initiative 'government.city-digital-twin' in catalogue 1.0.0" in missing.output
     versions = run_cli("catalogue", "versions")
-    assert versions.output == "1.0.0: 44 initiatives\n1.1.0: 45 initiatives, 1 deprecated\n"
+    assert versions.output == (
+        "1.0.0: 44 initiatives\n1.1.0: 45 initiatives, 1 deprecated\n"
+        "1.2.0: 134 initiatives, 1 deprecated\n"
+    )
 
 
 def shipped_copy(tmp_path: Path) -> Path:
@@ -242,12 +245,12 @@ def test_validate_says_when_a_newer_catalogue_version_is_out(
     old = run_cli("validate", "tallinn")
     assert old.exit_code == 0
     assert old.output.rstrip().endswith(
-        "catalogue 1.0.0 (1.1.0 is out: `citykit catalogue diff 1.0.0 1.1.0`, `citykit upgrade`)"
+        "catalogue 1.0.0 (1.2.0 is out: `citykit catalogue diff 1.0.0 1.2.0`, `citykit upgrade`)"
     )
 
     def newest(data: dict[str, Any]) -> None:
-        data["spec"]["catalogueVersion"] = "1.1.0"
+        data["spec"]["catalogueVersion"] = "1.2.0"
 
     new = run_cli("validate", str(city_variant("tallinn", newest)))
     assert new.exit_code == 0, new.output
-    assert new.output.rstrip().endswith("under gdpr, catalogue 1.1.0")
+    assert new.output.rstrip().endswith("under gdpr, catalogue 1.2.0")
