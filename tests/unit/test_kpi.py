@@ -415,10 +415,11 @@ def test_report_a_city_neither_targets_nor_moves_is_refused_for_that_city(
 ) -> None:
     city = read_city("hong-kong")["spec"]
     allowed = kpi.city_kpis(city["kpiTargets"], [i["ref"] for i in city["initiatives"]], catalogue)
-    spec = {"kpi": "volunteer-hours", "period": "2025", "value": 2, "source": "x"}
+    # face recognition's KPI: Hong Kong runs no face recognition and sets it no target
+    spec = {"kpi": "facility-access-time", "period": "2025", "value": 2, "source": "x"}
     ((path, message),) = kpi.report_problems(spec, catalogue, D(2026, 1, 1), allowed)
     assert path == ("spec", "kpi")
-    assert "neither targets nor moves KPI 'volunteer-hours'" in message
+    assert "neither targets nor moves KPI 'facility-access-time'" in message
     assert "pm25-annual-mean" in allowed and "intersection-delay" in allowed  # moved, untargeted
 
 

@@ -285,7 +285,7 @@ def test_report_command_writes_a_plan_only_page(tmp_path: Path) -> None:
     output = tmp_path / "hk.html"
     result = run_cli("report", "--from-file", "hong-kong", "-o", str(output))
     assert result.exit_code == 0
-    assert result.output.strip() == f"wrote {output}: 28 initiatives, 15 KPI targets (plan only)"
+    assert result.output.strip() == f"wrote {output}: 130 initiatives, 19 KPI targets (plan only)"
     assert "plan only" in Page(output.read_text()).words("header")
 
 
