@@ -13,6 +13,7 @@ process, rolls the applied city out.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.ports import free_ports
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.helm import ensure_helm
+from citykit.toolchain.image import archive_name, image_reference
 from citykit.toolchain.locations import bin_dir
 from tests.conftest import PLAYBOOKS
 from tests.integration.test_operator import blueprint
@@ -48,8 +50,15 @@ HOSTS = [SERVER, SECOND_SERVER, AGENT, NORTH_GATEWAY]  # what they run on, twice
 RECAP_LINE = re.compile(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", re.MULTILINE)
 
 
-def ansible(*args: str, tool: str = "ansible-playbook") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+def ansible(
+    *args: str, tool: str = "ansible-playbook", environ: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        **(environ or {}),
+        "ANSIBLE_CONFIG": str(PLAYBOOKS / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
     return subprocess.run(
         [tool, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
     )
@@ -86,7 +95,11 @@ class Throwaway:
         return self.roots / host
 
     def run(
-        self, playbooks: list[str], hosts: list[str], *extra: str
+        self,
+        playbooks: list[str],
+        hosts: list[str],
+        *extra: str,
+        environ: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return ansible(
             "-i",
@@ -105,6 +118,7 @@ class Throwaway:
             "-e",
             f"ansible_python_interpreter={sys.executable}",
             *extra,
+            environ=environ,
         )
 
 
@@ -445,6 +459,10 @@ def test_edge_gateway_with_a_district_missing_from_the_blueprint_fails_naming_it
 # --- k8s_airgap ----------------------------------------------------------------------------
 
 
+CITYKIT_CLI = Path(sys.executable).parent / "citykit"  # the console script of this install
+OPERATOR_ARCHIVE = archive_name()  # what `citykit image build` writes
+
+
 @dataclass(frozen=True)
 class Bundle:
     folder: Path
@@ -456,18 +474,28 @@ class Bundle:
             f"k8s_airgap_bundle={self.folder}",
             "-e",
             "k8s_airgap_images=k3s-airgap-images-amd64.tar.gz",
+            "-e",
+            f"k8s_airgap_citykit_cli={CITYKIT_CLI}",
         )
 
 
 def make_bundle(folder: Path, binary: Path) -> Bundle:
     """An air-gapped bundle laid out as a k3s release: a real binary, a real images tarball
-    and the release's sha256 list (which names other files too, as k3s's does)."""
+    and the release's sha256 list (which names other files too, as k3s's does), plus the
+    operator's image archive, listed there too. The archive is a small stand-in with Docker's
+    manifest.json and the operator's tag (the real build takes minutes; tests/e2e build it)."""
     folder.mkdir()
     shutil.copy(binary, folder / "k3s")
     image = folder.parent / "image-manifest.json"
     image.write_text('{"images": []}\n')
     with tarfile.open(folder / "k3s-airgap-images-amd64.tar.gz", "w:gz") as tar:
         tar.add(image, arcname="manifest.json")
+    operator = folder.parent / "operator-manifest.json"
+    operator.write_text(
+        json.dumps([{"Config": "config.json", "RepoTags": [image_reference()], "Layers": []}])
+    )
+    with tarfile.open(folder / OPERATOR_ARCHIVE, "w") as tar:
+        tar.add(operator, arcname="manifest.json")
     sums = [
         f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}"
         for path in sorted(folder.iterdir())
@@ -524,9 +552,37 @@ def test_k8s_airgap_joins_servers_and_agents_to_the_first_server_with_one_token(
     tokens = {k3s(host, "cluster-token").read_text() for host in configs}
     assert len(tokens) == 1 and re.fullmatch(r"[A-Za-z0-9]{48}\n", tokens.pop())
     assert oct(k3s(AGENT, "cluster-token").stat().st_mode & 0o777) == "0o600"
-    assert yaml.safe_load(k3s(AGENT, "registries.yaml").read_text()) == {
-        "mirrors": {"*": {"endpoint": ["https://registry.tallinn.citykit.internal"]}}
-    }
+
+
+def test_k8s_airgap_places_the_operator_image_where_k3s_imports_it_at_start(
+    host_runs: Any, throwaway: Throwaway, bundle: Bundle
+) -> None:
+    for host in (SERVER, SECOND_SERVER, AGENT):
+        archive = throwaway.root(host) / "var/lib/rancher/k3s/agent/images" / OPERATOR_ARCHIVE
+        assert archive.read_bytes() == (bundle.folder / OPERATOR_ARCHIVE).read_bytes(), host
+        assert (archive.stat().st_uid, oct(archive.stat().st_mode & 0o777)) == (0, "0o644")
+
+
+def test_chart_runs_the_imported_operator_image_without_a_registry() -> None:
+    """The image k3s imports is the one the chart asks for, and the kubelet uses it as is."""
+    chart = ROOT / "charts" / "citykit-operator"
+    app_version = yaml.safe_load((chart / "Chart.yaml").read_text())["appVersion"]
+    assert archive_name(app_version) == OPERATOR_ARCHIVE
+    values = yaml.safe_load((chart / "values.yaml").read_text())["image"]
+    assert values == {"repository": "citykit/operator", "tag": "", "pullPolicy": "IfNotPresent"}
+    role = yaml.safe_load((PLAYBOOKS / "roles/citykit/defaults/main.yml").read_text())
+    assert role["citykit_chart_values"] == {}
+
+
+def test_k8s_airgap_mirrors_the_registry_of_the_city_images_to_the_city_registry(
+    host_runs: Any, throwaway: Throwaway
+) -> None:
+    """Tallinn's images name no registry host: they are all the default registry's."""
+    for host in (SERVER, AGENT):
+        registries = throwaway.root(host) / "etc" / "rancher" / "k3s" / "registries.yaml"
+        assert yaml.safe_load(registries.read_text()) == {
+            "mirrors": {"docker.io": {"endpoint": ["https://registry.tallinn.citykit.internal"]}}
+        }
 
 
 def test_k8s_airgap_fetches_the_kubeconfig_with_the_api_address(
@@ -573,9 +629,102 @@ def test_k8s_airgap_refuses_a_bundle_missing_its_images(
     )
 
 
+def test_k8s_airgap_refuses_a_bundle_whose_operator_image_does_not_match_and_installs_nothing(
+    tmp_path: Path, throwaway: Throwaway
+) -> None:
+    bad = make_bundle(tmp_path / "k3s-tampered", EXECUTABLE)
+    archive = bad.folder / OPERATOR_ARCHIVE
+    expected = hashlib.sha256(archive.read_bytes()).hexdigest()
+    with archive.open("ab") as tar:
+        tar.write(b"\0")
+    fresh = tmp_path / "roots"
+    bare_root(fresh / AGENT)
+    run = Throwaway(throwaway.inventory, fresh).run(["cluster.yml"], [AGENT], *bad.args())
+    assert run.returncode != 0 and recap(run)[AGENT]["failed"] == 1
+    actual = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert f"{archive}: sha256 is {actual}," in run.stdout
+    assert f"sha256sum-amd64.txt says {expected}; nothing was installed" in run.stdout
+    assert sorted(path.name for path in (fresh / AGENT).iterdir()) == ["etc"]
+    assert not (fresh / AGENT / "etc" / "rancher").exists()
+
+
+def test_k8s_airgap_refuses_a_bundle_missing_the_operator_image(
+    tmp_path: Path, throwaway: Throwaway
+) -> None:
+    bad = make_bundle(tmp_path / "k3s-incomplete", EXECUTABLE)
+    (bad.folder / OPERATOR_ARCHIVE).unlink()
+    fresh = tmp_path / "roots"
+    bare_root(fresh / AGENT)
+    run = Throwaway(throwaway.inventory, fresh).run(["cluster.yml"], [AGENT], *bad.args())
+    assert run.returncode != 0 and recap(run)[AGENT]["failed"] == 1
+    assert (
+        f"{bad.folder}/{OPERATOR_ARCHIVE}: missing from the bundle; nothing was installed"
+        in run.stdout
+    )
+    assert not (fresh / AGENT / "etc" / "rancher").exists()
+
+
+def test_k8s_airgap_replaces_an_earlier_operator_image_in_the_import_folder(
+    tmp_path: Path, throwaway: Throwaway, bundle: Bundle
+) -> None:
+    fresh = tmp_path / "roots"
+    bare_root(fresh / AGENT)
+    images = fresh / AGENT / "var/lib/rancher/k3s/agent/images"
+    images.mkdir(parents=True)
+    (images / archive_name("0.0.1")).write_bytes(b"an earlier release's image")
+    run = Throwaway(throwaway.inventory, fresh).run(["cluster.yml"], [AGENT], *bundle.args())
+    assert_succeeded(run, [AGENT])
+    assert sorted(path.name for path in images.iterdir()) == [
+        OPERATOR_ARCHIVE,
+        "k3s-airgap-images-amd64.tar.gz",
+    ]
+
+
+# A city's catalogue fork whose images come from registries of their own, and one image the
+# city builds itself, already in its registry.
+FORKED_IMAGES = {
+    "fiware/orion-ld:1.6.0": "images.example.org/fiware/orion-ld:1.6.0",
+    "grafana/grafana:11.2.0": "oci.example.net/grafana/grafana:11.2.0",
+    "postgres:16.4": "registry.city.example/library/postgres:16.4",
+}
+
+
+@pytest.fixture
+def catalogue_fork(tmp_path: Path) -> Path:
+    """A copy of the blueprint data (CITYKIT_BLUEPRINTS) with FORKED_IMAGES changed."""
+    fork = tmp_path / "blueprints"
+    shutil.copytree(ROOT / "blueprints", fork)
+    for path in (fork / "catalogue").rglob("*.yaml"):
+        text = path.read_text()
+        for image, forked in FORKED_IMAGES.items():
+            text = text.replace(f"image: {image}\n", f"image: {forked}\n")
+        path.write_text(text)
+    return fork
+
+
+def test_k8s_airgap_mirrors_each_registry_the_city_images_come_from_to_the_city_registry(
+    tmp_path: Path, throwaway: Throwaway, bundle: Bundle, catalogue_fork: Path
+) -> None:
+    fresh = tmp_path / "roots"
+    bare_root(fresh / AGENT)
+    run = Throwaway(throwaway.inventory, fresh).run(
+        ["cluster.yml"],
+        [AGENT],
+        *bundle.args(),
+        "-e",
+        "k8s_airgap_registry_mirror=https://registry.city.example",
+        environ={"CITYKIT_BLUEPRINTS": str(catalogue_fork)},
+    )
+    assert_succeeded(run, [AGENT])
+    registries = fresh / AGENT / "etc" / "rancher" / "k3s" / "registries.yaml"
+    city = {"endpoint": ["https://registry.city.example"]}
+    assert yaml.safe_load(registries.read_text()) == {
+        "mirrors": {"docker.io": city, "images.example.org": city, "oci.example.net": city}
+    }
+
+
 # --- citykit, against the local cluster ----------------------------------------------------
 
-CITYKIT_CLI = Path(sys.executable).parent / "citykit"  # the console script of this install
 RELEASE = "citykit-ansible"  # its own release and namespace: the chart's tests use the default ones
 CITY_NAME = "ansible-tallinn"
 
