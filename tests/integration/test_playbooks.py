@@ -577,11 +577,12 @@ def test_chart_runs_the_imported_operator_image_without_a_registry() -> None:
 def test_k8s_airgap_mirrors_the_registry_of_the_city_images_to_the_city_registry(
     host_runs: Any, throwaway: Throwaway
 ) -> None:
-    """Tallinn's images name no registry host: they are all the default registry's."""
+    """Tallinn's images name no registry host: they are all the default registry's, which
+    k3s's "*" entry mirrors."""
     for host in (SERVER, AGENT):
         registries = throwaway.root(host) / "etc" / "rancher" / "k3s" / "registries.yaml"
         assert yaml.safe_load(registries.read_text()) == {
-            "mirrors": {"docker.io": {"endpoint": ["https://registry.tallinn.citykit.internal"]}}
+            "mirrors": {"*": {"endpoint": ["https://registry.tallinn.citykit.internal"]}}
         }
 
 
@@ -719,7 +720,7 @@ def test_k8s_airgap_mirrors_each_registry_the_city_images_come_from_to_the_city_
     registries = fresh / AGENT / "etc" / "rancher" / "k3s" / "registries.yaml"
     city = {"endpoint": ["https://registry.city.example"]}
     assert yaml.safe_load(registries.read_text()) == {
-        "mirrors": {"docker.io": city, "images.example.org": city, "oci.example.net": city}
+        "mirrors": {"*": city, "images.example.org": city, "oci.example.net": city}
     }
 
 
