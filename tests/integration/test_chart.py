@@ -257,8 +257,8 @@ EVERY_IDENTITY = ("selfsubjectreviews.", "selfsubjectaccessreviews.", "selfsubje
 
 
 def documented_grants() -> list[tuple[Grant, str]]:
-    """The README's "Who may do what" table: each grant and where it is granted."""
-    text = (REPOSITORY / "README.md").read_text()
+    """docs/helm-chart.md's "Who may do what" table: each grant and where it is granted."""
+    text = (REPOSITORY / "docs" / "helm-chart.md").read_text()
     section = text.split("### Who may do what", 1)[1].split("\n#", 1)[0]
     grants = []
     for line in section.splitlines():

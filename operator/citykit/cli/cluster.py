@@ -79,7 +79,7 @@ def start_with_progress(
     "--real-node",
     is_flag=True,
     help="Add a real node (kubelet, containerd, runc) with the operator image imported, "
-    "built if needed; needs root (README: The operator image).",
+    "built if needed; needs root (docs/operator-image.md).",
 )
 def up(name: str, api_port: int | None, real_node: bool) -> None:
     """Build the binaries if needed, start the cluster (or what of it is not running: same
