@@ -317,3 +317,34 @@ def test_text_inside_a_drawing_is_escaped() -> None:
     texts = [element.text for element in root.iter() if element.text]
     assert "One <b>" in texts and "Two & co" in texts
     assert "a.one → b.two: <counts>" in texts
+
+
+def test_an_area_with_upgrading_initiatives_counts_and_draws_them(
+    hong_kong: ValidatedBlueprint,
+) -> None:
+    """1 Live and 2 Upgrading once read "Live 1" over a bar two-thirds blank: an upgrading
+    initiative was in no phase the report knew."""
+    refs = [spec.ref for spec in hong_kong.blueprint.enabled if spec.ref.startswith("mobility.")]
+    live, *upgrading = refs[:3]
+    content = assemble(
+        hong_kong,
+        today=TODAY,
+        generated=NOW,
+        source="the cluster",
+        blueprint_status={"phase": "RollingOut"},
+        initiatives=[
+            initiative(live, "Live", wave="citywide"),
+            *(initiative(ref, "Upgrading", wave="citywide") for ref in upgrading),
+        ],
+    )
+    mobility = next(area for area in content["areas"] if area["id"] == "mobility")
+    assert (mobility["live"], mobility["total"]) == (1, len(refs))
+    assert mobility["phases"].startswith("Live 1, Upgrading 2, ")
+    bar = ElementTree.fromstring(mobility["bar"])
+    parts = {
+        rect.findtext("{http://www.w3.org/2000/svg}title", ""): float(rect.get("width", 0))
+        for rect in bar.iter("{http://www.w3.org/2000/svg}rect")
+    }
+    assert parts["Upgrading: 2"] == pytest.approx(2 * parts["Live: 1"], abs=0.2)
+    assert sum(parts.values()) == pytest.approx(320, abs=0.5)  # the whole bar, no gap
+    assert parts["Upgrading: 2"] > 0 and "Upgrading 2" in (bar.findtext(".//{*}desc") or "")

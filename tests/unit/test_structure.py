@@ -19,7 +19,7 @@ import pytest
 
 import citykit
 from citykit.api import jsonschemas
-from citykit.api.enums import Area, BlueprintPhase, Phase, Wave
+from citykit.api.enums import Area, BlueprintPhase, Commitment, Phase, Verdict, Wave
 
 PACKAGE = Path(citykit.__file__).parent
 Path_ = tuple[str, ...]  # keys from a schema's root to an object in it
@@ -235,3 +235,13 @@ def test_area_is_the_initiative_spec_area_enum() -> None:
 
 def test_no_schema_has_another_area_enum() -> None:
     assert [found for found in every_enum("area") if found[2] != values(Area)] == []
+
+
+def test_verdict_is_the_kpi_status_verdict_enum_and_every_other() -> None:
+    found = every_enum("verdict")
+    assert found and [item for item in found if item[2] != values(Verdict)] == []
+
+
+def test_commitment_is_every_commitment_enum() -> None:
+    found = every_enum("commitment")
+    assert found and [item for item in found if item[2] != values(Commitment)] == []

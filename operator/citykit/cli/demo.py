@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from citykit import kube
+from citykit.api.enums import Phase
 from citykit.api.names import API_VERSION, APPROVED_BY_ANNOTATION, CITY_BLUEPRINT, city_namespace
 from citykit.cli.cluster import start_with_progress
 from citykit.cli.operate import approve_initiative, list_initiatives, status_table
@@ -34,7 +35,7 @@ def progress_view(city: str, table: list[Row], elapsed: float) -> Group:
     for column in ("AREA", "LIVE", "PHASES"):
         grid.add_column(column)
     for area, counts in by_area(table):
-        grid.add_row(area, f"{counts['Live']}/{sum(counts.values())}", phases_text(counts))
+        grid.add_row(area, f"{counts[Phase.LIVE]}/{sum(counts.values())}", phases_text(counts))
     return Group(Text(f"{city}: {summary(table)} ({elapsed:.0f}s)", style="bold"), grid)
 
 

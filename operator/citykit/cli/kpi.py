@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from citykit.api import jsonschemas
+from citykit.api.enums import Phase
 from citykit.api.names import (
     API_VERSION,
     CITY_BLUEPRINT,
@@ -82,7 +83,9 @@ def parse_value(text: str) -> float | int:
     return number
 
 
-@kpi_group.command("record")
+# A VALUE may be negative (°C of an urban heat island, a change in a rate): an unknown "option"
+# such as -1 or -0.5 is then taken as the argument it is, not refused as an option.
+@kpi_group.command("record", context_settings={"ignore_unknown_options": True})
 @click.argument("city")
 @click.argument("kpi_id", metavar="KPI")
 @click.argument("value")
@@ -152,11 +155,11 @@ def city_kpi_status(
 def initiative_phases(spec: Mapping[str, Any], initiatives: list[dict[str, Any]]) -> dict[str, str]:
     """Each enabled initiative of the blueprint `spec` -> its phase (Pending until it exists)."""
     seen = {
-        (item.get("spec") or {}).get("ref"): (item.get("status") or {}).get("phase", "Pending")
+        (item.get("spec") or {}).get("ref"): (item.get("status") or {}).get("phase", Phase.PENDING)
         for item in initiatives
     }
     return {
-        item["ref"]: seen.get(item["ref"]) or "Pending"
+        item["ref"]: seen.get(item["ref"]) or Phase.PENDING
         for item in spec.get("initiatives", [])
         if item.get("enabled", True)
     }
@@ -178,7 +181,7 @@ def city_blueprint(client: Any, city: str) -> dict[str, Any]:
 
 
 @kpi_group.command("check")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, metavar="FILES...")
 def check(files: tuple[str, ...]) -> None:
     """Check KpiReport FILES (for `kubectl apply`) against the schema and the catalogue."""
     today = datetime.datetime.now(datetime.UTC).date()

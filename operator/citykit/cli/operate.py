@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from citykit import kube
+from citykit.api.enums import Phase, Verdict
 from citykit.api.names import (
     API_VERSION,
     APPROVED_BY_ANNOTATION,
@@ -119,23 +120,37 @@ def apply(file: str) -> None:
     click.echo(f"cityblueprint/{validated.blueprint.name} applied ({validated.blueprint.version})")
 
 
+# Rich styles of the status table's PHASE and VERDICT columns ("" keeps the terminal's own):
+# total over Phase and Verdict (tests/unit/test_total_tables.py).
+PHASE_COLOURS: dict[str, str] = {
+    Phase.LIVE: "green",
+    Phase.UPGRADING: "yellow",
+    Phase.CITYWIDE: "",
+    Phase.AWAITING_APPROVAL: "yellow",
+    Phase.PILOT: "",
+    Phase.WAITING: "",
+    Phase.PENDING: "",
+    Phase.DEGRADED: "red",
+    Phase.BLOCKED: "red",
+}
+VERDICT_COLOURS: dict[str, str] = {
+    Verdict.MET: "green",
+    Verdict.ON_TRACK: "green",
+    Verdict.OFF_TRACK: "red",
+    Verdict.NO_DATA: "dim",
+}
+
+
 def status_table(table: list[Row]) -> Group:
     grid = Table(box=None, pad_edge=False)
     for column in ("CITY", "AREA", "INITIATIVE", "PHASE", "WAVE", "REVISION", "READY", "AGE"):
         grid.add_column(column)
-    colours = {
-        "Live": "green",
-        "Degraded": "red",
-        "Blocked": "red",
-        "AwaitingApproval": "yellow",
-        "Upgrading": "yellow",
-    }
     for row in table:
         grid.add_row(
             row.city,
             row.area,
             row.initiative,
-            Text(row.phase, style=colours.get(row.phase, "")),
+            Text(row.phase, style=PHASE_COLOURS.get(row.phase, "")),
             row.wave,
             row.revision,
             row.ready,
@@ -165,7 +180,6 @@ def status(city: str | None, watch: bool) -> None:
             grid.add_column(column)
         grid.add_column("VERDICT")
         grid.add_column("MOVED BY", overflow="fold")
-        colours = {"met": "green", "on-track": "green", "off-track": "red"}
         for row in kpi_rows(kpis):
             grid.add_row(
                 row.kpi,
@@ -174,7 +188,7 @@ def status(city: str | None, watch: bool) -> None:
                 row.target,
                 row.expected,
                 row.latest,
-                Text(row.verdict, style=colours.get(row.state, "dim")),
+                Text(row.verdict, style=VERDICT_COLOURS.get(row.state, "dim")),
                 row.moved_by,
             )
         return Group(table, Text(""), grid, Text(kpi_summary(kpis), style="bold"))

@@ -9,20 +9,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from citykit.api.enums import Area, Phase
-from citykit.core.load.errors import number_text
-from citykit.core.office.kpi import VERDICTS
-
-PHASE_ORDER = (
-    Phase.LIVE,
-    Phase.CITYWIDE,
-    Phase.AWAITING_APPROVAL,
-    Phase.PILOT,
-    Phase.WAITING,
-    Phase.PENDING,
-    Phase.DEGRADED,
-    Phase.BLOCKED,
-)
+from citykit.api.enums import Area, Commitment, Phase, Verdict
+from citykit.core.load.errors import number_text, one_line
+from citykit.core.office.report import shown_order
 
 
 @dataclass(frozen=True)
@@ -56,27 +45,39 @@ def rows(initiatives: Iterable[Mapping[str, Any]], now: datetime.datetime) -> li
         spec, status = item.get("spec", {}), item.get("status") or {}
         result.append(
             Row(
-                city=spec.get("city", "?"),
-                initiative=spec.get("ref", item["metadata"]["name"]),
-                area=spec.get("area", "?"),
-                phase=status.get("phase", "Pending"),
+                city=one_line(str(spec.get("city", "?"))),
+                initiative=one_line(str(spec.get("ref", item["metadata"]["name"]))),
+                area=one_line(str(spec.get("area", "?"))),
+                phase=status.get("phase", Phase.PENDING),
                 wave=status.get("wave", "-"),
                 ready=status.get("ready", "-"),
                 age=age(item["metadata"].get("creationTimestamp"), now),
-                revision=" -> ".join(
-                    filter(None, (status.get("revision"), status.get("candidateRevision")))
-                )
-                or "-",
+                revision=revision_text(status),
             )
         )
-    area_rank = {area: rank for rank, area in enumerate(Area)}
+    area_rank = {str(area): rank for rank, area in enumerate(Area)}
     return sorted(result, key=lambda row: (row.city, area_rank.get(row.area, 99), row.initiative))
+
+
+def revision_text(status: Mapping[str, Any]) -> str:
+    """`r3`, `r3 -> r4` while r4 pilots, `r3 (r4 failed)` after a rollback, and `(last good r2)`
+    when the revision running is not the last one that was Live citywide."""
+    running = status.get("revision")
+    text = " -> ".join(filter(None, (running, status.get("candidateRevision")))) or "-"
+    if status.get("failedRevision"):
+        text += f" ({status['failedRevision']} failed)"
+    last_good = (status.get("lastGood") or {}).get("revision")
+    if last_good and last_good != running:
+        text += f" (last good {last_good})"
+    return one_line(text)
 
 
 def summary(table: list[Row]) -> str:
     """`12/30 live — Live 12, Pilot 5, Waiting 13`."""
     counts = Counter(row.phase for row in table)
-    return f"{counts['Live']}/{len(table)} live" + (f" — {phases_text(counts)}" if counts else "")
+    return f"{counts[Phase.LIVE]}/{len(table)} live" + (
+        f" — {phases_text(counts)}" if counts else ""
+    )
 
 
 def by_area(table: list[Row]) -> list[tuple[str, Counter[str]]]:
@@ -84,19 +85,24 @@ def by_area(table: list[Row]) -> list[tuple[str, Counter[str]]]:
     counts: dict[str, Counter[str]] = {}
     for row in table:
         counts.setdefault(row.area, Counter())[row.phase] += 1
-    area_rank = {area: rank for rank, area in enumerate(Area)}
+    area_rank = {str(area): rank for rank, area in enumerate(Area)}
     return sorted(counts.items(), key=lambda item: area_rank.get(item[0], 99))
 
 
 def phases_text(counts: Counter[str]) -> str:
-    """`Live 3, Pilot 2`, phases in rollout order."""
-    return ", ".join(f"{phase} {counts[phase]}" for phase in PHASE_ORDER if counts[phase])
+    """`Live 3, Pilot 2`, phases in rollout order (any the order does not know last)."""
+    return ", ".join(f"{phase} {counts[phase]}" for phase in shown_order(counts))
 
 
 # The KPI table: one row per KPI target, from `status.kpis` (citykit.core.office.kpi.kpi_status).
 
 # A mark beside each verdict, so the table reads without colour too.
-VERDICT_MARKS = {"met": "✔ met", "on-track": "↗ on-track", "off-track": "✘ off-track"}
+VERDICT_MARKS: dict[str, str] = {
+    Verdict.MET: "✔ met",
+    Verdict.ON_TRACK: "↗ on-track",
+    Verdict.OFF_TRACK: "✘ off-track",
+    Verdict.NO_DATA: "· no-data",
+}
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ class KpiRow:
 def kpi_rows(kpis: Iterable[Mapping[str, Any]]) -> list[KpiRow]:
     """One row per target, binding ones first, each group in blueprint order."""
     result = []
-    for item in sorted(kpis, key=lambda item: item.get("commitment") != "binding"):
+    for item in sorted(kpis, key=lambda item: item.get("commitment") != Commitment.BINDING):
         latest = item.get("latest")
         unit = f" {item['unit']}" if item.get("unit") else ""
         initiatives = item.get("initiatives") or []
@@ -138,10 +144,10 @@ def kpi_rows(kpis: Iterable[Mapping[str, Any]]) -> list[KpiRow]:
 def kpi_summary(kpis: Sequence[Mapping[str, Any]]) -> str:
     """`binding: 2 on-track, 1 off-track — expected: 3 no-data`."""
     parts = []
-    for commitment in ("binding", "expected"):
+    for commitment in Commitment:
         counts = Counter(k["verdict"] for k in kpis if k["commitment"] == commitment)
         if counts:
-            listed = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v])
+            listed = ", ".join(f"{counts[v]} {v}" for v in Verdict if counts[v])
             parts.append(f"{commitment}: {listed}")
     return " — ".join(parts) or "no KPI targets"
 

@@ -29,12 +29,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from citykit.api.enums import Phase
+from citykit.api.enums import Commitment, Phase, Verdict
 from citykit.api.names import AREA_LABEL, CITY_BLUEPRINT, CITY_LABEL, INITIATIVE
-from citykit.core.office.kpi import VERDICTS
 
 T = TypeVar("T")
-COMMITMENTS = ("binding", "expected")  # the kpiTargets schema's enum
 
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)  # process_*: the operator's CPU, memory, open files
@@ -175,7 +173,7 @@ class WatchedState(Collector):
             "A city's KPI targets by commitment (binding or expected) and verdict.",
             labels=["city", "commitment", "verdict"],
         )
-        known = {(commitment, verdict) for commitment in COMMITMENTS for verdict in VERDICTS}
+        known = {(commitment, verdict) for commitment in Commitment for verdict in Verdict}
         for city, counts in sorted(verdicts.items()):
             for commitment, verdict in sorted(known | set(counts)):
                 by_verdict.add_metric([city, commitment, verdict], counts[commitment, verdict])

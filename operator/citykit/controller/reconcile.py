@@ -14,7 +14,8 @@ from typing import Any
 from kubernetes.dynamic import DynamicClient
 
 from citykit import kube
-from citykit.api.enums import Phase
+from citykit.api.enums import ConditionType, EventType, Phase
+from citykit.api.enums import Outcome as RevisionOutcome
 from citykit.api.names import (
     API_VERSION,
     APPROVED_BY_ANNOTATION,
@@ -30,7 +31,6 @@ from citykit.core.load.errors import CitykitError
 from citykit.core.load.source import from_data
 from citykit.core.model.catalogue import Catalogue, catalogue_versions, load_catalogue
 from citykit.core.model.validation import validate
-from citykit.core.office.kpi import CONDITION as KPI_CONDITION
 from citykit.core.office.kpi import kpi_status
 from citykit.core.render import converge
 from citykit.core.render.objects import (
@@ -49,9 +49,6 @@ from citykit.core.rollout.fold import (
     fold_blueprint_status,
     progress_only,
     settled_outcome,
-)
-from citykit.core.rollout.history import (
-    Outcome as RevisionOutcome,
 )
 from citykit.core.rollout.history import (
     needs_revision,
@@ -260,7 +257,14 @@ def _tell_about_binding_targets(
     """One Event each time the binding targets' condition changes: a Warning naming the
     targets off track, a Normal one when all are back on track."""
     before, after = (
-        next((c for c in status.get("conditions") or () if c["type"] == KPI_CONDITION), None)
+        next(
+            (
+                c
+                for c in status.get("conditions") or ()
+                if c["type"] == ConditionType.BINDING_TARGETS_ON_TRACK
+            ),
+            None,
+        )
         for status in (current, new)
     )
     if after is None or (before is not None and before["message"] == after["message"]):
@@ -269,7 +273,11 @@ def _tell_about_binding_targets(
         return  # nothing slipped: no news
     warning = after["status"] == "False"
     kube.post_event(
-        client, body, "Warning" if warning else "Normal", after["reason"], after["message"]
+        client,
+        body,
+        EventType.WARNING if warning else EventType.NORMAL,
+        after["reason"],
+        after["message"],
     )
     metrics.API_WRITES.labels("create", "Event").inc()
 
@@ -429,6 +437,10 @@ def _patch_status(
         if event is None:
             warning = new["phase"] in (Phase.BLOCKED, Phase.DEGRADED)
             kube.post_event(
-                client, body, "Warning" if warning else "Normal", str(new["phase"]), message
+                client,
+                body,
+                EventType.WARNING if warning else EventType.NORMAL,
+                str(new["phase"]),
+                message,
             )
             metrics.API_WRITES.labels("create", "Event").inc()

@@ -6,9 +6,12 @@ CityBlueprint fails with "no matches for kind". So install waits for that too.
 
 from __future__ import annotations
 
+import functools
+
 from kubernetes.dynamic import DynamicClient
 
 from citykit.api.crd import crds
+from citykit.api.enums import KubeCondition
 from citykit.kube.client import apply, read
 from citykit.kube.wait import wait_for
 
@@ -18,7 +21,7 @@ CRD_API_VERSION = "apiextensions.k8s.io/v1"
 def established(client: DynamicClient, name: str) -> bool:
     status = read(client, CRD_API_VERSION, "CustomResourceDefinition", name).get("status") or {}
     return any(
-        c.get("type") == "Established" and c.get("status") == "True"
+        c.get("type") == KubeCondition.CRD_ESTABLISHED and c.get("status") == "True"
         for c in status.get("conditions") or []
     )
 
@@ -32,6 +35,8 @@ def install_crds(client: DynamicClient, timeout: float = 60) -> list[str]:
     names = [manifest["metadata"]["name"] for manifest in manifests]
     for name in names:
         wait_for(
-            lambda name=name: established(client, name), timeout, f"CRD {name} to be established"
+            functools.partial(established, client, name),
+            timeout,
+            f"CRD {name} to be established",
         )
     return names

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from citykit.api.enums import KubeCondition
 from citykit.kube.wait import wait_for
 from citykit.localcluster import commandlines, realnode
 from citykit.localcluster.bootstrap_client import BootstrapClient
@@ -439,7 +440,7 @@ def _grant_kubelet_delegated_auth(api: BootstrapClient) -> None:
 def _real_node_ready(api: BootstrapClient) -> bool:
     node = api.get_json(f"/api/v1/nodes/{realnode.NODE_NAME}")
     return node is not None and any(
-        c["type"] == "Ready" and c["status"] == "True"
+        c["type"] == KubeCondition.NODE_READY and c["status"] == "True"
         for c in node.get("status", {}).get("conditions", [])
     )
 
@@ -486,7 +487,7 @@ def _nodes_ready(api: BootstrapClient) -> bool:
     return all(
         not node["spec"].get("taints")
         and any(
-            c["type"] == "Ready" and c["status"] == "True"
+            c["type"] == KubeCondition.NODE_READY and c["status"] == "True"
             for c in node.get("status", {}).get("conditions", [])
         )
         for node in nodes["items"]

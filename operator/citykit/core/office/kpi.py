@@ -29,15 +29,13 @@ from typing import Any
 
 from citykit.api import jsonschemas
 from citykit.api.crd import PERCENT_UNIT, SIGNED_UNITS
+from citykit.api.enums import Commitment, Reason, Verdict
 from citykit.core.load import schemas
 from citykit.core.load.errors import Problem, listing, number_text, shown
 from citykit.core.load.source import Document, FieldPath
 from citykit.core.model.catalogue import Catalogue
 
 DEFAULT_BASELINE_YEARS = 5
-MET, ON_TRACK, OFF_TRACK, NO_DATA = "met", "on-track", "off-track", "no-data"
-VERDICTS = (MET, ON_TRACK, OFF_TRACK, NO_DATA)
-CONDITION = "BindingTargetsOnTrack"
 
 
 @dataclass(frozen=True)
@@ -163,22 +161,22 @@ def rounded(value: float) -> float:
 
 def verdict(
     target: Target, better: str, latest: Observation | None, today: datetime.date
-) -> tuple[str, str]:
+) -> tuple[Verdict, str]:
     """(verdict, why) for one target given its latest observation up to `today`."""
     goal = number_text(target.target)
     if latest is None:
         passed = " and its due year has passed" if today > target.due else ""
-        return NO_DATA, f"no KpiReport for {target.kpi} yet{passed}"
+        return Verdict.NO_DATA, f"no KpiReport for {target.kpi} yet{passed}"
     seen = f"{number_text(latest.value)} {'on' if len(latest.when) == 10 else 'in'} {latest.when}"
     if at_least(latest.value, target.target, better):
         early = " early" if latest.day < target.due else ""
-        return MET, f"{seen} reaches the target {goal}{early}"
+        return Verdict.MET, f"{seen} reaches the target {goal}{early}"
     if today > target.due:
-        return OFF_TRACK, f"{target.year} has passed unmet: {seen}, target {goal}"
+        return Verdict.OFF_TRACK, f"{target.year} has passed unmet: {seen}, target {goal}"
     then = number_text(rounded(target.expected(latest.day)))
     if at_least(latest.value, target.expected(latest.day), better):
-        return ON_TRACK, f"{seen}; the line to {goal} by {target.year} expected {then} then"
-    return OFF_TRACK, f"{seen}; the line to {goal} by {target.year} expected {then} then"
+        return Verdict.ON_TRACK, f"{seen}; the line to {goal} by {target.year} expected {then} then"
+    return Verdict.OFF_TRACK, f"{seen}; the line to {goal} by {target.year} expected {then} then"
 
 
 def kpi_status(
@@ -213,7 +211,7 @@ def kpi_status(
             "target": target.target,
             "year": target.year,
             "expected": rounded(target.expected(today)),
-            "verdict": outcome,
+            "verdict": str(outcome),
             "message": why,
             "initiatives": [
                 {"ref": ref, "phase": str(initiative_phases[ref])}
@@ -235,33 +233,34 @@ def kpi_status(
 @dataclass(frozen=True)
 class BindingCondition:
     """The `BindingTargetsOnTrack` condition's content; the operator sets it with
-    `rollout.set_condition(conditions, CONDITION, c.status, c.reason, c.message, ...)`."""
+    `set_condition(conditions, ConditionType.BINDING_TARGETS_ON_TRACK, c.status, c.reason,
+    c.message, ...)`."""
 
     status: bool
-    reason: str
+    reason: Reason
     message: str
     off_track: tuple[str, ...]  # KPI ids of the binding targets off track
 
 
 def binding_condition(kpis: Sequence[Mapping[str, Any]]) -> BindingCondition:
     """False, listing them, when any binding target is off track; else True, with counts."""
-    binding = [item for item in kpis if item["commitment"] == "binding"]
-    off = [item for item in binding if item["verdict"] == OFF_TRACK]
+    binding = [item for item in kpis if item["commitment"] == Commitment.BINDING]
+    off = [item for item in binding if item["verdict"] == Verdict.OFF_TRACK]
     if off:
         details = "; ".join(f"{item['kpi']}: {item['message']}" for item in off)
         return BindingCondition(
             False,
-            "BindingTargetsOffTrack",
+            Reason.BINDING_TARGETS_OFF_TRACK,
             f"{len(off)} of {len(binding)} binding targets off track: {details}",
             tuple(item["kpi"] for item in off),
         )
     if not binding:
-        return BindingCondition(True, "NoBindingTargets", "no binding KPI targets", ())
-    counts = {name: sum(item["verdict"] == name for item in binding) for name in VERDICTS}
-    parts = [f"{counts[name]} {name.replace('-', ' ')}" for name in VERDICTS if counts[name]]
+        return BindingCondition(True, Reason.NO_BINDING_TARGETS, "no binding KPI targets", ())
+    counts = {name: sum(item["verdict"] == name for item in binding) for name in Verdict}
+    parts = [f"{counts[name]} {name.replace('-', ' ')}" for name in Verdict if counts[name]]
     return BindingCondition(
         True,
-        "BindingTargetsOnTrack",
+        Reason.BINDING_TARGETS_ON_TRACK,
         f"{len(binding)} binding targets: {', '.join(parts)}",
         (),
     )

@@ -12,25 +12,30 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from citykit.api.enums import Area
+from citykit.api.enums import PHASE_ORDER as PHASE_ORDER_API
+from citykit.api.enums import Area, Commitment, EventType, Phase, Verdict
 from citykit.core.load.errors import number_text
 from citykit.core.model.policy import NOT_PERSONAL, privacy_settings
 from citykit.core.model.validation import ValidatedBlueprint
 from citykit.core.office import kpi, svg
+from citykit.core.office.svg import PLANNED
 
-PLANNED = "Planned"
-PHASE_ORDER = (
-    "Live",
-    "Citywide",
-    "AwaitingApproval",
-    "Pilot",
-    "Waiting",
-    "Pending",
+# The report's bars and counts: the API's phases in their order, Planned beside Pending.
+PHASE_ORDER: tuple[str, ...] = (
+    *PHASE_ORDER_API[: PHASE_ORDER_API.index(Phase.PENDING) + 1],
     PLANNED,
-    "Degraded",
-    "Blocked",
+    *PHASE_ORDER_API[PHASE_ORDER_API.index(Phase.PENDING) + 1 :],
 )
 TRACKED_KINDS = ("Initiative", "CityBlueprint")
+
+
+def shown_order(counts: Mapping[str, int]) -> list[str]:
+    """The phases `counts` holds in PHASE_ORDER, then any the order does not know (a newer
+    operator's) by name: every initiative is counted somewhere."""
+    return [
+        *(phase for phase in PHASE_ORDER if counts.get(phase)),
+        *sorted(phase for phase in counts if phase not in PHASE_ORDER and counts[phase]),
+    ]
 
 
 def assemble(
@@ -67,7 +72,7 @@ def assemble(
                 "ref": spec.ref,
                 "title": entry.title,
                 "area": entry.area,
-                "phase": PLANNED if plan_only else item_status.get("phase", "Pending"),
+                "phase": PLANNED if plan_only else item_status.get("phase", Phase.PENDING),
                 "wave": item_status.get("wave", "-"),
                 "ready": item_status.get("ready", "-"),
                 "message": item_status.get("message", ""),
@@ -95,7 +100,7 @@ def assemble(
         item["observations"] = [
             {"when": p.label, "value": number_text(p.value)} for p in points.get(item["kpi"], [])
         ]
-    live = sum(row["phase"] == "Live" for row in rows)
+    live = sum(row["phase"] == Phase.LIVE for row in rows)
     condition = kpi.binding_condition(kpis)
     return {
         "city": {
@@ -112,7 +117,7 @@ def assemble(
         "source": source,
         "generated": generated.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "today": today.isoformat(),
-        "phase": PLANNED if plan_only else status.get("phase", "Pending"),
+        "phase": PLANNED if plan_only else status.get("phase", Phase.PENDING),
         "live": f"{live}/{len(rows)}",
         "areas": _areas(rows),
         "initiatives": rows,
@@ -162,19 +167,18 @@ def _areas(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         members = [row for row in rows if row["area"] == area]
         if not members:
             continue
-        counts = Counter(row["phase"] for row in members)
+        counts = Counter(str(row["phase"]) for row in members)
+        order = shown_order(counts)
         result.append(
             {
                 "id": str(area),
                 "title": str(area).capitalize(),
                 "total": len(members),
-                "live": counts.get("Live", 0),
-                "phases": ", ".join(
-                    f"{phase} {counts[phase]}" for phase in PHASE_ORDER if counts[phase]
-                ),
+                "live": counts.get(Phase.LIVE, 0),
+                "phases": ", ".join(f"{phase} {counts[phase]}" for phase in order if counts[phase]),
                 "bar": svg.phase_bar(
                     counts,
-                    PHASE_ORDER,
+                    order,
                     f"area-{area}",
                     f"{str(area).capitalize()} rollout by phase",
                 ),
@@ -219,7 +223,7 @@ def _timeline(
                 else f"blueprint {name}",
                 "what": f"→ {event.get('reason', '')}",
                 "detail": str(event.get("message", "")),
-                "kind": "event" if event.get("type") != "Warning" else "warning",
+                "kind": "event" if event.get("type") != EventType.WARNING else "warning",
             }
         )
     for item in initiatives:
@@ -280,15 +284,15 @@ def _plan_steps(rows: Sequence[Mapping[str, Any]]) -> list[list[str]]:
 
 def _kpi_counts(kpis: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     result = []
-    for commitment in ("binding", "expected"):
+    for commitment in Commitment:
         counts = Counter(item["verdict"] for item in kpis if item["commitment"] == commitment)
         result.append(
             {
-                "commitment": commitment,
+                "commitment": str(commitment),
                 "total": sum(counts.values()),
                 "verdicts": [
-                    {"verdict": v, "count": counts[v], "mark": svg.VERDICT_STYLE[v][1]}
-                    for v in kpi.VERDICTS
+                    {"verdict": str(v), "count": counts[v], "mark": svg.VERDICT_STYLE[v][1]}
+                    for v in Verdict
                     if counts[v]
                 ],
             }

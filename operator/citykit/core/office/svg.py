@@ -14,33 +14,41 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from citykit.api.enums import Area, Phase, Verdict
 from citykit.core.load.errors import number_text
 
-# Verdict -> (colour, mark): the mark says it without the colour.
-VERDICT_STYLE = {
-    "met": ("#1a7f37", "✔"),
-    "on-track": ("#1f6feb", "↗"),
-    "off-track": ("#c62828", "✘"),
-    "no-data": ("#6b7280", "?"),
+# A plan-only report's initiatives: nothing deployed yet, so not a phase of the API.
+PLANNED = "Planned"
+
+# Verdict -> (colour, mark): the mark says it without the colour. Every table below is total
+# over its enum (tests/unit/test_total_tables.py): a new member without an entry fails there.
+VERDICT_STYLE: dict[str, tuple[str, str]] = {
+    Verdict.MET: ("#1a7f37", "✔"),
+    Verdict.ON_TRACK: ("#1f6feb", "↗"),
+    Verdict.OFF_TRACK: ("#c62828", "✘"),
+    Verdict.NO_DATA: ("#6b7280", "?"),
 }
-PHASE_COLOURS = {
-    "Live": "#1a7f37",
-    "Citywide": "#2da44e",
-    "AwaitingApproval": "#bf8700",
-    "Pilot": "#1f6feb",
-    "Waiting": "#8c959f",
-    "Pending": "#d0d7de",
-    "Planned": "#d0d7de",
-    "Degraded": "#c62828",
-    "Blocked": "#82071e",
+# Phase -> (colour, whether the count on it is written dark: light colours)
+PHASE_STYLE: dict[str, tuple[str, bool]] = {
+    Phase.LIVE: ("#1a7f37", False),
+    # live citywide on its last good revision, a new one piloting beside it
+    Phase.UPGRADING: ("#4ac26b", False),
+    Phase.CITYWIDE: ("#2da44e", False),
+    Phase.AWAITING_APPROVAL: ("#bf8700", False),
+    Phase.PILOT: ("#1f6feb", False),
+    Phase.WAITING: ("#8c959f", True),
+    Phase.PENDING: ("#d0d7de", True),
+    PLANNED: ("#d0d7de", True),
+    Phase.DEGRADED: ("#c62828", False),
+    Phase.BLOCKED: ("#82071e", False),
 }
-AREA_COLOURS = {
-    "mobility": "#1f6feb",
-    "living": "#bf3989",
-    "environment": "#1a7f37",
-    "government": "#6639ba",
-    "people": "#bc4c00",
-    "economy": "#0a7480",
+AREA_COLOURS: dict[str, str] = {
+    Area.MOBILITY: "#1f6feb",
+    Area.LIVING: "#bf3989",
+    Area.ENVIRONMENT: "#1a7f37",
+    Area.GOVERNMENT: "#6639ba",
+    Area.PEOPLE: "#bc4c00",
+    Area.ECONOMY: "#0a7480",
 }
 
 
@@ -54,12 +62,27 @@ def _svg(width: int, height: int, title: str, desc: str, body: Sequence[str], id
     )
 
 
+MAX_VALUE = 1e12  # the largest KPI value the schemas allow, either sign
+
+
+def _bounded(value: float) -> float:
+    """`value` within ±MAX_VALUE; a non-finite one (never valid) as 0."""
+    number = float(value)
+    return min(max(number, -MAX_VALUE), MAX_VALUE) if math.isfinite(number) else 0.0
+
+
+def _coordinate(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"non-finite SVG coordinate {value}")  # a bug: inputs are bounded
+    return f"{value:.1f}"
+
+
 def _el(tag: str, content: str = "", /, **attributes: str | float) -> str:
     """`<tag a="1" b-c="2">content</tag>`: attribute names with `_` become `-`, floats one
-    decimal, every value quoted and escaped."""
+    decimal (never nan or inf), every value quoted and escaped."""
     attrs = "".join(
         f" {key.rstrip('_').replace('_', '-')}="
-        + quoteattr(f"{value:.1f}" if isinstance(value, float) else str(value))
+        + quoteattr(_coordinate(value) if isinstance(value, float) else str(value))
         for key, value in attributes.items()
     )
     return f"<{tag}{attrs}>{content}</{tag}>" if content else f"<{tag}{attrs}/>"
@@ -91,7 +114,13 @@ def kpi_chart(
     due = datetime.date(kpi["year"], 12, 31)
     first = min([start, *(p.day for p in points)])
     last = max([due, today, *(p.day for p in points)])
-    values = [float(kpi["baseline"]), float(kpi["target"]), *(p.value for p in points)]
+    # Bounded and finite whatever was stored (the schemas bound KPI values to ±1e12): a
+    # chart never holds nan or inf, and the scale below cannot overflow.
+    values = [
+        _bounded(kpi["baseline"]),
+        _bounded(kpi["target"]),
+        *(_bounded(p.value) for p in points),
+    ]
     low, high = min(values), max(values)
     pad = (high - low) * 0.12 or abs(high) * 0.1 or 1.0
     low, high = low - pad, high + pad
@@ -103,7 +132,7 @@ def kpi_chart(
         return left + (width - left - right) * (day - first).days / span_days
 
     def y(value: float) -> float:
-        return top + (height - top - bottom) * (high - value) / (high - low)
+        return top + (height - top - bottom) * (high - _bounded(value)) / (high - low)
 
     colour, mark = VERDICT_STYLE.get(kpi["verdict"], ("#6b7280", "?"))
     unit = str(kpi.get("unit", ""))
@@ -161,7 +190,7 @@ def kpi_chart(
     body.append(
         _el(
             "polyline",
-            points=" ".join(f"{px:.1f},{py:.1f}" for px, py in trajectory),
+            points=" ".join(f"{_coordinate(px)},{_coordinate(py)}" for px, py in trajectory),
             fill="none",
             stroke="#555",
             stroke_width=1.5,
@@ -171,7 +200,7 @@ def kpi_chart(
     body.append(_line(x(today), top, x(today), base, stroke="#bbb"))
     body.append(_text(x(today), top + 10, "today", text_anchor="middle", font_size=9, fill="#666"))
     if points:
-        path = " ".join(f"{x(p.day):.1f},{y(p.value):.1f}" for p in points)
+        path = " ".join(f"{_coordinate(x(p.day))},{_coordinate(y(p.value))}" for p in points)
         body.append(_el("polyline", points=path, fill="none", stroke=colour, stroke_width=1.5))
         for index, point in enumerate(points):
             label = escape(f"{point.label}: {number_text(point.value)} {unit}")
@@ -214,13 +243,12 @@ def phase_bar(counts: Mapping[str, int], order: Sequence[str], ident: str, title
         if not count:
             continue
         part = width * count / total
-        colour = PHASE_COLOURS.get(phase, "#999")
+        colour, light = PHASE_STYLE.get(phase, ("#999", False))
         body.append(
             f'<rect x="{offset:.1f}" y="0" width="{part:.1f}" height="{height}" fill="{colour}" '
             f'stroke="#fff"><title>{escape(f"{phase}: {count}")}</title></rect>'
         )
         if part > 18:
-            light = phase in ("Pending", "Planned", "Waiting")
             body.append(
                 _text(
                     offset + part / 2,

@@ -13,6 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from citykit.api.enums import BlueprintPhase, ConditionType, Phase, Reason
+
+# What a condition's reason may be: a `Ready` condition's is the phase.
+ConditionReason = Reason | Phase | BlueprintPhase
+
 
 def timestamp(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -57,9 +62,9 @@ class Condition:
 
 def set_condition(
     conditions: Sequence[Condition],
-    type_: str,
+    type_: ConditionType,
     status: bool,
-    reason: str,
+    reason: ConditionReason,
     message: str,
     generation: int,
     now: datetime.datetime,
@@ -70,7 +75,7 @@ def set_condition(
     changed_at = (
         previous.last_transition_time if previous and previous.status == value else timestamp(now)
     )
-    condition = Condition(type_, value, reason, message, generation, changed_at)
+    condition = Condition(str(type_), value, str(reason), message, generation, changed_at)
     return tuple(
         sorted([*(c for c in conditions if c.type != type_), condition], key=lambda c: c.type)
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from citykit.api.enums import BlueprintPhase, Phase
 from citykit.core.load.errors import RunFailure
 from citykit.core.load.source import load_file
 from citykit.resources import example_cities
@@ -43,7 +44,7 @@ def awaiting_approval(initiatives: Iterable[Mapping[str, Any]]) -> list[str]:
     return [
         item["spec"]["ref"]
         for item in initiatives
-        if (item.get("status") or {}).get("phase") == "AwaitingApproval"
+        if (item.get("status") or {}).get("phase") == Phase.AWAITING_APPROVAL
     ]
 
 
@@ -53,7 +54,7 @@ def finished(status: Mapping[str, Any], generation: int) -> bool:
     Raises when the operator has blocked the blueprint: waiting longer would not help."""
     if status.get("observedGeneration") != generation:
         return False
-    if status.get("phase") == "Blocked":
+    if status.get("phase") == BlueprintPhase.BLOCKED:
         problems = status.get("problems") or ["no reason given"]
         raise RunFailure("demo", "the operator blocked the blueprint: " + "; ".join(problems[:5]))
-    return status.get("phase") == "Live"
+    return status.get("phase") == BlueprintPhase.LIVE

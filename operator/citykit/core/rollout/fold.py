@@ -11,12 +11,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from citykit.api.enums import Area, BlueprintPhase, Phase
+from citykit.api.enums import Area, BlueprintPhase, ConditionType, Outcome, Phase, Reason
 from citykit.api.names import area_of
-from citykit.core.office.kpi import CONDITION as KPI_CONDITION
 from citykit.core.office.kpi import binding_condition
 from citykit.core.rollout.conditions import conditions_of, set_condition
-from citykit.core.rollout.history import Outcome
 
 # Status fields that move with every ready replica while a wave rolls out.
 PROGRESS_FIELDS = frozenset({"readyReplicas", "replicas", "ready", "message"})
@@ -64,16 +62,16 @@ def fold_blueprint_status(
         phase = BlueprintPhase.ROLLING_OUT
     conditions = set_condition(
         conditions_of(previous),
-        "Valid",
+        ConditionType.VALID,
         True,
-        "Validated",
+        Reason.VALIDATED,
         "schema, references and policy checks passed",
         generation,
         now,
     )
     conditions = set_condition(
         conditions,
-        "Ready",
+        ConditionType.READY,
         phase == BlueprintPhase.LIVE,
         phase,
         f"{live}/{len(phases)} initiatives live",
@@ -84,7 +82,7 @@ def fold_blueprint_status(
         binding = binding_condition(kpis)
         conditions = set_condition(
             conditions,
-            KPI_CONDITION,
+            ConditionType.BINDING_TARGETS_ON_TRACK,
             binding.status,
             binding.reason,
             binding.message,
@@ -127,8 +125,8 @@ def settled_outcome(
     for item in items:
         for found in (item.get("status") or {}).get("conditions") or ():
             if (
-                found.get("type") == "Progressing"
-                and found.get("reason") == "RolledBack"
+                found.get("type") == ConditionType.PROGRESSING
+                and found.get("reason") == Reason.ROLLED_BACK
                 and found.get("observedGeneration") == item["metadata"].get("generation")
             ):
                 return Outcome.ROLLED_BACK, f"{item['spec']['ref']}: {found.get('message', '')}"
@@ -151,9 +149,17 @@ def blocked_blueprint_status(
     """Status of a blueprint that failed validation: nothing new is deployed, and why."""
     summary = f"{len(problems)} problem(s): {problems[0]}" if problems else "invalid"
     conditions = set_condition(
-        conditions_of(previous), "Valid", False, "ValidationFailed", summary, generation, now
+        conditions_of(previous),
+        ConditionType.VALID,
+        False,
+        Reason.VALIDATION_FAILED,
+        summary,
+        generation,
+        now,
     )
-    conditions = set_condition(conditions, "Ready", False, "Blocked", summary, generation, now)
+    conditions = set_condition(
+        conditions, ConditionType.READY, False, BlueprintPhase.BLOCKED, summary, generation, now
+    )
     status = {
         key: value
         for key, value in previous.items()

@@ -44,11 +44,11 @@ RolledBack), and to Superseded when a newer spec arrives before it settled
 from __future__ import annotations
 
 import datetime
-import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from citykit.api.enums import Outcome
 from citykit.api.names import (
     API_VERSION,
     APPLIED_AT_ANNOTATION,
@@ -67,16 +67,6 @@ from citykit.api.names import (
     revision_name,
 )
 from citykit.core.load.errors import CitykitError, Problem, listing, one_line, shown
-
-
-class Outcome(enum.StrEnum):
-    """How the rollout of one applied spec ended (or that it has not yet)."""
-
-    PROGRESSING = "Progressing"
-    LIVE = "Live"
-    DEGRADED = "Degraded"
-    ROLLED_BACK = "RolledBack"
-    SUPERSEDED = "Superseded"
 
 
 def _stamp(moment: datetime.datetime) -> str:

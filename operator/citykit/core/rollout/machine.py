@@ -49,8 +49,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from citykit.api.enums import STARTED_PHASES, Phase, Wave
-from citykit.core.rollout.conditions import Condition, parse_timestamp, set_condition, timestamp
+from citykit.api.enums import STARTED_PHASES, ConditionType, EventType, Phase, Reason, Wave
+from citykit.core.rollout.conditions import (
+    Condition,
+    ConditionReason,
+    parse_timestamp,
+    set_condition,
+    timestamp,
+)
 from citykit.core.rollout.status import DeploymentState, InitiativeStatus, LastGood, RolloutSpec
 
 
@@ -118,8 +124,8 @@ class InitiativeView:
 class Event:
     """An Event the operator posts with the status (a rollback's Warning)."""
 
-    type: str
-    reason: str
+    type: EventType
+    reason: Reason
     message: str
 
 
@@ -149,7 +155,12 @@ class _Step:
     now: datetime.datetime
 
     def mark(
-        self, conditions: Sequence[Condition], type_: str, ok: bool, reason: str, message: str
+        self,
+        conditions: Sequence[Condition],
+        type_: ConditionType,
+        ok: bool,
+        reason: ConditionReason,
+        message: str,
     ) -> tuple[Condition, ...]:
         return set_condition(conditions, type_, ok, reason, message, self.view.generation, self.now)
 
@@ -162,9 +173,9 @@ def next_initiative_status(
 
     conditions = step.mark(
         previous.conditions,
-        "PolicyCompliant",
+        ConditionType.POLICY_COMPLIANT,
         True,
-        "Validated",
+        Reason.VALIDATED,
         "checked with the blueprint against the jurisdiction profile",
     )
     base = InitiativeStatus(observed_generation=generation)
@@ -173,16 +184,22 @@ def next_initiative_status(
     )
     if waiting:
         message = "waiting for " + ", ".join(waiting)
-        conditions = step.mark(conditions, "DependenciesReady", False, "Waiting", message)
         conditions = step.mark(
-            conditions, "Ready", False, "Waiting", "not deployed until its dependencies are live"
+            conditions, ConditionType.DEPENDENCIES_READY, False, Phase.WAITING, message
+        )
+        conditions = step.mark(
+            conditions,
+            ConditionType.READY,
+            False,
+            Phase.WAITING,
+            "not deployed until its dependencies are live",
         )
         return Decision(
             replace(base, phase=Phase.WAITING, message=message, conditions=conditions), None, None
         )
     conditions = step.mark(
         conditions,
-        "DependenciesReady",
+        ConditionType.DEPENDENCIES_READY,
         True,
         Phase.LIVE,
         "all dependencies are live" if spec.depends_on else "no dependencies",
@@ -196,7 +213,9 @@ def next_initiative_status(
         return _upgrade(step, stable, components, conditions)
     if reached is None and wave == Wave.CITYWIDE and _awaits_approval(view):
         message = "no pilot districts: deploys citywide once approved; run `citykit approve`"
-        conditions = step.mark(conditions, "Ready", False, Phase.AWAITING_APPROVAL, message)
+        conditions = step.mark(
+            conditions, ConditionType.READY, False, Phase.AWAITING_APPROVAL, message
+        )
         return Decision(
             replace(base, phase=Phase.AWAITING_APPROVAL, message=message, conditions=conditions),
             None,
@@ -228,13 +247,13 @@ def next_initiative_status(
         # an upgrade ended with the spec back on the revision running citywide
         conditions = step.mark(
             conditions,
-            "Progressing",
+            ConditionType.PROGRESSING,
             True,
-            "Reverted",
+            Reason.REVERTED,
             f"revision {view.revision} runs citywide; candidate "
             f"{previous.candidate_revision} withdrawn",
         )
-    conditions = step.mark(conditions, "Ready", phase == Phase.LIVE, phase, message)
+    conditions = step.mark(conditions, ConditionType.READY, phase == Phase.LIVE, phase, message)
     status = replace(
         base,
         phase=phase,
@@ -309,10 +328,12 @@ def _settled(
     districts = len(step.view.spec.districts)
     summary = f"live in all {districts} districts" if citywide.healthy else ready
     text = f"{summary} on revision {base.revision}; {message}"
-    marked = step.mark(base.conditions, "Progressing", False, "RolledBack", message)
-    marked = step.mark(marked, "Ready", phase == Phase.LIVE, phase, text)
+    marked = step.mark(
+        base.conditions, ConditionType.PROGRESSING, False, Reason.ROLLED_BACK, message
+    )
+    marked = step.mark(marked, ConditionType.READY, phase == Phase.LIVE, phase, text)
     status = replace(base, phase=phase, message=text, conditions=marked, failed_revision=failed)
-    event = Event("Warning", "RolledBack", message) if warn else None
+    event = Event(EventType.WARNING, Reason.ROLLED_BACK, message) if warn else None
     return Decision(status, None, None, hold=True, event=event)
 
 
@@ -354,10 +375,10 @@ def _upgrade(
         message = f"revision {candidate} was not healthy citywide; rolled back to {stable}"
         return settled(message, warn=True)
     if candidate == previous.failed_revision:
-        found = next((c for c in base.conditions if c.type == "Progressing"), None)
+        found = next((c for c in base.conditions if c.type == ConditionType.PROGRESSING), None)
         message = (
             found.message
-            if found is not None and found.reason == "RolledBack"
+            if found is not None and found.reason == Reason.ROLLED_BACK
             else f"revision {candidate} rolled back"
         )
         return settled(message, warn=False)
@@ -370,7 +391,7 @@ def _upgrade(
                 "run `citykit approve`"
             )
             status = _upgrading_status(
-                step, base, "AwaitingApproval", message, candidate, None, None
+                step, base, Reason.AWAITING_APPROVAL, message, candidate, None, None
             )
             return Decision(status, None, None, hold=True)
         return _promote(step, base, stable)
@@ -435,22 +456,24 @@ def _upgrading(
     healthy_since: str | None,
     recheck: float | None,
 ) -> Decision:
-    status = _upgrading_status(step, base, "Piloting", message, candidate, started, healthy_since)
+    status = _upgrading_status(
+        step, base, Reason.PILOTING, message, candidate, started, healthy_since
+    )
     return Decision(status, None, recheck, candidate=True)
 
 
 def _upgrading_status(
     step: _Step,
     base: InitiativeStatus,
-    reason: str,
+    reason: Reason,
     message: str,
     candidate: str,
     started: str | None,
     healthy_since: str | None,
 ) -> InitiativeStatus:
     """An Upgrading status: the candidate revision in progress for `reason`, not Ready."""
-    marked = step.mark(base.conditions, "Progressing", True, reason, message)
-    marked = step.mark(marked, "Ready", False, Phase.UPGRADING, message)
+    marked = step.mark(base.conditions, ConditionType.PROGRESSING, True, reason, message)
+    marked = step.mark(marked, ConditionType.READY, False, Phase.UPGRADING, message)
     return replace(
         base,
         phase=Phase.UPGRADING,
@@ -470,12 +493,12 @@ def _promote(step: _Step, base: InitiativeStatus, stable: str) -> Decision:
     message = f"rolling revision {view.revision} out to all {len(view.spec.districts)} districts"
     marked = step.mark(
         base.conditions,
-        "Progressing",
+        ConditionType.PROGRESSING,
         True,
-        "Promoted",
+        Reason.PROMOTED,
         f"revision {view.revision} replaced {stable}",
     )
-    marked = step.mark(marked, "Ready", False, Phase.CITYWIDE, message)
+    marked = step.mark(marked, ConditionType.READY, False, Phase.CITYWIDE, message)
     status = replace(
         base,
         phase=Phase.CITYWIDE,
@@ -539,7 +562,7 @@ def blocked_initiative_status(
 ) -> InitiativeStatus:
     """An initiative that cannot be deployed (its catalogue entry is unknown): say why."""
     conditions = set_condition(
-        previous.conditions, "Ready", False, Phase.BLOCKED, message, generation, now
+        previous.conditions, ConditionType.READY, False, Phase.BLOCKED, message, generation, now
     )
     return InitiativeStatus(
         phase=Phase.BLOCKED,
