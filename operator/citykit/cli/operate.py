@@ -26,8 +26,11 @@ from citykit.api.names import (
     object_name,
 )
 from citykit.cli.statusview import Row, kpi_rows, kpi_summary, rows, summary
+from citykit.controller.settings import ALIASES, ENVIRONMENT, Settings
 from citykit.core.model.validation import validate_file
 from citykit.kube.crds import install_crds
+
+DEFAULTS = Settings()
 
 
 def list_initiatives(client: DynamicClient, city: str | None) -> list[dict[str, Any]]:
@@ -42,16 +45,23 @@ def operator_group() -> None:
     """Run the citykit operator."""
 
 
+def _setting(name: str) -> list[str]:
+    """The environment variables that set option `name`, the current one first."""
+    return [ENVIRONMENT[name], *ALIASES.get(name, ())]
+
+
 @operator_group.command("run")
 @click.option(
     "--liveness",
+    envvar=_setting("--liveness"),
+    show_envvar=True,
     metavar="URL",
     help="Serve kopf's health probe here, e.g. http://0.0.0.0:8080/healthz.",
 )
 @click.option(
     "--metrics-port",
     type=click.IntRange(1, 65535),
-    envvar="CITYKIT_METRICS_PORT",
+    envvar=_setting("--metrics-port"),
     show_envvar=True,
     metavar="PORT",
     help="Serve Prometheus metrics at http://0.0.0.0:PORT/metrics.",
@@ -59,9 +69,9 @@ def operator_group() -> None:
 @click.option(
     "--api-timeout",
     type=click.FloatRange(1, 3600),
-    default=30,
+    default=DEFAULTS.api_timeout,
     show_default=True,
-    envvar="CITYKIT_API_TIMEOUT",
+    envvar=_setting("--api-timeout"),
     show_envvar=True,
     metavar="SECONDS",
     help="Exit with code 1 once the API has not answered for this long (kopf would retry"
@@ -69,17 +79,41 @@ def operator_group() -> None:
 )
 @click.option(
     "--peering",
+    envvar=_setting("--peering"),
+    show_envvar=True,
     metavar="NAME",
     help="Run as one of several replicas: only the holder of the coordination.k8s.io Lease"
     " NAME acts, the others wait as standbys. Without it the operator runs standalone.",
 )
 @click.option(
     "--peering-namespace",
-    default="default",
+    default=DEFAULTS.peering_namespace,
     show_default=True,
-    envvar="CITYKIT_PEERING_NAMESPACE",
+    envvar=_setting("--peering-namespace"),
     show_envvar=True,
+    metavar="NAMESPACE",
     help="Namespace of the --peering Lease (the chart sets its own namespace).",
+)
+@click.option(
+    "--resync-seconds",
+    type=click.FloatRange(1, 86400),
+    default=DEFAULTS.resync_seconds,
+    show_default=True,
+    envvar=_setting("--resync-seconds"),
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Queue every blueprint and initiative again this often: the safety net for a"
+    " missed watch event (an idle resync writes nothing).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=DEFAULTS.workers,
+    show_default=True,
+    envvar=_setting("--workers"),
+    show_envvar=True,
+    metavar="N",
+    help="Reconciles run at once (each blueprint or initiative one at a time).",
 )
 def operator_run(
     liveness: str | None,
@@ -87,21 +121,36 @@ def operator_run(
     api_timeout: float,
     peering: str | None,
     peering_namespace: str,
+    resync_seconds: float,
+    workers: int,
 ) -> None:
-    """Run the operator in the foreground against the current kubeconfig (Ctrl-C stops it)."""
+    """Run the operator in the foreground against the current kubeconfig (Ctrl-C stops it).
+
+    Every setting is read here, once, into one frozen `Settings` passed down to the runner and
+    the handlers; each option can be set by the environment variable shown."""
+    settings = Settings(
+        liveness=liveness or None,
+        metrics_port=metrics_port,
+        api_timeout=api_timeout,
+        peering=peering or None,
+        peering_namespace=peering_namespace,
+        resync_seconds=resync_seconds,
+        workers=workers,
+    )
     import kopf
 
     import citykit.controller.handlers  # noqa: F401  (registers the handlers)
     from citykit.controller import metrics, runner
 
-    if metrics_port is not None:
+    if settings.metrics_port is not None:
         try:
-            metrics.serve(metrics_port)
+            metrics.serve(settings.metrics_port)
         except OSError as error:
-            raise click.ClickException(f"--metrics-port {metrics_port}: {error.strerror}") from None
+            raise click.ClickException(
+                f"--metrics-port {settings.metrics_port}: {error.strerror}"
+            ) from None
     kopf.configure(verbose=False)
-    lease = runner.Peering(peering, peering_namespace) if peering else None
-    asyncio.run(runner.run(liveness, api_timeout, lease))
+    asyncio.run(runner.run(settings))
 
 
 @click.command()

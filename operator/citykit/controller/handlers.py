@@ -5,9 +5,11 @@ Run it as a module: `kopf run -m citykit.controller.handlers --all-namespaces` (
 citykit makes; its indices keep slim copies of them (`observed.slim`). Each event is mapped
 to its owner's key (`observed.owner_keys`) and queued (`queue.WorkQueue`): one reconcile per
 key at a time, bursts coalesce, a gate's opening is requeued for exactly when it opens,
-errors back off per key, and a slow safety resync (CITYKIT_RESYNC seconds, default 600)
-queues every key again. There are no timers or daemons, so kopf adds no finalizers (and
-removes the one an older citykit operator left); owner references collect the children.
+errors back off per key, and a slow safety resync (`Settings.resync_seconds`, default 600)
+queues every key again. Settings come from `citykit operator run` through kopf's memo
+(`memo.settings`); run with `kopf run`, the handlers use the defaults. There are no timers or
+daemons, so kopf adds no finalizers (and removes the one an older citykit operator left); owner
+references collect the children.
 An idle operator makes no API request beyond its watches.
 """
 
@@ -17,8 +19,7 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -38,6 +39,7 @@ from citykit.api.names import (
 from citykit.controller import metrics, reconcile
 from citykit.controller.observed import Key, Written, owner_keys, pack, scope, slim, unpack
 from citykit.controller.queue import WorkQueue
+from citykit.controller.settings import Settings
 
 CHILD_KINDS = (
     ("", "v1", "namespaces"),
@@ -47,33 +49,31 @@ CHILD_KINDS = (
     ("apps", "v1", "deployments"),
     ("networking.k8s.io", "v1", "networkpolicies"),
 )
-WORKERS = int(os.environ.get("CITYKIT_WORKERS", "8"))
-# An initiative's ready counts are written at most this often; phase changes at once.
-PROGRESS_INTERVAL_SECONDS = 2.0
 log = logging.getLogger(__name__)
-
-
-def resync_seconds() -> float:
-    """CITYKIT_RESYNC (seconds); CITYKIT_RESYNC_SECONDS is the chart's older name for it."""
-    value = os.environ.get("CITYKIT_RESYNC") or os.environ.get("CITYKIT_RESYNC_SECONDS")
-    return float(value) if value else 600.0
 
 
 class Controller:
     """The work queue, its workers and the write-through cache, over kopf's indices."""
 
-    def __init__(self, indices: Mapping[str, kopf.Index[Any, Any]]) -> None:
+    def __init__(
+        self, indices: Mapping[str, kopf.Index[Any, Any]], settings: Settings | None = None
+    ) -> None:
         self.indices = indices
-        self.queue: WorkQueue[Key] = WorkQueue()
+        self.settings = settings or Settings()
+        self.queue: WorkQueue[Key] = WorkQueue(
+            self.settings.retry_base_delay, self.settings.retry_max_delay
+        )
         metrics.track_queue(self.queue)
         self.written = Written()
         self.status_written_at: dict[Key, float] = {}
-        self.pool = concurrent.futures.ThreadPoolExecutor(WORKERS, "citykit-reconcile")
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            self.settings.workers, "citykit-reconcile"
+        )
         self.tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self.tasks = [asyncio.create_task(self._work()) for _ in range(WORKERS)]
-        self.tasks.append(asyncio.create_task(self._resync(resync_seconds())))
+        self.tasks = [asyncio.create_task(self._work()) for _ in range(self.settings.workers)]
+        self.tasks.append(asyncio.create_task(self._resync(self.settings.resync_seconds)))
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -95,7 +95,7 @@ class Controller:
             self.queue.add(key)
 
     def _store(self, index: str, key: Any) -> list[Mapping[str, Any]]:
-        found = self.indices[index].get(key, [])
+        found: Iterable[Any] = self.indices[index].get(key, [])
         return [unpack(item) for item in found] if index in _PACKED else list(found)
 
     def snapshot(self, key: Key) -> reconcile.Snapshot | None:
@@ -204,7 +204,7 @@ class Controller:
         last = self.status_written_at.get(key)
         if last is None:
             return 0.0
-        return max(0.0, last + PROGRESS_INTERVAL_SECONDS - asyncio.get_running_loop().time())
+        return max(0.0, last + self.settings.progress_interval - asyncio.get_running_loop().time())
 
     async def _resync(self, interval: float) -> None:
         """The safety net: every key again, in case a watch event was ever missed."""
@@ -235,11 +235,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.on.startup()
-async def start_workers(**kwargs: Any) -> None:
-    """The indices are kopf's live objects: the workers read them, the watches fill them."""
+async def start_workers(memo: kopf.Memo, **kwargs: Any) -> None:
+    """The indices are kopf's live objects: the workers read them, the watches fill them.
+    The settings are what `citykit operator run` read (`runner.run` puts them in the memo)."""
     global _controller
     indices = {name: kwargs[name] for name in _INDEX_NAMES}
-    _controller = Controller(indices)
+    settings = memo.get("settings")
+    _controller = Controller(indices, settings if isinstance(settings, Settings) else None)
     _controller.start()
 
 

@@ -32,24 +32,11 @@ from kubernetes.client.exceptions import ApiException
 
 from citykit import kube
 from citykit.controller.apiwatchdog import DEFAULT_BOUND_SECONDS, Outage
+from citykit.controller.settings import LeaseTimes
 
 log = logging.getLogger(__name__)
 EXIT_CODE = 1
 REQUEST_TIMEOUT_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class LeaseTimes:
-    """Seconds; a killed holder is replaced within `duration + retry` (plus kopf's start)."""
-
-    duration: float = 9.0
-    renew: float = 3.0
-    renew_deadline: float = 6.0
-    retry: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not self.renew < self.renew_deadline < self.duration:
-            raise ValueError("lease times need renew < renew_deadline < duration")
 
 
 def own_identity() -> str:

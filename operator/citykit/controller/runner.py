@@ -12,22 +12,14 @@ import contextlib
 import logging
 import urllib.parse
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from citykit.controller.apiwatchdog import ApiWatchdog, guarded
 from citykit.controller.leaderelection import LeaderElector
+from citykit.controller.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Peering:
-    """The Lease the replicas share."""
-
-    name: str
-    namespace: str
 
 
 @contextlib.asynccontextmanager
@@ -53,20 +45,31 @@ async def standby_health(liveness: str | None) -> AsyncIterator[None]:
         await runner.cleanup()
 
 
-async def run(liveness: str | None, api_timeout: float, peering: Peering | None) -> None:
-    """Runs the operator until it is stopped (SIGINT/SIGTERM, handled by kopf)."""
+async def run(settings: Settings) -> None:
+    """Runs the operator until it is stopped (SIGINT/SIGTERM, handled by kopf). The handlers
+    find `settings` in kopf's memo (`memo.settings`)."""
     import kopf
 
     elector = None
     keeping: asyncio.Task[None] | None = None
-    if peering is not None:
-        elector = LeaderElector(peering.name, peering.namespace, unreachable_bound=api_timeout)
-        async with standby_health(liveness):
+    if settings.peering is not None:
+        elector = LeaderElector(
+            settings.peering,
+            settings.peering_namespace,
+            times=settings.lease,
+            unreachable_bound=settings.api_timeout,
+        )
+        async with standby_health(settings.liveness):
             await elector.acquire()
         keeping = asyncio.create_task(elector.keep())
-    operator = kopf.operator(clusterwide=True, standalone=True, liveness_endpoint=liveness)
+    operator = kopf.operator(
+        clusterwide=True,
+        standalone=True,
+        liveness_endpoint=settings.liveness,
+        memo=kopf.Memo(settings=settings),
+    )
     try:
-        await guarded(asyncio.ensure_future(operator), ApiWatchdog(bound=api_timeout))
+        await guarded(asyncio.ensure_future(operator), ApiWatchdog(bound=settings.api_timeout))
     finally:
         if keeping is not None:
             keeping.cancel()
