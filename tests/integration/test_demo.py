@@ -58,7 +58,7 @@ def test_demo_rolls_the_city_out_to_live_and_resumes_after_a_timeout(
 ) -> None:
     cut_short = demo(demo_env, "--timeout", "1")
     assert cut_short.returncode == 1, cut_short.stderr
-    assert f"citykit:0:0: demo: {CITY} is not Live after 1s" in cut_short.stderr
+    assert f"demo: {CITY} is not Live after 1s" in cut_short.stderr
     assert "Traceback" not in cut_short.stderr
 
     finished = demo(demo_env, "--timeout", "600")

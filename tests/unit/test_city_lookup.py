@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from citykit.resources import example_cities_dir
-from tests.conftest import LOCATED_LINE, run_cli
+from tests.conftest import run_cli
+from tests.problems import PROBLEM_LINE
 
 
 @pytest.fixture
@@ -59,13 +60,13 @@ def test_an_example_city_is_found_by_name_from_an_empty_folder(project: Path) ->
     assert run_cli("plan", "tallinn").exit_code == 0
 
 
-def test_an_unknown_name_is_one_located_line(project: Path) -> None:
+def test_an_unknown_name_is_one_line_naming_the_argument(project: Path) -> None:
     result = run_cli("validate", "atlantis")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
-    assert re.match(LOCATED_LINE, lines[0])
-    assert lines[0].startswith("citykit:0:0: city: no file or city 'atlantis' (looked in ")
+    assert re.match(PROBLEM_LINE, lines[0])
+    assert lines[0].startswith("CITY: no file or city 'atlantis' (looked in ")
     assert "tallinn" in lines[0]
     planned = run_cli("plan", "atlantis")
     assert planned.exit_code == 1

@@ -20,7 +20,8 @@ from citykit.toolchain.errors import ToolchainError
 from citykit.toolchain.gobuild import stamp_path
 from citykit.toolchain.kubernetes import build_steps, ensure_binaries
 from citykit.toolchain.locations import bin_dir, local_cluster_module
-from tests.conftest import LOCATED_LINE, run_cli
+from tests.conftest import run_cli
+from tests.problems import PROBLEM_LINE
 
 CRASHING = "#!/bin/sh\necho 'listen tcp 127.0.0.1:2379: bind: address already in use' >&2\nexit 1\n"
 
@@ -78,7 +79,7 @@ def test_cli_reports_a_taken_api_port_in_one_line_and_exits_1(
 
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert re.fullmatch(LOCATED_LINE, result.stderr.strip())
+    assert re.fullmatch(PROBLEM_LINE, result.stderr.strip())
     assert f"port {taken_port} on 127.0.0.1 is already in use" in result.stderr
 
 

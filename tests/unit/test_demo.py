@@ -16,7 +16,8 @@ from citykit.core.rollout.demo import (
     finished,
 )
 from citykit.resources import example_cities
-from tests.conftest import LOCATED_LINE, read_city, run_cli
+from tests.conftest import read_city, run_cli
+from tests.problems import PROBLEM_LINE
 
 
 def test_the_default_city_is_the_one_with_the_most_enabled_initiatives() -> None:
@@ -98,4 +99,4 @@ def test_bad_demo_options_fail_in_one_line_before_touching_a_cluster(args: tuple
     result = run_cli("demo", *args)
 
     assert result.exit_code == 1
-    assert re.fullmatch(LOCATED_LINE, result.stderr.strip())
+    assert re.fullmatch(PROBLEM_LINE, result.stderr.strip())

@@ -171,7 +171,7 @@ def test_catalogue_diff_refuses_a_version_not_shipped() -> None:
     result = run_cli("catalogue", "diff", "1.0.0", "2.0.0")
     assert result.exit_code == 1
     assert result.output == (
-        "citykit:0:0: version: unknown catalogue version '2.0.0' (available: 1.0.0, 1.1.0, 1.2.0)\n"
+        "NEW: unknown catalogue version '2.0.0' (available: 1.0.0, 1.1.0, 1.2.0)\n"
     )
 
 

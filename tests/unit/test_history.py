@@ -154,7 +154,7 @@ def test_rollback_to_a_version_never_run_lists_the_history(three: list[dict[str,
     with pytest.raises(CitykitError) as refused:
         rollback_target("hangzhou", history_rows("hangzhou", three), spec("3.3.0"), "2.0.0")
     assert str(refused.value) == (
-        "citykit:0:0: --to: hangzhou never ran blueprint version '2.0.0' "
+        "--to: hangzhou never ran blueprint version '2.0.0' "
         "(history: 3.1.0 (r1), 3.2.0 (r2), 3.3.0 (r3))"
     )
 
@@ -271,7 +271,7 @@ def test_history_lists_every_revision_and_marks_what_runs(cluster: FakeCluster) 
 def test_history_of_a_city_not_in_the_cluster_is_refused(cluster: FakeCluster) -> None:
     result = run_cli("history", "atlantis")
     assert result.exit_code == 1
-    assert result.output == "citykit:0:0: city: no CityBlueprint 'atlantis' in the cluster\n"
+    assert result.output == "CITY: no CityBlueprint 'atlantis' in the cluster\n"
 
 
 def test_rollback_replaces_the_spec_with_the_last_live_revision(cluster: FakeCluster) -> None:
@@ -311,8 +311,7 @@ def test_a_spec_changed_while_rolling_back_is_not_overwritten(cluster: FakeClust
     assert result.exit_code == 1
     assert cluster.replaced == []
     assert result.output.endswith(
-        "citykit:0:0: city: cityblueprint/hangzhou changed while rolling back; "
-        "run `citykit rollback` again\n"
+        "CITY: cityblueprint/hangzhou changed while rolling back; run `citykit rollback` again\n"
     )
 
 

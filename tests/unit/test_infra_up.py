@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from citykit.cli.city import first_error
-from tests.conftest import LOCATED_LINE, run_cli
+from tests.conftest import run_cli
+from tests.problems import PROBLEM_LINE
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def refused(*args: str) -> str:
     result = run_cli("up", *args)
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert len(lines) >= 1 and all(re.match(LOCATED_LINE, line) for line in lines), result.output
+    assert len(lines) >= 1 and all(re.match(PROBLEM_LINE, line) for line in lines), result.output
     return result.output
 
 

@@ -172,7 +172,7 @@ def test_from_an_example_outside_the_residency_without_country_is_one_clear_line
     result = run_cli("new-city", "testville", "--jurisdiction", "gdpr", "--from", "hangzhou")
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "new-city:0:0: --country: required: the example hangzhou is in CN, outside the gdpr "
+        "--country: required: the example hangzhou is in CN, outside the gdpr "
         "profile's residency (EU: AT, BE, BG, HR, CY, CZ, DK, EE, FI, FR, DE, GR, HU, IE, IT, "
         "LV, LT, LU, MT, NL, PL, PT, RO, SK, SI, ES, SE, IS, LI, NO); give the city's "
         "ISO 3166-1 alpha-2 code inside it"

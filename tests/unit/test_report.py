@@ -292,9 +292,7 @@ def test_report_command_writes_a_plan_only_page(tmp_path: Path) -> None:
 def test_report_command_without_a_city_says_so_in_one_line() -> None:
     result = run_cli("report")
     assert result.exit_code == 1
-    assert result.output.strip() == (
-        "citykit:0:0: CITY: name a CITY (from the cluster) or --from-file"
-    )
+    assert result.output.strip() == "CITY: name a CITY (from the cluster) or --from-file"
 
 
 def test_every_drawing_is_well_formed_svg(rolled_out: dict[str, Any]) -> None:

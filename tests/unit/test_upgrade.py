@@ -220,7 +220,7 @@ def test_an_unknown_catalogue_version_is_refused_naming_those_shipped(hangzhou: 
     result = run_cli("upgrade", str(hangzhou), "--catalogue", "1.9.0")
     assert result.exit_code == 1
     assert result.output == (
-        "citykit:0:0: version: unknown catalogue version '1.9.0' (available: 1.0.0, 1.1.0, 1.2.0)\n"
+        "--catalogue: unknown catalogue version '1.9.0' (available: 1.0.0, 1.1.0, 1.2.0)\n"
     )
     assert hangzhou.read_bytes() == before
 

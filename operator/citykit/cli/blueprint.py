@@ -136,10 +136,10 @@ def echo_blueprint_diff(result: BlueprintDiff) -> None:
         else:
             click.echo(f"~ initiative {ref}: {', '.join(fields)}")
     if provenance_only:
-        fields = sorted({f for ref in provenance_only for f in result.changed[ref]})
+        provenance = sorted({f for ref in provenance_only for f in result.changed[ref]})
         click.echo(
             f"~ {len(provenance_only)} other initiative{'s' if len(provenance_only) > 1 else ''}"
-            f": {', '.join(fields)} only"
+            f": {', '.join(provenance)} only"
         )
     echo_revisions(result)
     for sign, keys in (("+", result.create), ("~", result.update), ("-", result.delete)):
@@ -189,10 +189,11 @@ VERSION_OPTION = click.option(
 )
 
 
-def catalogue_version(version: str | None) -> Catalogue:
-    """Catalogue `version` (default the newest), or a one-line refusal naming those shipped."""
+def catalogue_version(version: str | None, argument: str = "--version") -> Catalogue:
+    """Catalogue `version` (default the newest), or a one-line refusal naming those shipped
+    and the `argument` that gave it."""
     if version is not None and version not in catalogue_versions():
-        raise CitykitError(Problem("citykit", 0, 0, "version", unknown_version(version)))
+        raise CitykitError(Problem.argument(argument, unknown_version(version)))
     return load_catalogue(version)
 
 
@@ -271,7 +272,7 @@ def catalogue_diff(old: str, new: str) -> None:
     deprecated, images, parameters, and the versions' own notes."""
     from citykit.core.upgrade.catalogue_diff import diff_catalogues
 
-    before, after = catalogue_version(old), catalogue_version(new)
+    before, after = catalogue_version(old, "OLD"), catalogue_version(new, "NEW")
     low, high = sorted((before.version, after.version), key=version_key)
     between = [
         load_catalogue(version)

@@ -86,9 +86,7 @@ def example_city(name: str) -> Path:
     if name not in examples:
         choices = ", ".join(examples)
         raise CitykitError(
-            Problem(
-                "new-city", 0, 0, "--from", f"no example city '{name}' (choose one of: {choices})"
-            )
+            Problem.argument("--from", f"no example city '{name}' (choose one of: {choices})")
         )
     return examples[name]
 

@@ -51,11 +51,8 @@ def city_blueprint(argument: str, project: Path) -> Path:
     if argument in examples:
         return examples[argument]
     raise CitykitError(
-        Problem(
-            "citykit",
-            0,
-            0,
-            "city",
+        Problem.argument(
+            "CITY",
             f"no file or city '{argument}' (looked in {local} and the examples: "
             f"{', '.join(examples)})",
         )

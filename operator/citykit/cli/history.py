@@ -60,9 +60,7 @@ def read_history(client: DynamicClient, city: str) -> list[HistoryRow]:
 
 
 def _no_city(city: str) -> CitykitError:
-    return CitykitError(
-        Problem("citykit", 0, 0, "city", f"no CityBlueprint '{city}' in the cluster")
-    )
+    return CitykitError(Problem.argument("CITY", f"no CityBlueprint '{city}' in the cluster"))
 
 
 @click.command()
@@ -189,11 +187,8 @@ def _replace_spec(
             break
         blueprint = current
     raise CitykitError(
-        Problem(
-            "citykit",
-            0,
-            0,
-            "city",
+        Problem.argument(
+            "CITY",
             f"cityblueprint/{name} changed while rolling back; run `citykit rollback` again",
         )
     )

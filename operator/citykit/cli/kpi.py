@@ -66,7 +66,7 @@ def report_manifest(
 
 
 def _refusal(field: str, message: str) -> Problem:
-    return Problem("citykit", 0, 0, ARGUMENTS.get(field, field), message)
+    return Problem.argument(ARGUMENTS.get(field, field), message)
 
 
 def parse_value(text: str) -> float | int:

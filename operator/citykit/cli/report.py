@@ -65,7 +65,7 @@ def report(
         validated, content = _from_cluster(city, now)
     else:
         raise CitykitError(
-            Problem("citykit", 0, 0, "CITY", "name a CITY (from the cluster) or --from-file")
+            Problem.argument("CITY", "name a CITY (from the cluster) or --from-file")
         )
     target = output or Path(f"{validated.blueprint.name}-report.html")
     target.write_text(render(content), encoding="utf-8")

@@ -42,16 +42,13 @@ def upgrade(file: str, version: str, dry_run: bool, project: Path) -> None:
     path = city_blueprint(file, project)
     if not dry_run and path == example_cities().get(file):
         raise CitykitError(
-            Problem(
-                "citykit",
-                0,
-                0,
-                "city",
+            Problem.argument(
+                "CITY",
                 f"'{file}' is an example city citykit ships, never written to; make it yours "
                 f"with `citykit new-city NAME --from {file}` and upgrade that (or use --dry-run)",
             )
         )
-    target = catalogue_version(version)
+    target = catalogue_version(version, "--catalogue")
     try:
         raw = path.read_bytes()
     except OSError as error:

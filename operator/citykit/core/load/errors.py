@@ -2,7 +2,10 @@
 
 Every check in citykit (YAML loading, schema, semantics, policy) reports `Problem`s rather
 than raising at the first one, so a city team sees every mistake in a file in one run.
-The CLI prints them one per line as `FILE:LINE:COL: field.path: message` and exits 1.
+The CLI prints them one per line as `FILE:LINE:COL: field.path: message` and exits 1. A
+problem that is not in a file names what it is about instead of a made-up place: the
+command-line argument (`--catalogue: unknown catalogue version '9.9.9' ...`, `CITY: ...`), or
+for a failure of the machine or the cluster, the part that failed (`pulumi: ...`).
 
 Messages echo what the user wrote, and a blueprint can hold any text: a newline would split
 one problem over two lines, a terminal escape would rewrite the screen, a bidi override would
@@ -64,7 +67,8 @@ def shown(value: Any) -> str:
 
 
 def number_text(value: int | float) -> str:
-    """`12`, `0.25`, `1e+30`, or `an integer of 5,000 digits`: never raises."""
+    """`12`, `0.25`, `1e+30`, `100.0000001`, or `an integer of 5,000 digits`: never raises,
+    and never rounds a number into another one."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value.bit_length() > 64:
             digits = int(value.bit_length() * math.log10(2)) + 1
@@ -74,7 +78,9 @@ def number_text(value: int | float) -> str:
         return "NaN"
     if math.isinf(value):
         return "infinity" if value > 0 else "-infinity"
-    return f"{value:g}"
+    text = f"{value:g}"
+    # `:g` keeps six digits: 100.0000001 would read as 100, and a refusal of it as nonsense
+    return text if float(text) == value else repr(value)
 
 
 def listing(names: Iterable[Any], limit: int = _LISTED) -> str:
@@ -91,7 +97,8 @@ def listing(names: Iterable[Any], limit: int = _LISTED) -> str:
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One located mistake in an input file; path and message are escaped to one line."""
+    """One located mistake in an input file, or (`file` empty) one about a command-line
+    argument or a run, which `path` names; path and message are escaped to one line."""
 
     file: str
     line: int
@@ -107,7 +114,20 @@ class Problem:
         object.__setattr__(self, "path", one_line(self.path))
         object.__setattr__(self, "message", message)
 
+    @classmethod
+    def argument(cls, name: str, message: str) -> Problem:
+        """A problem with a command-line argument or option, named as `--help` names it
+        (`--catalogue`, `CITY`, `NAME`, `VALUE`): there is no file or line to point at."""
+        return cls("", 0, 0, name, message)
+
+    @property
+    def located(self) -> bool:
+        """Whether the problem is at a place in a file (else it names an argument or a part)."""
+        return bool(self.file)
+
     def __str__(self) -> str:
+        if not self.located:
+            return f"{self.path}: {self.message}"
         return f"{self.file}:{self.line}:{self.column}: {self.path or '(document)'}: {self.message}"
 
 
@@ -120,8 +140,9 @@ class CitykitError(Exception):
 
 
 class RunFailure(CitykitError):
-    """A failure of the machine or the cluster, not of an input file: one line naming `field`."""
+    """A failure of the machine or the cluster, not of an input file: one line naming `field`,
+    the part that failed (`pulumi`, `operator`) or the argument it was run for."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(Problem(file="citykit", line=0, column=0, path=field, message=message))
+        super().__init__(Problem.argument(field, message))
         self.message = message

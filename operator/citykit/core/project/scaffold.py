@@ -76,10 +76,7 @@ def city_country(jurisdiction: str, example: Document | None, country: str | Non
         return country.upper()
     if jurisdiction not in available_profiles():
         raise CitykitError(
-            Problem(
-                "new-city",
-                0,
-                0,
+            Problem.argument(
                 "--jurisdiction",
                 f"unknown jurisdiction profile '{jurisdiction}' "
                 f"(available: {', '.join(available_profiles())})",
@@ -96,7 +93,7 @@ def city_country(jurisdiction: str, example: Document | None, country: str | Non
         else "the starter template has no country; give the city's ISO 3166-1 alpha-2 code "
         f"inside {residency_text(profile)}"
     )
-    raise CitykitError(Problem("new-city", 0, 0, "--country", f"required: {reason}"))
+    raise CitykitError(Problem.argument("--country", f"required: {reason}"))
 
 
 def starter_blueprint(city: str, jurisdiction: str, country: str) -> dict[str, Any]:

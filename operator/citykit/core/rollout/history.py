@@ -209,7 +209,7 @@ def _created(metadata: Mapping[str, Any]) -> str:
 
 
 def _refusal(field: str, message: str) -> CitykitError:
-    return CitykitError(Problem("citykit", 0, 0, field, message))
+    return CitykitError(Problem.argument(field, message))
 
 
 def _listed(rows: list[HistoryRow]) -> str:
@@ -226,7 +226,7 @@ def rollback_target(
     what runs now. A refusal lists the history to choose from."""
     if not rows:
         raise _refusal(
-            "city",
+            "CITY",
             f"no history for {blueprint}: the operator records a revision each time it "
             "applies a blueprint (is it running, and has it applied this city?)",
         )
