@@ -65,7 +65,7 @@ class WorkQueue(Generic[K]):
         """Requeue `key` after its next backoff delay, and return that delay."""
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        delay = min(self.base_delay * 2**failures, self.max_delay)
+        delay = min(self.base_delay * 2.0**failures, self.max_delay)
         self.add_after(key, delay)
         return delay
 

@@ -10,7 +10,7 @@ until it is established); Pulumi's state holds `kubernetes:*` resources and thes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,9 @@ RESTRICTED = {
 PATCH_FORCE = {"pulumi.com/patchForce": "true"}
 
 # The kinds the core renders for a city, and the pulumi-kubernetes resource for each.
-RESOURCE_TYPES: Mapping[tuple[str, str], type[pulumi.CustomResource]] = {
+# Each takes the manifest's fields as keyword arguments (metadata, spec, data ...), which
+# pulumi.CustomResource's own signature does not show: a callable returning one.
+RESOURCE_TYPES: Mapping[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
     ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
     ("v1", "LimitRange"): k8s.core.v1.LimitRange,
@@ -50,7 +52,7 @@ RESOURCE_TYPES: Mapping[tuple[str, str], type[pulumi.CustomResource]] = {
 }
 
 
-def resource_name(manifest: Manifest) -> str:
+def resource_name(manifest: Mapping[str, Any]) -> str:
     """`Kind/namespace/name`: how an object is named in the stack."""
     metadata = manifest["metadata"]
     return "/".join(
