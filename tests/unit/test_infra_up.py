@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from citykit.cli.city import first_error
+import citykit.cli
+from citykit.infra.automation import first_error
 from tests.conftest import run_cli
 from tests.problems import PROBLEM_LINE
 
@@ -126,3 +128,24 @@ def test_a_single_line_resource_error_is_taken_as_it_is() -> None:
     assert first_error(output) == (
         'Namespace/city-x: namespaces "city-x" is forbidden: quota exceeded'
     )
+
+
+def test_the_cli_leaves_the_automation_api_to_infra() -> None:
+    """The Automation API calls live beside the Pulumi program (citykit.infra.automation);
+    the CLI's modules only parse arguments and call it."""
+    cli = Path(citykit.cli.__file__).parent
+    importing = [
+        f"{path.name}:{node.lineno}"
+        for path in sorted(cli.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and any(
+            name.split(".")[0] == "pulumi"
+            for name in (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+            )
+        )
+    ]
+    assert importing == []
