@@ -26,9 +26,12 @@ def test_the_default_city_is_the_one_with_the_most_enabled_initiatives() -> None
     assert len(enabled(read_city(choose_city(None).stem))) == max(counts.values())
 
 
-def test_an_unknown_city_names_the_choices() -> None:
+def test_an_unknown_city_names_the_option_and_the_choices() -> None:
     with pytest.raises(RunFailure, match=r"no example city 'atlantis'; choose one of: .*tallinn"):
         choose_city("atlantis")
+    result = run_cli("demo", "--city", "atlantis")
+    assert result.exit_code == 1
+    assert result.output.startswith("--city: no example city 'atlantis'; choose one of: ")
 
 
 def test_gates_are_shortened_and_manual_approval_stays_manual() -> None:

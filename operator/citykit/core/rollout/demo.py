@@ -23,7 +23,7 @@ def choose_city(name: str | None) -> Path:
     if name is None:
         return max(cities.values(), key=lambda path: len(enabled(load_file(path).data)))
     if name not in cities:
-        raise RunFailure("city", f"no example city {name!r}; choose one of: {', '.join(cities)}")
+        raise RunFailure("--city", f"no example city {name!r}; choose one of: {', '.join(cities)}")
     return cities[name]
 
 
