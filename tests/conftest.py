@@ -1,9 +1,12 @@
-"""Shared test helpers: run the CLI as users do, write blueprint variants, and the real helm."""
+"""Shared test helpers: run the CLI as users do, write blueprint variants; and the session's
+background builds (tests/builds.py), started once the tests are collected."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from citykit.cli.main import main
 from citykit.resources import example_cities_dir
-from citykit.toolchain.helm import ensure_helm
+from tests.builds import Background, needed
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PLAYBOOKS = REPOSITORY / "playbooks"
@@ -74,10 +77,37 @@ def city_variant(write_yaml: Callable[[str, Any], Path]) -> Callable[..., Path]:
     return make
 
 
-@pytest.fixture(scope="session")
-def helm(request: pytest.FixtureRequest) -> Path:
-    """The pinned helm binary, built from its Go module on first use (minutes, once)."""
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    return ensure_helm(
-        lambda message: terminal.write_line(f"helm: {message}") if terminal else None
-    )
+BACKGROUND = pytest.StashKey[Background]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Starts, in the background, the builds the selected tests need (tests/builds.py says
+    how it knows). Only tests/unit selected: nothing (they need no Go, network or cluster)."""
+    if session.config.option.collectonly:
+        return
+    lanes = needed(session.items)
+    if not lanes:
+        return
+    descriptor, log = tempfile.mkstemp(prefix="citykit-background-builds-", suffix=".log")
+    os.close(descriptor)
+    background = Background(Path(log))
+    for lane, keys in lanes.items():
+        background.start(lane, keys)
+    session.config.stash[BACKGROUND] = background
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        names = ", ".join(key for keys in lanes.values() for key in keys)
+        terminal.write_line(f"building in the background: {names} (log: {log})")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    background = session.config.stash.get(BACKGROUND, None)
+    if background is not None:
+        background.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    background = terminalreporter.config.stash.get(BACKGROUND, None)
+    if background is not None:
+        for line in background.summary():
+            terminalreporter.write_line(line)

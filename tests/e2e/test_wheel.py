@@ -4,8 +4,11 @@ installed into a fresh virtual environment, and run from an empty folder far fro
 The wheel must carry every piece of data citykit reads (schemas, catalogue, policies, example
 cities, the operator's chart, the playbooks, the Go modules the toolchain builds) and nothing
 else; `citykit` from it must scaffold, validate and plan a city with no checkout in sight.
-Dependencies come from the machine (`--system-site-packages`, `--no-deps`), so only the build
-backend is fetched, as for any build.
+The wheel's dependencies are the ones of the environment the tests run in, whatever it is (a
+virtualenv, a `--user` install, the base interpreter): the venv's site-packages names that
+environment's site folders in a .pth file, after its own, so only the build backend is fetched,
+as for any build. (`--system-site-packages` would not do: inside a virtualenv it means the base
+interpreter's packages, not the virtualenv's.)
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +110,41 @@ def run(*args: str | Path, cwd: Path, timeout: int = CLI_TIMEOUT) -> str:
     return result.stdout
 
 
+def environment_site_dirs() -> list[str]:
+    """Where this interpreter finds its installed distributions, in its own order: the user
+    site (a `--user` install), then the environment's site-packages (a virtualenv's, with the
+    base interpreter's after them if it includes those, or the base interpreter's own)."""
+    paths = sysconfig.get_paths()
+    sites = {*site.getsitepackages(), site.getusersitepackages(), paths["purelib"]}
+    sites.add(paths["platlib"])
+    return [entry for entry in dict.fromkeys(sys.path) if entry in sites and Path(entry).is_dir()]
+
+
+# Run by the wheel's venv: which of the wheel's own dependencies it cannot find.
+_MISSING_DEPENDENCIES = """
+import importlib.metadata as metadata, re
+for requirement in metadata.requires("citykit") or []:
+    if "extra ==" in requirement:
+        continue
+    name = re.match(r"[A-Za-z0-9._-]+", requirement).group()
+    try:
+        metadata.version(name)
+    except metadata.PackageNotFoundError:
+        print(requirement)
+"""
+
+
+def lend_dependencies(venv_python: Path, cwd: Path) -> None:
+    """Makes the running environment's distributions importable in the venv, behind the venv's
+    own (the wheel's citykit comes first). The folders are plain path lines, so the running
+    environment's own .pth files (an editable citykit pointing at the checkout) stay unread."""
+    purelib = run(
+        venv_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=cwd
+    ).strip()
+    lines = "".join(f"{folder}\n" for folder in environment_site_dirs())
+    Path(purelib, "citykit-test-environment.pth").write_text(lines)
+
+
 @pytest.fixture(scope="module")
 def before() -> tuple[str, list[str]]:
     return checkout_state()
@@ -118,11 +158,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory, before: tuple[str, list[
     run(sys.executable, "-m", "build", "--outdir", dist, source, cwd=work, timeout=BUILD_TIMEOUT)
     [wheel] = dist.glob("citykit-*.whl")
     [sdist] = dist.glob("citykit-*.tar.gz")
-    run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=work)
+    run(sys.executable, "-m", "venv", venv, cwd=work)
     run(
         venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "--no-index",
         "--disable-pip-version-check", "--quiet", wheel, cwd=work,
     )  # fmt: skip
+    lend_dependencies(venv / "bin" / "python", work)
+    missing = run(venv / "bin" / "python", "-c", _MISSING_DEPENDENCIES, cwd=work).splitlines()
+    assert not missing, (
+        f"the environment the tests run in ({sys.prefix}) lacks the wheel's dependencies"
+        f" {missing}: install them there (pip install -e '.[test]')"
+    )
     return Installed(wheel=wheel, sdist=sdist, venv=venv)
 
 

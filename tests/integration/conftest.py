@@ -19,6 +19,8 @@ from citykit.kube.crds import install_crds
 from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
+from citykit.toolchain.helm import ensure_helm
+from tests.conftest import BACKGROUND
 
 _kept_logs: list[Path] = []
 
@@ -41,6 +43,26 @@ def kube_cluster(
         _kept_logs.append(cluster.layout.logs)
     else:
         control_plane.down(cluster.state_dir, purge=True)
+
+
+@pytest.fixture(scope="session")
+def helm(request: pytest.FixtureRequest) -> Path:
+    """The pinned helm binary, built from its Go module on first use (minutes, once; the
+    session's background build has usually done it by the time a test asks)."""
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    return ensure_helm(
+        lambda message: terminal.write_line(f"helm: {message}") if terminal else None
+    )
+
+
+@pytest.fixture(scope="session")
+def operator_image(request: pytest.FixtureRequest) -> None:
+    """Asked for by what starts a real node, which builds the operator image itself (quick
+    once its layers are cached): it waits for the session's background build of the image
+    first, since two builds into one cache at once would write the same partial files."""
+    background = request.config.stash.get(BACKGROUND, None)
+    if background is not None:
+        background.wait("image")
 
 
 @pytest.fixture(scope="module")

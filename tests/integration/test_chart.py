@@ -28,6 +28,7 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from tests import audit
 from tests.conftest import REPOSITORY
+from tests.deadlines import EVENTUALLY, PROMPTLY
 from tests.integration.test_operator import (
     all_live,
     blueprint,
@@ -36,6 +37,7 @@ from tests.integration.test_operator import (
     delete_blueprint,
 )
 
+HELM_WAIT = f"{EVENTUALLY:.0f}s"  # `helm --wait`'s deadline
 CHART = REPOSITORY / "charts" / "citykit-operator"
 SCENARIO = CHART / "ci" / "all-options-values.yaml"
 NAMESPACE = "citykit-system"
@@ -64,7 +66,7 @@ def run_helm(helm: Path, kube_cluster: LocalCluster) -> Any:
             check=False,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=EVENTUALLY + PROMPTLY,  # beyond helm's own --timeout
         )
         assert result.returncode == 0, (
             f"helm {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
@@ -85,7 +87,7 @@ def release(api: client.ApiClient, run_helm: Any) -> Iterator[str]:
             )
         )
     )
-    run_helm("install", RELEASE, str(CHART), "--wait", "--timeout", "180s")
+    run_helm("install", RELEASE, str(CHART), "--wait", "--timeout", HELM_WAIT)
     yield RELEASE
     core.delete_namespace(NAMESPACE)
 
@@ -110,7 +112,7 @@ def operator_pods_ready(api: client.ApiClient, generation: int = 0) -> bool:
 
 
 def test_helm_install_runs_the_operator_pod_to_ready(api: client.ApiClient, release: str) -> None:
-    wait_for(lambda: operator_pods_ready(api), 120, "the operator Pods to be Ready")
+    wait_for(lambda: operator_pods_ready(api), PROMPTLY, "the operator Pods to be Ready")
     found = deployment(api)
     assert found.status.available_replicas == 2  # one active, one standby
     [container] = found.spec.template.spec.containers
@@ -179,7 +181,7 @@ def test_chart_rbac_is_enough_to_roll_a_city_out(
                 operator.check_alive()
                 or all_live(api, "chartcity", len(data["spec"]["initiatives"]))
             ),
-            240,
+            EVENTUALLY,
             "every initiative Live with the chart's RBAC",
         )
         delete_blueprint(api, "chartcity")
@@ -192,7 +194,7 @@ def test_chart_rbac_is_enough_to_roll_a_city_out(
                     )["items"]
                 )
             ),
-            60,
+            PROMPTLY,
             "the blueprint's finalizer to be released",
         )
     finally:
@@ -287,7 +289,7 @@ def can_i_list(kubectl: Path, kubeconfig: Path, namespace: str) -> set[Grant]:
         check=True,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROMPTLY,
     ).stdout.splitlines()
     header = shown[0]
     urls, names, verbs = (
@@ -382,7 +384,7 @@ def test_helm_upgrade_to_every_option_changes_the_deployment(
     """The chart's ci/ scenario (every value away from its default) as an upgrade."""
     before = deployment(api).metadata.generation
     run_helm(
-        "upgrade", RELEASE, str(CHART), "--values", str(SCENARIO), "--wait", "--timeout", "180s"
+        "upgrade", RELEASE, str(CHART), "--values", str(SCENARIO), "--wait", "--timeout", HELM_WAIT
     )
     found = deployment(api)
     assert found.metadata.generation > before
@@ -393,7 +395,7 @@ def test_helm_upgrade_to_every_option_changes_the_deployment(
     assert [(p.port, p.target_port) for p in service.spec.ports] == [(80, "health")]
     wait_for(
         lambda: operator_pods_ready(api, found.metadata.generation),
-        120,
+        PROMPTLY,
         "the upgraded operator Pod to be Ready",
     )
 
@@ -401,7 +403,7 @@ def test_helm_upgrade_to_every_option_changes_the_deployment(
 def test_helm_uninstall_removes_the_release_and_keeps_the_crds(
     api: client.ApiClient, release: str, run_helm: Any
 ) -> None:
-    run_helm("uninstall", RELEASE, "--wait", "--timeout", "120s")
+    run_helm("uninstall", RELEASE, "--wait", "--timeout", HELM_WAIT)
     reads = (
         lambda: client.AppsV1Api(api).read_namespaced_deployment(RELEASE, NAMESPACE),
         lambda: client.CoreV1Api(api).read_namespaced_service_account(RELEASE, NAMESPACE),

@@ -17,6 +17,7 @@ from citykit.core.rollout.demo import enabled
 from citykit.kube.wait import wait_for
 from citykit.localcluster.state import LocalCluster
 from tests.conftest import read_city
+from tests.deadlines import EVENTUALLY
 
 CITY = "hong-kong"  # has manual gates, so the demo's approvals are exercised
 
@@ -39,7 +40,7 @@ def demo_env(kube_cluster: LocalCluster) -> Iterator[dict[str, str]]:
             return error.status == 404
         return False
 
-    wait_for(namespace_gone, 180, "the demo city's namespace to be collected")
+    wait_for(namespace_gone, EVENTUALLY, "the demo city's namespace to be collected")
 
 
 def demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

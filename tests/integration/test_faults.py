@@ -29,6 +29,7 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.processes import spawn
 from citykit.localcluster.state import LocalCluster, load, save
 from tests import audit
+from tests.deadlines import EVENTUALLY, PROMPTLY
 from tests.integration.test_local_cluster import sigkill
 from tests.integration.test_operator import (
     GROUP,
@@ -76,7 +77,7 @@ def started(operator: OperatorProcess, *args: str) -> OperatorProcess:
     operator.start()
     wait_for(
         lambda: operator.check_alive() or "Activity 'start_workers' succeeded" in log(operator),
-        60,
+        PROMPTLY,
         "the operator to start",
     )
     return operator
@@ -92,7 +93,7 @@ def rolling_out(api: client.ApiClient, name: str) -> dict[str, Any]:
     create_blueprint(api, data)
     wait_for(
         lambda: len(initiatives(api, name)) == len(data["spec"]["initiatives"]),
-        120,
+        PROMPTLY,
         "the initiatives created",
     )
     return data
@@ -104,7 +105,7 @@ def converged(
     expected = len(data["spec"]["initiatives"])
     wait_for(
         lambda: operator.check_alive() or all_live(api, name, expected),
-        600,  # how fast is benchmarks/chaos.py's figure; an etcd restart has taken 382 s there
+        EVENTUALLY,  # how fast: benchmarks/chaos.py's figure (an etcd restart took 382 s there)
         "every initiative Live after the fault",
     )
     names = [d.metadata.name for d in deployments(api, name)]
@@ -140,7 +141,7 @@ def test_an_api_away_past_the_bound_makes_the_operator_exit_1_and_a_restart_conv
 
     sigkill(current(cluster), "kube-apiserver")
     killed = time.monotonic()
-    wait_for(lambda: operator.returncode is not None, 120, "the operator to exit")
+    wait_for(lambda: operator.returncode is not None, PROMPTLY, "the operator to exit")
     exited = time.monotonic() - killed
 
     assert operator.returncode == 1
@@ -157,7 +158,7 @@ def test_another_field_manager_loses_citykits_fields_and_keeps_its_own(
     started(operator)
     data = blueprint("tallinn", "shared", gate="1s", keep=2)
     create_blueprint(api, data)
-    wait_for(lambda: all_live(api, "shared", 2), 180, "the city Live")
+    wait_for(lambda: all_live(api, "shared", 2), EVENTUALLY, "the city Live")
     apps = client.AppsV1Api(api)
     target = deployments(api, "shared")[0]
     name, replicas = target.metadata.name, target.spec.replicas
@@ -174,7 +175,7 @@ def test_another_field_manager_loses_citykits_fields_and_keeps_its_own(
         found = apps.read_namespaced_deployment(name, "city-shared")
         return bool(found.spec.replicas == replicas)
 
-    wait_for(restored, 60, "citykit's replicas taken back", interval=0.2)
+    wait_for(restored, PROMPTLY, "citykit's replicas taken back", interval=0.2)
     found = apps.read_namespaced_deployment(name, "city-shared")
     assert found.metadata.annotations["example.org/on-call"] == "team-7"
     managers = {entry.manager for entry in found.metadata.managed_fields}
@@ -189,7 +190,7 @@ def test_a_deleted_citys_children_are_left_to_the_garbage_collector(
     Without a controller-manager nothing is collected, so the Initiative stays for good."""
     started(operator)
     create_blueprint(api, blueprint("tallinn", "deleted", gate="1s", keep=1))
-    wait_for(lambda: all_live(api, "deleted", 1), 180, "the city Live")
+    wait_for(lambda: all_live(api, "deleted", 1), EVENTUALLY, "the city Live")
     name = deployments(api, "deleted")[0].metadata.name
     apps = client.AppsV1Api(api)
     sigkill(current(cluster), "kube-controller-manager")
@@ -198,7 +199,7 @@ def test_a_deleted_citys_children_are_left_to_the_garbage_collector(
         # Events of one kind arrive in order: once the operator made the next city's
         # namespace, it has seen the deletion.
         create_blueprint(api, blueprint("tallinn", "after-deleted", gate="1s", keep=1))
-        wait_for(lambda: not namespace_gone(api, "city-after-deleted"), 60, "the next city")
+        wait_for(lambda: not namespace_gone(api, "city-after-deleted"), PROMPTLY, "the next city")
         apps.delete_namespaced_deployment(name, "city-deleted")  # as the collector would
 
         time.sleep(10)  # the measured window: the operator writes a missing child within 1 s
@@ -238,7 +239,7 @@ def test_history_compacted_while_the_api_was_down_is_relisted_without_a_hot_loop
 ) -> None:
     started(operator)
     create_blueprint(api, blueprint("tallinn", "compacted", gate="1s", keep=1))
-    wait_for(lambda: all_live(api, "compacted", 1), 180, "the first city Live")
+    wait_for(lambda: all_live(api, "compacted", 1), EVENTUALLY, "the first city Live")
     custom = client.CustomObjectsApi(api)
     seen = custom.get_cluster_custom_object(GROUP, VERSION, "cityblueprints", "compacted")[
         "metadata"
@@ -264,7 +265,7 @@ def test_history_compacted_while_the_api_was_down_is_relisted_without_a_hot_loop
     create_blueprint(api, blueprint("tallinn", "after-compaction", gate="1s", keep=1))
     wait_for(
         lambda: operator.check_alive() or all_live(api, "after-compaction", 1),
-        180,
+        EVENTUALLY,
         "a city created after the compaction Live",
     )
     before = lists_of(api, "cityblueprints")
@@ -316,7 +317,7 @@ def apiserver_with(cluster: LocalCluster, *flags: str) -> Iterator[None]:
     log = recorded.layout.logs / "kube-apiserver.log"
     others = tuple(p for p in recorded.processes if p.name != "kube-apiserver")
     save(replace(recorded, processes=(*others, spawn("kube-apiserver", argv, log))))
-    wait_for(lambda: control_plane.api_ready(recorded), 300, f"the API server with {flags}")
+    wait_for(lambda: control_plane.api_ready(recorded), EVENTUALLY, f"the API server with {flags}")
     try:
         yield
     finally:
@@ -337,7 +338,7 @@ def test_a_throttling_api_server_429s_are_backed_off_and_the_city_goes_live(
             create_blueprint(api, data)
             wait_for(
                 lambda: operator.check_alive() or all_live(api, "throttled", expected),
-                400,
+                EVENTUALLY,
                 "every initiative Live under throttling",
             )
         finally:

@@ -25,6 +25,7 @@ from kubernetes import client
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from tests.conftest import read_city, run_cli
+from tests.deadlines import EVENTUALLY, PROMPTLY
 
 GROUP, VERSION = "citykit.io", "v1alpha1"
 CITY = "hk-kpi"
@@ -84,7 +85,7 @@ def hong_kong(api: client.ApiClient, operator: OperatorProcess) -> dict[str, Any
     )
     wait_for(
         lambda: len(initiatives(api)) == len(data["spec"]["initiatives"]),
-        120,
+        PROMPTLY,
         "the operator to create Hong Kong's initiatives",
     )
     return data
@@ -227,7 +228,7 @@ def report_page(
     """The report from the cluster once the rollout has got going (some initiatives live)."""
     wait_for(
         lambda: any((i.get("status") or {}).get("phase") == "Live" for i in initiatives(api)),
-        180,
+        EVENTUALLY,
         "a first initiative to go live",
     )
     page = tmp_path_factory.mktemp("report") / f"{CITY}.html"
@@ -338,7 +339,7 @@ def folded(
         verdicts = {item["kpi"]: item["verdict"] for item in found.get("kpis") or []}
         return found if verdicts == wanted else None
 
-    folded: dict[str, Any] = wait_for(status, 60, "every target's verdict in the status")
+    folded: dict[str, Any] = wait_for(status, PROMPTLY, "every target's verdict in the status")
     return folded
 
 
@@ -364,7 +365,7 @@ def test_the_operator_folds_the_verdicts_into_the_blueprint_and_warns_once(
     client.CustomObjectsApi(api).patch_namespaced_custom_object(
         GROUP, VERSION, f"city-{CITY}", "kpireports", report, touched
     )
-    time.sleep(3)
+    time.sleep(3)  # the window in which the reconcile the touch causes would post a second Event
     warnings = [
         event
         for event in client.CoreV1Api(api).list_namespaced_event("default").items

@@ -25,6 +25,7 @@ from citykit.kube.wait import wait_for
 from citykit.localcluster import control_plane
 from citykit.localcluster.processes import is_alive
 from citykit.localcluster.state import LocalCluster, load
+from tests.deadlines import PROMPTLY
 
 IMAGE = "citykit/placeholder:1.0"
 
@@ -71,7 +72,7 @@ def test_deployment_pods_are_scheduled_on_fake_nodes_and_become_ready(
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     apps.create_namespaced_deployment(namespace, deployment("web", replicas=3))
 
-    wait_for(lambda: ready_replicas(apps, "web", namespace) == 3, 60, "3 ready replicas")
+    wait_for(lambda: ready_replicas(apps, "web", namespace) == 3, PROMPTLY, "3 ready replicas")
 
     pods = core.list_namespaced_pod(namespace, label_selector="app=web").items
     assert len(pods) == 3
@@ -144,7 +145,7 @@ def test_custom_resource_definition_serves_objects_of_its_kind(
                 ).status.conditions
                 or []
             ),
-            60,
+            PROMPTLY,
             "the CRD to be established",
         )
         gadget = {
@@ -166,7 +167,7 @@ def test_deleting_a_deployment_garbage_collects_its_replicasets_and_pods(
 ) -> None:
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     apps.create_namespaced_deployment(namespace, deployment("doomed", replicas=2))
-    wait_for(lambda: ready_replicas(apps, "doomed", namespace) == 2, 60, "2 ready replicas")
+    wait_for(lambda: ready_replicas(apps, "doomed", namespace) == 2, PROMPTLY, "2 ready replicas")
 
     apps.delete_namespaced_deployment(
         "doomed", namespace, body=client.V1DeleteOptions(propagation_policy="Background")
@@ -174,12 +175,12 @@ def test_deleting_a_deployment_garbage_collects_its_replicasets_and_pods(
 
     wait_for(
         lambda: not apps.list_namespaced_replica_set(namespace, label_selector="app=doomed").items,
-        60,
+        PROMPTLY,
         "the ReplicaSet to be collected",
     )
     wait_for(
         lambda: not core.list_namespaced_pod(namespace, label_selector="app=doomed").items,
-        60,
+        PROMPTLY,
         "the Pods to be collected",
     )
 
@@ -200,12 +201,12 @@ def test_new_namespace_gets_a_default_service_account_and_the_root_ca(
 
     wait_for(
         lambda: exists(lambda: core.read_namespaced_service_account("default", namespace)),
-        60,
+        PROMPTLY,
         "the default ServiceAccount",
     )
     wait_for(
         lambda: exists(lambda: core.read_namespaced_config_map("kube-root-ca.crt", namespace)),
-        60,
+        PROMPTLY,
         "the kube-root-ca.crt ConfigMap",
     )
 
@@ -223,7 +224,7 @@ def test_audit_log_records_each_write_once_without_its_body(
         found = [json.loads(line) for line in lines if name in line]
         return [e for e in found if e.get("objectRef", {}).get("name") == name]
 
-    (event,) = wait_for(events, 60, "the audit event")
+    (event,) = wait_for(events, PROMPTLY, "the audit event")
     assert event["verb"] == "create"
     assert event["level"] == "Metadata"
     assert event["stage"] == "ResponseComplete"
@@ -241,7 +242,7 @@ def test_kubectl_with_the_written_kubeconfig_sees_ready_nodes(kube_cluster: Loca
         env={**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROMPTLY,
         check=True,
     )
 
@@ -266,7 +267,7 @@ def test_cluster_up_env_and_down_purge_from_the_command_line_leave_no_process_no
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PROMPTLY,
         check=False,
     )
 
@@ -299,7 +300,7 @@ def cluster_cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def sigkill(cluster: LocalCluster, component: str) -> None:
     [process] = [p for p in cluster.processes if p.name == component]
     os.killpg(process.pid, signal.SIGKILL)
-    wait_for(lambda: not is_alive(process), 30, f"{component} to die")
+    wait_for(lambda: not is_alive(process), PROMPTLY, f"{component} to die")
 
 
 def a_config_map(cluster: LocalCluster) -> str:

@@ -25,6 +25,7 @@ from citykit.api.enums import Phase
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from tests.conftest import REPOSITORY
+from tests.deadlines import EVENTUALLY, PROMPTLY, quiet
 from tests.integration.test_operator import (
     GROUP,
     VERSION,
@@ -55,7 +56,7 @@ def metrics_url(
     running.start()
     url = f"http://127.0.0.1:{port}/metrics"
     try:
-        wait_for(lambda: running.check_alive() or answers(url), 60, f"{url} to answer")
+        wait_for(lambda: running.check_alive() or answers(url), PROMPTLY, f"{url} to answer")
         yield url
     finally:
         running.stop()
@@ -71,7 +72,7 @@ def answers(url: str) -> bool:
 
 
 def scrape(url: str) -> Samples:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(url, timeout=PROMPTLY) as response:
         text = response.read().decode()
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
@@ -130,15 +131,15 @@ def rollout(api: client.ApiClient, metrics_url: str) -> list[Counter[tuple[str, 
     expected = len(data["spec"]["initiatives"])
     create_blueprint(api, data)
     seen: list[Counter[tuple[str, str]]] = []
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + EVENTUALLY
     while time.monotonic() < deadline:
-        found = wait_for(lambda: matching_phases(api, metrics_url), 15, "a scrape to match")
+        found = wait_for(lambda: matching_phases(api, metrics_url), PROMPTLY, "a scrape to match")
         if not seen or found != seen[-1]:
             seen.append(found)
         if sum(found.values()) == expected and {phase for _, phase in found} == {"Live"}:
             return seen
         time.sleep(0.3)
-    raise AssertionError(f"the city was not Live within 240 s; scrapes matched: {seen}")
+    raise AssertionError(f"the city was not Live within {EVENTUALLY:g} s; scrapes matched: {seen}")
 
 
 def test_initiatives_by_phase_match_the_api_during_the_rollout_and_after(
@@ -170,8 +171,8 @@ def test_transitions_account_for_every_initiatives_phase(
 def test_writes_are_counted_and_stop_growing_while_the_operator_is_idle(
     api: client.ApiClient, metrics_url: str, rollout: list[Counter[tuple[str, str]]]
 ) -> None:
-    wait_for(lambda: blueprint_status(api, CITY).get("phase") == "Live", 60, "the city Live")
-    wait_for(lambda: settled(api), 120, "every blueprint in the cluster to settle")
+    wait_for(lambda: blueprint_status(api, CITY).get("phase") == "Live", PROMPTLY, "the city Live")
+    wait_for(lambda: settled(api), PROMPTLY, "every blueprint in the cluster to settle")
     samples = scrape(metrics_url)
     assert total(samples, "citykit_api_writes_total", verb="apply", kind="Deployment") >= len(
         deployments(api, CITY)
@@ -182,9 +183,13 @@ def test_writes_are_counted_and_stop_growing_while_the_operator_is_idle(
     assert total(samples, "citykit_api_writes_total", verb="create", kind="Event") > 0
     assert total(samples, "citykit_reconcile_duration_seconds_count", kind="Initiative") > 0
     assert total(samples, "citykit_reconcile_duration_seconds_count", kind="CityBlueprint") > 0
-    time.sleep(3)  # let the last watch events settle before the measured window
-    before = total(scrape(metrics_url), "citykit_api_writes_total")
-    time.sleep(10)
+
+    def writes() -> float:
+        return total(scrape(metrics_url), "citykit_api_writes_total")
+
+    wait_for(quiet(writes), PROMPTLY, "the writes of the last watch events to end")
+    before = writes()
+    time.sleep(10)  # the measured window
     idle = scrape(metrics_url)
     assert total(idle, "citykit_api_writes_total") == before
     assert total(idle, "citykit_work_queue_depth") == 0
@@ -196,7 +201,7 @@ def helm_run(helm: Path, kubeconfig: Path, *args: str) -> subprocess.CompletedPr
         check=False,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=EVENTUALLY + PROMPTLY,  # beyond helm's own --timeout
     )
 
 
@@ -213,7 +218,7 @@ def chart_namespace(api: client.ApiClient, helm: Path, kube_cluster: Any) -> Ite
     core.delete_namespace(CHART_NAMESPACE)
     wait_for(
         lambda: CHART_NAMESPACE not in {n.metadata.name for n in core.list_namespace().items},
-        120,
+        PROMPTLY,
         f"namespace {CHART_NAMESPACE} to be gone",
     )
 
@@ -239,13 +244,21 @@ def test_chart_with_metrics_routes_its_service_to_the_operator_pods_metrics_port
     installed = helm_run(
         helm,
         kube_cluster.kubeconfig,
-        *("install", RELEASE, str(CHART), "--skip-crds", "--wait", "--timeout", "180s"),
+        *(
+            "install",
+            RELEASE,
+            str(CHART),
+            "--skip-crds",
+            "--wait",
+            "--timeout",
+            f"{EVENTUALLY:.0f}s",
+        ),
         *("--set", "metrics.enabled=true", "--set", "metrics.port=9300"),
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     service = f"{RELEASE}-citykit-operator-metrics"
     endpoints = wait_for(
-        lambda: ready_metrics_endpoints(api, service), 60, "a ready metrics endpoint"
+        lambda: ready_metrics_endpoints(api, service), PROMPTLY, "a ready metrics endpoint"
     )
     assert endpoints == [("metrics", 9300)]
     [dashboard] = (

@@ -22,6 +22,7 @@ from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from tests import audit
 from tests.conftest import read_city
+from tests.deadlines import EVENTUALLY, PROMPTLY, quiet
 
 GROUP, VERSION = "citykit.io", "v1alpha1"
 KILLS = 6
@@ -108,12 +109,12 @@ def test_example_city_rolls_out_to_live(api: client.ApiClient, operator: Operato
     create_blueprint(api, data)
     wait_for(
         lambda: all_live(api, "rollout", len(data["spec"]["initiatives"])),
-        240,
+        EVENTUALLY,
         "every initiative Live",
     )
     status = wait_for(
         lambda: (s := blueprint_status(api, "rollout")).get("phase") == "Live" and s,
-        30,
+        PROMPTLY,
         "blueprint Live",
     )
     assert (
@@ -130,10 +131,11 @@ def test_idle_operator_makes_no_writes(
 ) -> None:
     wait_for(
         lambda: blueprint_status(api, "rollout").get("phase") == "Live",
-        240,
+        EVENTUALLY,
         "the rollout city to be Live",
     )
-    time.sleep(3)  # let in-flight watch events settle before the measured window
+    writes = quiet(lambda: audit_writes(kube_cluster.audit_log))
+    wait_for(writes, PROMPTLY, "the writes of in-flight watch events to end")
     before = audit_writes(kube_cluster.audit_log)
     time.sleep(10)  # the measured window itself: ten resync intervals
     assert audit_writes(kube_cluster.audit_log) - before == 0
@@ -161,7 +163,7 @@ def test_policy_violating_blueprint_is_blocked_and_creates_nothing(
     create_blueprint(api, data)
     status = wait_for(
         lambda: (s := blueprint_status(api, "blocked")).get("phase") == "Blocked" and s,
-        60,
+        PROMPTLY,
         "Blocked",
     )
     assert any("biometric" in problem for problem in status["problems"])
@@ -196,7 +198,7 @@ def test_dependencies_and_manual_approval_order_the_rollout(
             "",
         )
 
-    wait_for(lambda: phase(first_name) == "AwaitingApproval", 120, "pilot to await approval")
+    wait_for(lambda: phase(first_name) == "AwaitingApproval", PROMPTLY, "pilot to await approval")
     assert phase(second_name) == "Waiting"
     assert deployments(api, "ordered", second_name) == []
     pilot = deployments(api, "ordered", first_name)
@@ -218,7 +220,7 @@ def test_dependencies_and_manual_approval_order_the_rollout(
     )
     wait_for(
         lambda: phase(first_name) == "Live" and phase(second_name) == "Live",
-        120,
+        PROMPTLY,
         "both Live after approval",
     )
     assert all(
@@ -230,7 +232,7 @@ def test_dependencies_and_manual_approval_order_the_rollout(
 def test_drift_is_repaired(api: client.ApiClient, operator: OperatorProcess) -> None:
     wait_for(
         lambda: blueprint_status(api, "rollout").get("phase") == "Live",
-        240,
+        EVENTUALLY,
         "the rollout city to be Live",
     )
     apps = client.AppsV1Api(api)
@@ -260,7 +262,7 @@ def test_drift_is_repaired(api: client.ApiClient, operator: OperatorProcess) -> 
             d.metadata.name == victim.metadata.name and d.metadata.uid != victim.metadata.uid
             for d in deployments(api, "rollout")
         ),
-        60,
+        PROMPTLY,
         "deleted Deployment recreated",
     )
     wait_for(
@@ -270,7 +272,7 @@ def test_drift_is_repaired(api: client.ApiClient, operator: OperatorProcess) -> 
             .image
             == image
         ),
-        60,
+        PROMPTLY,
         "hand-edited image restored",
     )
 
@@ -292,8 +294,8 @@ def test_killed_at_random_moments_the_operator_converges_and_no_wave_goes_back(
             time.sleep(moments.uniform(0.2, 4.0))
             operator.kill()
             operator.start()
-        wait_for(lambda: all_live(api, "restart", expected), 300, "every initiative Live")
-        time.sleep(2)
+        wait_for(lambda: all_live(api, "restart", expected), EVENTUALLY, "every initiative Live")
+        wait_for(lambda: recorder.caught_up(api), PROMPTLY, "the watch to see every Deployment")
     finally:
         recorder.stop()
     assert recorder.went_back() == {}
@@ -313,7 +315,7 @@ def test_deleting_a_blueprint_removes_everything_it_made(
 ) -> None:
     data = blueprint("tallinn", "deleted", keep=2)
     create_blueprint(api, data)
-    wait_for(lambda: len(deployments(api, "deleted")) > 0, 120, "workloads created")
+    wait_for(lambda: len(deployments(api, "deleted")) > 0, PROMPTLY, "workloads created")
     delete_blueprint(api, "deleted")
 
     def gone() -> bool:
@@ -323,7 +325,7 @@ def test_deleting_a_blueprint_removes_everything_it_made(
             return error.status == 404
         return False
 
-    wait_for(gone, 180, "the city namespace to be garbage-collected")
+    wait_for(gone, EVENTUALLY, "the city namespace to be garbage-collected")
     with pytest.raises(ApiException):
         custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", "deleted")
 
@@ -333,7 +335,7 @@ def test_a_hand_scaled_deployment_and_a_deleted_configmap_are_restored_within_3s
 ) -> None:
     wait_for(
         lambda: blueprint_status(api, "rollout").get("phase") == "Live",
-        240,
+        EVENTUALLY,
         "the rollout city to be Live",
     )
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
@@ -354,7 +356,7 @@ def test_a_hand_scaled_deployment_and_a_deleted_configmap_are_restored_within_3s
             apps.read_namespaced_deployment(scaled.metadata.name, "city-rollout").spec.replicas
             == replicas
         ),
-        3,
+        PROMPTLY,
         "hand-scaled Deployment scaled back",
         interval=0.1,
     )
@@ -368,7 +370,7 @@ def test_a_hand_scaled_deployment_and_a_deleted_configmap_are_restored_within_3s
             raise
         return bool(found.metadata.uid != config_map.metadata.uid)
 
-    wait_for(recreated, 3, "deleted ConfigMap recreated", interval=0.1)
+    wait_for(recreated, PROMPTLY, "deleted ConfigMap recreated", interval=0.1)
 
 
 def namespace_gone(api: client.ApiClient, name: str) -> bool:
@@ -384,11 +386,11 @@ def test_a_blueprint_deleted_while_no_operator_runs_is_gone_with_all_its_objects
 ) -> None:
     data = blueprint("tallinn", "orphaned", keep=2)
     create_blueprint(api, data)
-    wait_for(lambda: len(deployments(api, "orphaned")) > 0, 120, "workloads created")
+    wait_for(lambda: len(deployments(api, "orphaned")) > 0, PROMPTLY, "workloads created")
     operator.kill()
     try:
         delete_blueprint(api, "orphaned")
-        wait_for(lambda: namespace_gone(api, "city-orphaned"), 180, "everything collected")
+        wait_for(lambda: namespace_gone(api, "city-orphaned"), EVENTUALLY, "everything collected")
         with pytest.raises(ApiException):
             custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", "orphaned")
     finally:
@@ -407,13 +409,13 @@ def test_the_finalizer_an_older_operator_left_is_removed_on_sight(
             .get_cluster_custom_object(GROUP, VERSION, "cityblueprints", "upgraded")["metadata"]
             .get("finalizers")
         ),
-        30,
+        PROMPTLY,
         "kopf's finalizer removed",
     )
     operator.kill()
     try:
         delete_blueprint(api, "upgraded")
-        wait_for(lambda: namespace_gone(api, "city-upgraded"), 180, "everything collected")
+        wait_for(lambda: namespace_gone(api, "city-upgraded"), EVENTUALLY, "everything collected")
     finally:
         operator.start()
 
@@ -423,6 +425,7 @@ class WaveRecorder:
 
     def __init__(self, api: client.ApiClient, city: str) -> None:
         self.waves: dict[str, list[str]] = {}
+        self.city = city
         self.watch = watch.Watch()
         self.thread = threading.Thread(target=self._run, args=(api, city), daemon=True)
         self.thread.start()
@@ -451,6 +454,14 @@ class WaveRecorder:
             if "citywide" in history and "pilot" in history[history.index("citywide") :]
         }
 
+    def caught_up(self, api: client.ApiClient) -> bool:
+        """The watch has seen each Deployment's wave as the API now has it."""
+        return all(
+            self.waves.get(item.metadata.name, [None])[-1]
+            == (item.metadata.labels or {}).get("citykit.io/wave", "")
+            for item in deployments(api, self.city)
+        )
+
     def stop(self) -> None:
         self.stopped = True
         self.watch.stop()
@@ -469,14 +480,14 @@ def test_a_kill_right_after_the_flip_to_citywide_never_sends_a_deployment_back_t
         create_blueprint(api, data)
         wait_for(
             lambda: any("citywide" in history for history in recorder.waves.values()),
-            180,
+            EVENTUALLY,
             "a Deployment to flip to citywide",
             interval=0.05,
         )
         operator.kill()  # SIGKILL the moment the first child flips: its status may lag
         operator.start()
         expected = len(data["spec"]["initiatives"])
-        wait_for(lambda: all_live(api, "flipped", expected), 240, "every initiative Live")
+        wait_for(lambda: all_live(api, "flipped", expected), EVENTUALLY, "every initiative Live")
 
         # The crash exactly between the children and the status, made certain: the status
         # says pilot (gate clock running) while every Deployment is citywide.
@@ -491,8 +502,8 @@ def test_a_kill_right_after_the_flip_to_citywide_never_sends_a_deployment_back_t
             {"status": {"wave": "pilot", "phase": "Pilot", "pilotHealthySince": None}},
         )
         operator.start()
-        wait_for(lambda: all_live(api, "flipped", expected), 120, "Live again")
-        time.sleep(2)
+        wait_for(lambda: all_live(api, "flipped", expected), PROMPTLY, "Live again")
+        wait_for(lambda: recorder.caught_up(api), PROMPTLY, "the watch to see every Deployment")
     finally:
         recorder.stop()
     assert recorder.went_back() == {}

@@ -39,6 +39,7 @@ from citykit.toolchain.helm import ensure_helm
 from citykit.toolchain.image import archive_name, image_reference
 from citykit.toolchain.locations import bin_dir
 from tests.conftest import PLAYBOOKS
+from tests.deadlines import EVENTUALLY, PROMPTLY
 from tests.integration.test_operator import blueprint
 
 ROOT = PLAYBOOKS.parent
@@ -384,7 +385,7 @@ def test_edge_gateway_bridge_carries_a_district_sensor_reading_to_the_city_broke
         mosquitto(tmp_path / "gateway.conf", tmp_path / "gateway.log"),
     ]
     try:
-        wait_for(lambda: listening(broker_port), 30, "the city broker to listen")
+        wait_for(lambda: listening(broker_port), PROMPTLY, "the city broker to listen")
         subscriber = subprocess.Popen(
             [
                 "mosquitto_sub",
@@ -432,7 +433,7 @@ def test_edge_gateway_bridge_carries_a_district_sensor_reading_to_the_city_broke
             )
             return subscriber.poll() is not None
 
-        wait_for(delivered, 60, "the reading to cross the bridge", interval=1)
+        wait_for(delivered, PROMPTLY, "the reading to cross the bridge", interval=1)
         out, err = subscriber.communicate()
         assert subscriber.returncode == 0, err + (tmp_path / "gateway.log").read_text()
         assert out == "citykit/tallinn/kesklinn/sensors/air/pm25 12.5\n"
@@ -842,7 +843,7 @@ def test_citykit_role_installs_the_chart_and_the_city_rolls_out(
             ).get("status")
             return (status or {}).get("phase") == "Live"
 
-        wait_for(live, 300, f"{CITY_NAME} to be Live")
+        wait_for(live, EVENTUALLY, f"{CITY_NAME} to be Live")
         objects.delete_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", CITY_NAME)
     finally:
         operator.stop()

@@ -26,6 +26,7 @@ from pulumi import automation as auto
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.pulumi_engine import engine_env, engine_module, ensure_engine, pulumi_version
 from citykit.toolchain.pulumi_kubernetes import PLUGIN, PROVIDER_VERSION, install_plugin
+from tests.deadlines import PROMPTLY
 
 NAMESPACE = "default"
 NAME = "pulumi-engine-check"
@@ -113,7 +114,7 @@ def test_the_engine_lists_the_plugin_at_the_sdks_release(
         capture_output=True,
         text=True,
         check=True,
-        timeout=120,
+        timeout=PROMPTLY,
     )
     plugins = [(p["kind"], p["name"], p["version"]) for p in json.loads(shown.stdout)]
     assert plugins == [("resource", "kubernetes", PROVIDER_VERSION)]

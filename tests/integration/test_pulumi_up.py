@@ -32,6 +32,7 @@ from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.pulumi_engine import engine_env, ensure_engine
+from tests.deadlines import EVENTUALLY
 
 CITY = "testville"
 NAMESPACE = f"city-{CITY}"
@@ -234,7 +235,7 @@ def test_the_operator_rolls_the_city_out(operator: OperatorProcess, api: client.
         status = initiative.get("status") or {}
         return status.get("phase") == "Pilot" and "healthy" in status.get("message", "")
 
-    wait_for(piloting, 180, "testville's first initiative to pilot healthily")
+    wait_for(piloting, EVENTUALLY, "testville's first initiative to pilot healthily")
     blueprint = custom.get_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", CITY)
     assert blueprint["status"]["phase"] == "RollingOut"
 

@@ -32,7 +32,9 @@ READY_SECONDS = 600
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, operator_image: None
+) -> Iterator[LocalCluster]:
     """A cluster of its own with the real node (one per host), purged afterwards: the
     node's containers are stopped and its mounts released."""
     state = tmp_path_factory.mktemp("real-node")

@@ -30,6 +30,7 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from tests import audit
 from tests.conftest import read_city, run_cli
+from tests.deadlines import EVENTUALLY, PROMPTLY
 
 GROUP, VERSION = "citykit.io", "v1alpha1"
 CITY = "upgraded"
@@ -202,7 +203,7 @@ def city(
             "spec": city_spec(),
         },
     )
-    wait_for(lambda: blueprint_live(api), 240, "the city Live on catalogue 1.0.0")
+    wait_for(lambda: blueprint_live(api), EVENTUALLY, "the city Live on catalogue 1.0.0")
     yield api
     custom(api).delete_cluster_custom_object(GROUP, VERSION, "cityblueprints", CITY)
 
@@ -214,7 +215,7 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 
 
 def test_the_first_applied_spec_is_history_and_settles_live(city: client.ApiClient) -> None:
-    wait_for(lambda: outcome(city, 1) == "Live", 30, "revision 1 Live")
+    wait_for(lambda: outcome(city, 1) == "Live", PROMPTLY, "revision 1 Live")
     first = revisions(city)[1]
     assert first["citykit.io/blueprint-version"] == "3.1.0"
     assert first["citykit.io/catalogue-version"] == "1.0.0"
@@ -235,7 +236,7 @@ def test_kubectl_get_ini_shows_wave_and_revision(
         check=True,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PROMPTLY,
     ).stdout.splitlines()
     header, row = shown[0].split(), shown[1].split()
     assert header[:6] == ["NAME", "AREA", "PHASE", "WAVE", "REVISION", "CANDIDATE"]
@@ -254,7 +255,7 @@ def test_an_upgrade_pilots_the_changed_initiative_then_goes_citywide_and_touches
         replace_spec(city, spec)
         upgrading = wait_for(
             lambda: (s := status(city, CHANGED)).get("phase") == "Upgrading" and s,
-            60,
+            PROMPTLY,
             "the changed initiative Upgrading",
         )
         candidate = upgrading["candidateRevision"]
@@ -264,11 +265,11 @@ def test_an_upgrade_pilots_the_changed_initiative_then_goes_citywide_and_touches
                 status(city, CHANGED).get("revision") == candidate
                 and status(city, CHANGED).get("phase") == "Live"
             ),
-            120,
+            PROMPTLY,
             "the candidate promoted and Live",
         )
-        wait_for(lambda: blueprint_live(city), 60, "the city Live on catalogue 1.1.0")
-        wait_for(lambda: outcome(city, 2) == "Live", 30, "revision 2 Live")
+        wait_for(lambda: blueprint_live(city), PROMPTLY, "the city Live on catalogue 1.1.0")
+        wait_for(lambda: outcome(city, 2) == "Live", PROMPTLY, "revision 2 Live")
     finally:
         recorder.stop()
     changed = {seen for seen in recorder.seen if seen[0].startswith(CHANGED)}
@@ -313,16 +314,16 @@ def test_a_broken_revision_rolls_back_by_itself_and_only_the_pilot_saw_it(
                 item["gate"]["progressDeadline"] = "15s"
         replace_spec(city, spec)
         broken = wait_for(
-            lambda: status(city, CHANGED).get("candidateRevision"), 60, "the broken candidate"
+            lambda: status(city, CHANGED).get("candidateRevision"), PROMPTLY, "the broken candidate"
         )
         shown = run_cli("status", CITY)  # within the 15 s the candidate has
         assert f"{good} -> {broken}" in shown.output, shown.output
         rolled = wait_for(
             lambda: (s := status(city, CHANGED)).get("failedRevision") == broken and s,
-            90,
+            PROMPTLY,
             "the broken revision rolled back",
         )
-        wait_for(lambda: outcome(city, 3) == "RolledBack", 30, "revision 3 RolledBack")
+        wait_for(lambda: outcome(city, 3) == "RolledBack", PROMPTLY, "revision 3 RolledBack")
     finally:
         recorder.stop()
     assert rolled["phase"] == "Live" and rolled["revision"] == good
@@ -353,7 +354,9 @@ def applied(api: client.ApiClient, spec: dict[str, Any]) -> int:
     """Replace the city's spec with `spec`; the number of the history revision recording it."""
     known = max(revisions(api))
     replace_spec(api, spec)
-    return int(wait_for(lambda: max(revisions(api)) > known and max(revisions(api)), 30, "history"))
+    return int(
+        wait_for(lambda: max(revisions(api)) > known and max(revisions(api)), PROMPTLY, "history")
+    )
 
 
 def assert_restored(api: client.ApiClient, revision: str) -> None:
@@ -372,7 +375,7 @@ def assert_restored(api: client.ApiClient, revision: str) -> None:
             ),
             None,
         ),
-        90,
+        PROMPTLY,
         f"{name} restored",
     )
     assert back.metadata.labels["citykit.io/revision"] == revision
@@ -384,8 +387,8 @@ def test_citykit_rollback_to_the_previous_version_converges(city: client.ApiClie
     assert result.exit_code == 0, result.output
     spec = stored_spec(city)
     assert spec["version"] == "3.2.0" and spec["catalogueVersion"] == "1.1.0"
-    wait_for(lambda: outcome(city, 4) == "Live", 90, "revision 4 (the rollback) Live")
-    wait_for(lambda: blueprint_live(city), 60, "the city Live again")
+    wait_for(lambda: outcome(city, 4) == "Live", PROMPTLY, "revision 4 (the rollback) Live")
+    wait_for(lambda: blueprint_live(city), PROMPTLY, "the city Live again")
     assert revisions(city)[4]["citykit.io/restored-from"] == "2"
     restored = status(city, CHANGED)
     assert restored["phase"] == "Live" and "candidateRevision" not in restored
@@ -394,7 +397,7 @@ def test_citykit_rollback_to_the_previous_version_converges(city: client.ApiClie
 def test_citykit_history_lists_every_version_with_its_outcome(
     city: client.ApiClient, kube_cluster: LocalCluster
 ) -> None:
-    wait_for(lambda: outcome(city, 4) == "Live", 90, "revision 4 Live")
+    wait_for(lambda: outcome(city, 4) == "Live", PROMPTLY, "revision 4 Live")
     rewritten = [
         (event["verb"], event["objectRef"]["name"])
         for event in audit.events(kube_cluster.audit_log)
@@ -435,7 +438,7 @@ def test_a_manual_gate_lets_a_new_revision_through_only_with_its_own_approval(
     replace_spec(city, spec)
     waiting = wait_for(
         lambda: "citykit approve" in (s := status(city, CHANGED)).get("message", "") and s,
-        60,
+        PROMPTLY,
         "the healthy candidate waiting for approval of its revision",
     )
     assert waiting["phase"] == "Upgrading" and waiting["revision"] == running
@@ -450,7 +453,7 @@ def test_a_manual_gate_lets_a_new_revision_through_only_with_its_own_approval(
         lambda: (
             (s := status(city, CHANGED)).get("revision") == candidate and s.get("phase") == "Live"
         ),
-        60,
+        PROMPTLY,
         "the approved revision Live citywide",
     )
     assert not any(name.endswith("-candidate") for name in _names(city, CHANGED))
@@ -470,29 +473,31 @@ def test_a_second_change_mid_upgrade_wins_and_the_first_is_superseded(
     running = status(city, CHANGED)["revision"]
     change("SIGNALS_KEY")  # the manual gate of the test before still holds
     first = wait_for(
-        lambda: status(city, CHANGED).get("candidateRevision"), 60, "the first candidate"
+        lambda: status(city, CHANGED).get("candidateRevision"), PROMPTLY, "the first candidate"
     )
     numbers = sorted(revisions(city))
     change("SIGNALS_SECRET")
     newest = wait_for(
         lambda: (c := status(city, CHANGED).get("candidateRevision")) not in (None, first) and c,
-        60,
+        PROMPTLY,
         "the second change's candidate",
     )
-    wait_for(lambda: outcome(city, numbers[-1]) == "Superseded", 30, "the first superseded")
+    wait_for(lambda: outcome(city, numbers[-1]) == "Superseded", PROMPTLY, "the first superseded")
     assert status(city, CHANGED)["revision"] == running
     waiting = wait_for(
         lambda: "citykit approve" in (s := status(city, CHANGED)).get("message", "") and s,
-        60,
+        PROMPTLY,
         "the newest candidate healthy and waiting for approval",
     )
     assert waiting["candidateRevision"] == newest
     approved = run_cli("approve", CITY, "mobility.adaptive-traffic-signals", "--by", "office")
     assert approved.exit_code == 0, approved.output
     wait_for(
-        lambda: status(city, CHANGED).get("revision") == newest, 60, "the newest revision Live"
+        lambda: status(city, CHANGED).get("revision") == newest,
+        PROMPTLY,
+        "the newest revision Live",
     )
-    wait_for(lambda: outcome(city, numbers[-1] + 1) == "Live", 60, "its history Live")
+    wait_for(lambda: outcome(city, numbers[-1] + 1) == "Live", PROMPTLY, "its history Live")
     # promoted: the candidate objects (replaced in place by the second change) are gone
     assert not any(name.endswith("-candidate") for name in _names(city, CHANGED))
 
@@ -517,10 +522,10 @@ def test_an_unrelated_change_writes_nothing_to_the_other_initiatives(
             (s := status(city, TRANSIT)).get("revision") not in (None, before)
             and s.get("phase") == "Live"
         ),
-        120,
+        PROMPTLY,
         "the changed initiative Live on its new revision",
     )
-    wait_for(lambda: outcome(city, number) == "Live", 60, "the new version's history Live")
+    wait_for(lambda: outcome(city, number) == "Live", PROMPTLY, "the new version's history Live")
     assert revisions(city)[number]["citykit.io/blueprint-version"] == spec["version"]
     writes = child_writes(kube_cluster.audit_log, others, mark, (*CHILD_RESOURCES, "initiatives"))
     assert writes == []
@@ -543,15 +548,17 @@ def test_a_version_whose_rollout_ends_degraded_is_recorded_so_until_it_recovers(
         NAMESPACE,
         {"status": {"conditions": [{"type": "Ready", "status": "False"}]}},
     )
-    wait_for(lambda: status(city, TRANSIT).get("phase") == "Degraded", 60, "transit Degraded")
+    wait_for(lambda: status(city, TRANSIT).get("phase") == "Degraded", PROMPTLY, "transit Degraded")
     spec = stored_spec(city)
     spec["version"] = bumped_minor(spec["version"])
     number = applied(city, spec)
-    wait_for(lambda: outcome(city, number) == "Degraded", 60, "the new version's history Degraded")
+    wait_for(
+        lambda: outcome(city, number) == "Degraded", PROMPTLY, "the new version's history Degraded"
+    )
     reason = revisions(city)[number]["citykit.io/outcome-reason"]
     assert reason.startswith("mobility.real-time-transit-info: ") and "ready" in reason
     core.delete_namespaced_pod(pod.metadata.name, NAMESPACE)  # its replacement is ready
-    wait_for(lambda: outcome(city, number) == "Live", 90, "the same version's history Live")
+    wait_for(lambda: outcome(city, number) == "Live", PROMPTLY, "the same version's history Live")
 
 
 def test_a_revision_without_pilot_districts_not_live_in_time_returns_to_the_last_good(
@@ -570,22 +577,24 @@ def test_a_revision_without_pilot_districts_not_live_in_time_returns_to_the_last
     number = applied(city, spec)
     broken = wait_for(
         lambda: (r := status(city, LIGHTING).get("revision")) != good and r,
-        60,
+        PROMPTLY,
         "the new revision rolled out citywide (no pilot)",
     )
     rolled = wait_for(
         lambda: (s := status(city, LIGHTING)).get("failedRevision") == broken and s,
-        90,
+        PROMPTLY,
         "the new revision rolled back",
     )
     assert rolled["revision"] == good and "promotedAt" not in rolled
     progressing = condition(city, LIGHTING, "Progressing")
     assert (progressing["status"], progressing["reason"]) == ("False", "RolledBack")
     assert "not healthy citywide within 15s" in progressing["message"]
-    wait_for(lambda: status(city, LIGHTING).get("phase") == "Live", 90, "Live on the last good")
+    wait_for(
+        lambda: status(city, LIGHTING).get("phase") == "Live", PROMPTLY, "Live on the last good"
+    )
     for item in deployments(city, LIGHTING):
         assert item.metadata.labels["citykit.io/revision"] == good
-    wait_for(lambda: outcome(city, number) == "RolledBack", 30, "its history RolledBack")
+    wait_for(lambda: outcome(city, number) == "RolledBack", PROMPTLY, "its history RolledBack")
     events = client.CoreV1Api(city).list_namespaced_event(
         NAMESPACE, field_selector=f"involvedObject.name={LIGHTING},reason=RolledBack"
     )

@@ -17,17 +17,26 @@ from citykit.controller.handlers import CHILD_KINDS
 from citykit.toolchain import image
 from citykit.toolchain.helm import HELM_VERSION
 from tests.conftest import REPOSITORY
+from tests.deadlines import PROMPTLY
 from tests.unit.test_plan import KUBERNETES_VERSION, pod_security_restricted_violations
 
 CHART = REPOSITORY / "charts" / "citykit-operator"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 VALUES = [None, *SCENARIOS]
 APPLY = {"list", "watch", "create", "patch", "delete"}
+# What each values scenario renders besides the objects every install has: all-options runs
+# one replica (no PodDisruptionBudget) with the health Service; real-node turns metrics on (their
+# Service and the dashboard's ConfigMap) and keeps two replicas.
+SCENARIO_KINDS = {
+    "defaults": ["PodDisruptionBudget"],
+    "all-options-values": ["Service"],
+    "real-node-values": ["PodDisruptionBudget", "Service", "ConfigMap"],
+}
 
 
 def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(helm), *args], check=False, capture_output=True, text=True, timeout=120
+        [str(helm), *args], check=False, capture_output=True, text=True, timeout=PROMPTLY
     )
 
 
@@ -94,7 +103,7 @@ def test_rendered_objects_pass_kubernetes_schema_validation(
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
-    ] + (["Service"] if values else ["PodDisruptionBudget"])  # the scenario runs 1 replica
+    ] + SCENARIO_KINDS[values.stem if values else "defaults"]
     assert kinds == sorted(expected)
     for manifest in manifests:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)

@@ -16,6 +16,7 @@ import pytest
 from citykit.resources import example_cities_dir
 from citykit.toolchain.checkov import ensure_checkov
 from tests.conftest import REPOSITORY, run_cli
+from tests.deadlines import PROMPTLY
 
 CONFIGS = REPOSITORY / "tests" / "checkov"
 CHART = REPOSITORY / "charts" / "citykit-operator"
@@ -60,7 +61,7 @@ def test_the_rendered_chart_passes_checkov(helm: Path, checkov: Path, tmp_path: 
             [str(helm), "template", "citykit-operator", str(CHART), "-n", "citykit-system", *args],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=PROMPTLY,
             check=True,
         ).stdout
         (tmp_path / f"{values.stem if values else 'defaults'}.yaml").write_text(rendered)

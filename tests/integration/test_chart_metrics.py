@@ -15,7 +15,7 @@ import promql_parser
 import pytest
 
 from citykit.controller import metrics
-from tests.unit.test_chart import CHART, one, operator_container, render, run_helm
+from tests.integration.test_chart_render import CHART, one, operator_container, render, run_helm
 from tests.unit.test_plan import KUBERNETES_VERSION
 
 DASHBOARD = CHART / "dashboards" / "citykit.json"
