@@ -46,10 +46,10 @@ def test_a_delayed_add_arrives_after_its_delay_and_the_earliest_wins() -> None:
         queue.add_after("a", 5)
         queue.add_after("a", 0.05)
         queue.add_after("a", 3)
-        await asyncio.wait_for(queue.get(), 2)
+        await asyncio.wait_for(queue.get(), 2.5)  # before the 3 s add is due, however busy
         return loop.time() - start
 
-    assert 0.04 <= run_async(scenario()) < 1
+    assert 0.04 <= run_async(scenario()) < 2.5
 
 
 def test_failures_back_off_exponentially_per_key_and_reset_on_success() -> None:

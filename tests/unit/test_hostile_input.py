@@ -19,6 +19,7 @@ from citykit.core.model.blueprint import duration_seconds
 from citykit.core.render.objects import as_stored
 from citykit.resources import example_cities_dir
 from tests.conftest import LOCATED_LINE, run_cli
+from tests.deadlines import BLOW_UP
 
 TALLINN = (example_cities_dir() / "tallinn.yaml").read_text()
 
@@ -169,14 +170,14 @@ def test_unknown_key_with_a_newline_is_named_on_one_line(
 # 3. Time bounded by input size
 
 
-def test_pilot_districts_of_8000_mappings_is_refused_in_well_under_two_seconds(
+def test_pilot_districts_of_8000_mappings_is_refused_without_a_blow_up(
     tallinn_with: Callable[[str, str], Path],
 ) -> None:
     mappings = ", ".join(f"{{a: {index}}}" for index in range(8000))
     path = tallinn_with("pilotDistricts: [kesklinn]", f"pilotDistricts: [{mappings}]")
     started = time.monotonic()
     lines = refused(path)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < BLOW_UP
     assert any(
         line.endswith("pilotDistricts: a list of 8,000 items; at most 50 allowed") for line in lines
     )
@@ -189,16 +190,16 @@ def test_repeated_token_fragment_parameter_is_scanned_in_linear_time(
     path = tallinn_with("ocdsPublisherPrefix: ocds-tln", f"ocdsPublisherPrefix: {fragment}")
     started = time.monotonic()
     [line] = refused(path)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < BLOW_UP
     assert "ocdsPublisherPrefix: 'eyJ-eyJ-" in line and "(60,000 characters) does not match" in line
 
 
 @pytest.mark.parametrize("fragment", ["eyJhbGciOi.", "eyJ-", "-----BEGIN A", "://a:", "AKIA"])
-def test_secret_scan_of_two_megabytes_takes_under_a_second(fragment: str) -> None:
+def test_secret_scan_of_two_megabytes_has_no_blow_up(fragment: str) -> None:
     value = fragment * (2_000_000 // len(fragment))
     started = time.monotonic()
     list(find_secrets({"value": value}))
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < BLOW_UP
 
 
 def test_secret_scan_still_finds_a_json_web_token() -> None:

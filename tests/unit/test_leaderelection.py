@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from citykit.controller.leaderelection import LeaderElector, LeaseTimes, Observation, may_take
+from tests.deadlines import PROMPTLY
 
 
 def lease(holder: str | None, renewed: str = "2026-01-01T00:00:00.000000Z") -> dict[str, Any]:
@@ -82,7 +83,7 @@ def test_a_candidate_that_cannot_read_the_lease_gives_up_after_the_bound_naming_
     elector.clock = lambda: elector.now
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(asyncio.wait_for(elector.acquire(), 5))
+        loop.run_until_complete(asyncio.wait_for(elector.acquire(), PROMPTLY))
     finally:
         loop.close()
 
