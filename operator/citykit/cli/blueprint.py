@@ -104,13 +104,16 @@ def _revision_note(manifest: Mapping[str, Any], revisions: Mapping[str, str]) ->
 
 
 @click.command()
-@click.argument("old", type=click.Path(dir_okay=False))
-@click.argument("new", type=click.Path(dir_okay=False))
-def diff(old: str, new: str) -> None:
+@click.argument("old", metavar="OLD")
+@click.argument("new", metavar="NEW")
+@PROJECT_DIR
+def diff(old: str, new: str, project: Path) -> None:
     """Show what changes from blueprint OLD to blueprint NEW; exits 0 either way."""
     from citykit.core.render.diff import diff_blueprints
 
-    echo_blueprint_diff(diff_blueprints(validate_file(old), validate_file(new)))
+    before = validate_file(city_blueprint(old, project))
+    after = validate_file(city_blueprint(new, project))
+    echo_blueprint_diff(diff_blueprints(before, after))
 
 
 # Initiative spec fields that record where a spec came from; a change to them alone is

@@ -9,6 +9,7 @@ operator stack and the city's own, their passwords), beside the program it runs.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import click
@@ -16,7 +17,8 @@ from kubernetes.client import VersionApi
 
 from citykit import kube
 from citykit.cli.citylookup import PROJECT_DIR
-from citykit.core.load.errors import CitykitError, Problem, RunFailure
+from citykit.cli.userfiles import write_files
+from citykit.core.load.errors import CitykitError, Problem, RunFailure, shown
 from citykit.core.load.source import load_file
 from citykit.core.project import citystack
 from citykit.core.project.scaffold import CityFiles, city_files
@@ -42,6 +44,7 @@ def new_city(
     """Scaffold city NAME in the project folder: blueprint, Pulumi stack settings and
     Ansible inventory. Checked first; never overwrites. From an example under another
     jurisdiction, what that profile refuses is left out and listed."""
+    _check_arguments(name, country)
     files = CityFiles(project, name)
     existing = [path for path in (files.blueprint, files.stack, files.inventory) if path.exists()]
     if existing:
@@ -52,16 +55,63 @@ def new_city(
             ]
         )
     source = load_file(example_city(example)) if example else None
-    scaffold = city_files(files, jurisdiction, source, country)
-    for path, text in scaffold.contents.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    try:
+        scaffold = city_files(files, jurisdiction, source, country)
+    except CitykitError as error:
+        raise CitykitError(_as_arguments(error.problems, country)) from None
+    write_files(
+        scaffold.contents,
+        inputs=[example_city(example)] if example else [],
+        new_only=True,
+        make_folders=True,
+    )
+    for path in scaffold.contents:
         click.echo(f"created {path}")
     for item in scaffold.left_out:
         click.echo(str(item))
     if scaffold.left_out:
         click.echo(f"(listed atop {files.blueprint}: re-add from {example} with what each needs)")
     click.echo(f"next: edit the blueprint, then `citykit up {name}`")
+
+
+CITY_ID = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+COUNTRY = re.compile(r"[A-Za-z]{2}")
+
+
+def _check_arguments(name: str, country: str | None) -> None:
+    """NAME and --country are refused as arguments, before any file is named after them."""
+    problems = []
+    if not CITY_ID.fullmatch(name):
+        problems.append(
+            Problem.argument(
+                "NAME",
+                f"{shown(name)} is not a city id: lowercase letters, digits and '-', starting "
+                "and ending with a letter or digit, at most 63 (a DNS label)",
+            )
+        )
+    if country is not None and not COUNTRY.fullmatch(country):
+        problems.append(
+            Problem.argument(
+                "--country",
+                f"{shown(country)} is not an ISO 3166-1 alpha-2 code (two letters: KE)",
+            )
+        )
+    if problems:
+        raise CitykitError(problems)
+
+
+def _as_arguments(problems: list[Problem], country: str | None) -> list[Problem]:
+    """A scaffold refused for the --country given is that argument's problem, not a line in
+    a file that was never written."""
+    moved = [
+        Problem.argument("--country", problem.message)
+        for problem in problems
+        if country is not None and problem.path == "spec.city.country"
+    ]
+    others = [problem for problem in problems if not moved or problem.path != "spec.city.country"]
+    if moved and all(problem.message.startswith("not written:") for problem in others):
+        others = []  # the note says the blueprint was not written: nothing else was wrong
+    return moved + others
 
 
 def example_city(name: str) -> Path:

@@ -3,9 +3,10 @@
 `citykit validate tallinn` and `citykit validate blueprints/cities/tallinn.yaml` mean the same
 thing in a city's project folder. An existing file is used as it is; an argument that looks
 like a path (a folder separator, or a .yaml/.yml/.json suffix) stays a path, so a missing file is
-reported as one; anything else is a city NAME, looked up as `blueprints/cities/NAME.yaml` in the
-project folder (the current folder, or --dir, as for `new-city` and `up`), then among the
-example cities citykit ships. A local city shadows an example of the same name.
+reported as one; `-` is standard input; anything else is a city NAME, looked up as
+`blueprints/cities/NAME.yaml` in the project folder (the current folder, or --dir, as for
+`new-city` and `up`), then among the example cities citykit ships. A local city shadows an
+example of the same name.
 """
 
 from __future__ import annotations
@@ -31,15 +32,20 @@ PATH_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def looks_like_path(argument: str) -> bool:
-    """Whether `argument` names a file rather than a city: a separator or a file suffix."""
+    """Whether `argument` names a file rather than a city: a separator, a file suffix, or
+    `.`/`..` (a folder, refused as one rather than looked up as `blueprints/cities/..yaml`)."""
     separators = {"/", os.sep, *([os.altsep] if os.altsep else [])}
-    return any(sep in argument for sep in separators) or argument.endswith(PATH_SUFFIXES)
+    return (
+        any(sep in argument for sep in separators)
+        or argument.endswith(PATH_SUFFIXES)
+        or argument in (".", "..")
+    )
 
 
 def city_blueprint(argument: str, project: Path) -> Path:
     """The blueprint file `argument` stands for, or a located refusal saying where it looked."""
     given = Path(argument)
-    if given.is_file() or looks_like_path(argument) or not argument:
+    if given.is_file() or looks_like_path(argument) or argument in ("", "-"):
         return given
     # only when a name is given: scaffold is heavier
     from citykit.core.project.scaffold import CityFiles

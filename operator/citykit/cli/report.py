@@ -16,6 +16,7 @@ import jinja2
 from citykit import __version__
 from citykit.api.names import API_VERSION, INITIATIVE, KPI_REPORT, city_namespace
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
+from citykit.cli.userfiles import write_file
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import from_data
 from citykit.core.model.validation import ValidatedBlueprint, validate, validate_file
@@ -42,7 +43,7 @@ def render(content: dict[str, Any]) -> str:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="The HTML file to write (default: CITY-report.html in the current folder).",
 )
 @click.option(
@@ -57,8 +58,10 @@ def report(
 ) -> None:
     """Write CITY's rollout and KPI report as one self-contained HTML file."""
     now = datetime.datetime.now(datetime.UTC)
+    inputs: list[Path] = []
     if blueprint_file:
         path = city_blueprint(blueprint_file, project)
+        inputs.append(path)
         validated = validate_file(path)
         content = assemble(validated, today=now.date(), generated=now, source=f"blueprint {path}")
     elif city:
@@ -68,7 +71,7 @@ def report(
             Problem.argument("CITY", "name a CITY (from the cluster) or --from-file")
         )
     target = output or Path(f"{validated.blueprint.name}-report.html")
-    target.write_text(render(content), encoding="utf-8")
+    write_file(target, render(content), inputs=inputs)
     click.echo(
         f"wrote {target}: {len(content['initiatives'])} initiatives, "
         f"{len(content['kpis'])} KPI targets" + (" (plan only)" if content["plan_only"] else "")

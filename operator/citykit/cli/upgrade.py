@@ -1,22 +1,22 @@
 """`citykit upgrade FILE --catalogue VERSION`: move a city's blueprint to a newer catalogue.
 
 The pure `citykit.core.upgrade.blueprint` decides; this edge reads the file, prints the warnings and
-the diff, and writes the new text in one step (a temporary file renamed over the old one),
-so the file is either the old one or the upgraded one, never half of each.
+the diff, and writes the new text through `citykit.cli.userfiles` (a temporary file renamed
+over the old one; a symlink keeps pointing at the upgraded file), so the file is either the old
+one or the upgraded one, never half of each.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
 from citykit.cli.blueprint import catalogue_version, echo_blueprint_diff
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
+from citykit.cli.userfiles import check_writable, write_file
 from citykit.core.load.errors import CitykitError, Problem
-from citykit.core.load.source import load_bytes
+from citykit.core.load.source import load_bytes, read_bounded
 from citykit.core.model.catalogue import catalogue_versions, load_catalogue, version_key
 from citykit.core.model.validation import validate
 from citykit.resources import example_cities
@@ -49,12 +49,9 @@ def upgrade(file: str, version: str, dry_run: bool, project: Path) -> None:
             )
         )
     target = catalogue_version(version, "--catalogue")
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise CitykitError(
-            Problem(str(path), 1, 1, "", f"cannot read file: {error.strerror or error}")
-        ) from None
+    raw = read_bounded(str(path))
+    if not dry_run:
+        check_writable(path)
     document = load_bytes(str(path), raw)
     current = validate(document)
     pinned = current.blueprint.catalogue_version
@@ -78,23 +75,9 @@ def upgrade(file: str, version: str, dry_run: bool, project: Path) -> None:
     if dry_run:
         click.echo(f"{path}: would upgrade: {summary} (dry run, nothing written)")
         return
-    _replace(path, result.text)
+    write_file(path, result.text)
     click.echo(f"{path}: upgraded: {summary}")
     click.echo(
         f"what changed in the catalogue: `citykit catalogue diff {before.catalogue_version} "
         f"{after.catalogue_version}`"
     )
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write `text` over `path` atomically, keeping its permissions."""
-    mode = path.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

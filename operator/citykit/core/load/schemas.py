@@ -29,6 +29,20 @@ from citykit.api.jsonschemas import load_schema, schema_names
 from citykit.core.load.errors import Problem, listing, number_text, shown
 from citykit.core.load.source import Document, FieldPath
 
+# The patterns the schemas give display text (names, purposes, references, sources): no C0 or
+# C1 control character, which a terminal would obey (an OSC escape retitles the window) and a
+# page would carry; a multi-line field keeps tab and newline.
+DISPLAY_TEXT = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+MULTILINE_TEXT = "^[^\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f]*$"
+TEXT_PATTERNS = (DISPLAY_TEXT, MULTILINE_TEXT)
+
+
+def _is_control(char: str, pattern: str) -> bool:
+    code = ord(char)
+    if pattern == MULTILINE_TEXT and char in "\t\n":
+        return False
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
 
 @functools.lru_cache(maxsize=512)
 def compiled_pattern(pattern: str) -> re.Pattern[str]:
@@ -159,6 +173,13 @@ def _explain(
         case "type":
             return path, f"expected {_a(expected)}, got {_json_type(instance)}" + _as_written(
                 instance, written(path), expected
+            )
+        case "pattern" if expected in TEXT_PATTERNS and isinstance(instance, str):
+            control = next(char for char in instance if _is_control(char, expected))
+            return path, (
+                f"{shown(instance)} holds the control character U+{ord(control):04X}; display "
+                "text may hold no control characters (C0 or C1"
+                + (", except tab and newline)" if expected == MULTILINE_TEXT else ")")
             )
         case "pattern":
             hint = schema.get("description", "").split(";")[0].rstrip(".")

@@ -13,11 +13,14 @@ from __future__ import annotations
 import datetime
 import functools
 import math
+import os
 import re
+import stat
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -90,19 +93,46 @@ def from_data(source: str, data: Any) -> Document:
 
 
 def load_file(path: Path | str) -> Document:
-    """Read and parse one YAML file into a located `Document`, or raise `CitykitError`."""
-    path = Path(path)
+    """Read and parse one YAML file (`-`: standard input) into a located `Document`, or raise
+    `CitykitError`."""
     name = str(path)
+    return load_bytes(name, read_bounded(name))
+
+
+def read_bounded(name: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of file `name` (`-`: standard input), reading at most `limit` + 1 of them, so
+    a pipe, a device (`/dev/zero`) or a file that grows is refused as soon as it is too big
+    rather than read until memory runs out. Every failure is one located line."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _whole_file(
-                name, f"file is {size:,} bytes; citykit reads at most {MAX_FILE_BYTES:,}"
-            )
-        raw = path.read_bytes()
+        if name == "-":
+            raw = _read_at_most(sys.stdin.buffer, limit + 1)
+        else:
+            with open(name, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if stat.S_ISREG(os.fstat(handle.fileno()).st_mode) and size > limit:
+                    raise _whole_file(
+                        name, f"file is {size:,} bytes; citykit reads at most {limit:,}"
+                    )
+                raw = _read_at_most(handle, limit + 1)
     except OSError as error:
         raise _whole_file(name, f"cannot read file: {error.strerror or error}") from None
-    return load_bytes(name, raw)
+    if len(raw) > limit:
+        raise _whole_file(
+            name, f"input is more than {limit:,} bytes; citykit reads at most {limit:,}"
+        )
+    return raw
+
+
+def _read_at_most(handle: BinaryIO, size: int) -> bytes:
+    chunks: list[bytes] = []
+    left = size
+    while left > 0:
+        chunk = handle.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def load_bytes(source: str, raw: bytes) -> Document:

@@ -36,6 +36,9 @@ def replace_scalars(source: str, text: str, values: Mapping[FieldPath, str]) -> 
     quoted stays quoted). A path that is missing, not a scalar, an alias or a block scalar is
     a located refusal: the caller then changes nothing."""
     spans: dict[FieldPath, tuple[int, int, str]] = {}
+    # where each path written in the text starts (1-based), to place a refusal of a path that
+    # is not written there (it comes from a merge key `<<` or an alias) at its nearest parent
+    starts: dict[FieldPath, tuple[int, int]] = {}
     stack: list[_Frame] = []
     problems: list[Problem] = []
 
@@ -59,6 +62,8 @@ def replace_scalars(source: str, text: str, values: Mapping[FieldPath, str]) -> 
                 stack[-1].key = event.value
                 continue
             path = child_path() if stack else ()
+            if event.start_mark is not None:
+                starts.setdefault(path, (event.start_mark.line + 1, event.start_mark.column + 1))
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 stack.append(_Frame(path, isinstance(event, yaml.MappingStartEvent)))
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
@@ -88,7 +93,13 @@ def replace_scalars(source: str, text: str, values: Mapping[FieldPath, str]) -> 
         raise CitykitError(Problem(source, 1, 1, "", f"invalid YAML: {error}")) from None
     missing = [path for path in values if path not in spans]
     problems += [
-        Problem(source, 1, 1, dotted(path), "no such scalar to change")
+        Problem(
+            source,
+            *_nearest(starts, path),
+            dotted(path),
+            "not written here as a scalar (it comes from a merge key `<<` or an alias, or is "
+            "missing): write it out under its mapping so citykit can change it in place",
+        )
         for path in missing
         if not any(problem.path == dotted(path) for problem in problems)
     ]
@@ -97,6 +108,13 @@ def replace_scalars(source: str, text: str, values: Mapping[FieldPath, str]) -> 
     for path, (begin, finish, style) in sorted(spans.items(), key=lambda item: -item[1][0]):
         text = text[:begin] + _written(values[path], style) + text[finish:]
     return text
+
+
+def _nearest(starts: Mapping[FieldPath, tuple[int, int]], path: FieldPath) -> tuple[int, int]:
+    for end in range(len(path), -1, -1):
+        if path[:end] in starts:
+            return starts[path[:end]]
+    return (1, 1)
 
 
 def _written(value: str, style: str) -> str:

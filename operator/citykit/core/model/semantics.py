@@ -7,12 +7,13 @@ import difflib
 import json
 from collections.abc import Iterable, Iterator
 
+from citykit.api.crd import PERCENT_UNIT, SIGNED_UNITS
 from citykit.core.load import schemas
 from citykit.core.load.errors import Problem, listing, number_text, shown
 from citykit.core.load.secretscan import find_secrets
-from citykit.core.load.source import Document
+from citykit.core.load.source import Document, FieldPath
 from citykit.core.model.blueprint import Blueprint, InitiativeSpec
-from citykit.core.model.catalogue import Catalogue
+from citykit.core.model.catalogue import Catalogue, Kpi
 
 SPEC = ("spec",)
 # Parameters are rendered into a ConfigMap (at most 1 MiB) and the Initiative object: bound
@@ -250,6 +251,7 @@ def _kpi_targets(
             yield document.problem(
                 (*path, "kpi"), f"no enabled initiative moves KPI '{target.kpi}'"
             )
+        yield from _in_unit_range(document, path, target.baseline, target.target, kpi)
         improves = (
             target.target < target.baseline
             if kpi.better == "lower"
@@ -262,6 +264,34 @@ def _kpi_targets(
                 f"{number_text(target.baseline)} "
                 f"({kpi.title}: {kpi.better} is better)",
             )
+
+
+def _in_unit_range(
+    document: Document, path: FieldPath, baseline: float, target: float, kpi: Kpi
+) -> Iterator[Problem]:
+    """A baseline or target its KPI's unit cannot take (a percent over 100, a negative
+    count), as `kpi record` refuses such a measured value (`core.office.kpi.value_range`,
+    the CRD's CEL rules: the same ranges)."""
+    low, high = _unit_range(kpi.unit)
+    for field, value in (("baseline", baseline), ("target", target)):
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = (
+                f"{number_text(low or 0)}..{number_text(high)}"
+                if high is not None
+                else f"at least {number_text(low or 0)}"
+            )
+            yield document.problem(
+                (*path, field),
+                f"{field} {number_text(value)} is outside {kpi.unit} ({bounds}) for {kpi.title}",
+            )
+
+
+def _unit_range(unit: str) -> tuple[float | None, float | None]:
+    if unit == PERCENT_UNIT:
+        return 0.0, 100.0
+    if unit in SIGNED_UNITS:
+        return None, None
+    return 0.0, None
 
 
 def _suggest(name: str, known: Iterable[str]) -> str:
