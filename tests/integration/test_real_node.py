@@ -123,6 +123,12 @@ def active_pod(api: client.ApiClient) -> str | None:
     return next((name for name in names if holder.startswith(f"{name}_")), None)
 
 
+def roll_out(api: client.ApiClient, city: str, initiatives: int) -> None:
+    """Tallinn's first `initiatives`, renamed `city`, created and waited for until Live."""
+    create_blueprint(api, blueprint("tallinn", city, keep=initiatives))
+    wait_for(lambda: all_live(api, city, initiatives), READY_SECONDS, f"{city} Live")
+
+
 def test_both_replicas_run_the_built_image_on_the_real_node(
     api: client.ApiClient, release: str
 ) -> None:
@@ -163,7 +169,7 @@ def test_the_container_is_non_root_with_a_read_only_root_and_no_shell(
 def test_the_active_replica_holds_the_lease_and_logs_it(
     api: client.ApiClient, release: str, kubectl: Any
 ) -> None:
-    active = wait_for(lambda: active_pod(api), 120, "a Pod holding the Lease")
+    active = wait_for(lambda: active_pod(api), READY_SECONDS, "a Pod holding the Lease")
     logs = kubectl("logs", "-n", NAMESPACE, active).stdout
     assert f"acquired lease {NAMESPACE}/{RELEASE}: this operator is active" in logs
     [standby] = [pod.metadata.name for pod in ready_pods(api) if pod.metadata.name != active]
@@ -173,13 +179,7 @@ def test_the_active_replica_holds_the_lease_and_logs_it(
 def test_a_city_reaches_live_through_the_containerised_operator(
     api: client.ApiClient, release: str
 ) -> None:
-    data = blueprint("tallinn", "real-node", keep=4)
-    create_blueprint(api, data)
-    wait_for(
-        lambda: all_live(api, "real-node", len(data["spec"]["initiatives"])),
-        READY_SECONDS,
-        "every initiative Live",
-    )
+    roll_out(api, "real-node", 4)
     pods = client.CoreV1Api(api).list_namespaced_pod("city-real-node").items
     assert pods and all(pod.spec.node_name != realnode.NODE_NAME for pod in pods)
 
@@ -200,13 +200,13 @@ def test_the_metrics_service_answers_through_its_cluster_ip(
         except OSError:
             return None
 
-    assert "citykit_api_writes_total" in wait_for(scrape, 120, f"an answer from {url}")
+    assert "citykit_api_writes_total" in wait_for(scrape, READY_SECONDS, f"an answer from {url}")
 
 
 def test_the_standby_takes_over_when_the_active_pod_is_deleted(
     api: client.ApiClient, release: str, kubectl: Any
 ) -> None:
-    active = wait_for(lambda: active_pod(api), 120, "a Pod holding the Lease")
+    active = wait_for(lambda: active_pod(api), READY_SECONDS, "a Pod holding the Lease")
     kubectl("delete", "pod", "-n", NAMESPACE, active, "--wait=false")
     successor = wait_for(
         lambda: (name := active_pod(api)) != active and name,
@@ -214,13 +214,7 @@ def test_the_standby_takes_over_when_the_active_pod_is_deleted(
         "another Pod to hold the Lease",
     )
     assert successor != active
-    data = blueprint("tallinn", "after-handover", keep=2)
-    create_blueprint(api, data)
-    wait_for(
-        lambda: all_live(api, "after-handover", len(data["spec"]["initiatives"])),
-        READY_SECONDS,
-        "the new active operator to roll a city out",
-    )
+    roll_out(api, "after-handover", 2)
     assert deployments(api, "real-node")  # the first city is still there, converged
     assert all_live(api, "real-node", 4)
 
