@@ -40,7 +40,7 @@ class OperatorProcess:
             "KUBECONFIG": str(self.kubeconfig),
         }
         if self.resync_seconds is not None:  # else the operator's default (10 minutes)
-            env["CITYKIT_RESYNC"] = f"{self.resync_seconds:g}"
+            env["CITYKIT_RESYNC_SECONDS"] = f"{self.resync_seconds:g}"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
