@@ -604,3 +604,54 @@ def test_a_pin_inside_a_merge_key_is_refused_at_its_mapping() -> None:
     with pytest.raises(CitykitError) as refusal:
         replace_scalars("b.yaml", text, {("spec", "pin"): "2.0.0"})
     assert str(refusal.value).startswith("b.yaml:4:3: spec.pin: not written here as a scalar")
+
+
+# What is shown: status names a failed revision and the last good one; a chart is finite.
+
+
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [
+        ({"revision": "r3"}, "r3"),
+        ({"revision": "r3", "candidateRevision": "r4"}, "r3 -> r4"),
+        (
+            {"revision": "r3", "failedRevision": "r4", "lastGood": {"revision": "r3"}},
+            "r3 (r4 failed)",
+        ),
+        ({"revision": "r4", "lastGood": {"revision": "r3"}}, "r4 (last good r3)"),
+        ({"revision": "r3\x1b]0;owned\x07"}, "r3\\x1b]0;owned\\x07"),
+        ({}, "-"),
+    ],
+)
+def test_status_shows_failed_and_last_good_revisions(status: dict[str, Any], shown: str) -> None:
+    from citykit.cli.statusview import revision_text
+
+    assert revision_text(status) == shown
+
+
+@pytest.mark.parametrize(
+    ("baseline", "target", "value"),
+    [(1e308, -1e308, 1e308), (1e308, 0.0, float("inf")), (5.0, 4.0, float("nan"))],
+)
+def test_a_kpi_chart_never_draws_a_number_that_is_not_finite(
+    baseline: float, target: float, value: float
+) -> None:
+    import datetime
+
+    from citykit.core.office.svg import Point, kpi_chart
+
+    kpi = {
+        "kpi": "pm25-annual-mean",
+        "baseline": baseline,
+        "baselineYear": 2020,
+        "target": target,
+        "year": 2030,
+        "expected": baseline,
+        "verdict": "off-track",
+        "commitment": "binding",
+        "unit": "µg/m³",
+        "better": "lower",
+    }
+    day = datetime.date(2025, 6, 30)
+    svg = kpi_chart(kpi, [Point(day, value, "2025-06-30")], datetime.date(2026, 1, 1), "k")
+    assert not re.search(r"\b(nan|inf)\b", svg.lower())

@@ -110,6 +110,7 @@ def kpi_chart(
     observation as a dot (the latest larger), today as a vertical rule, framed in the
     verdict's colour with its mark and word."""
     width, height, left, right, top, bottom = 420, 200, 56, 16, 28, 30
+    points = [point for point in points if math.isfinite(point.value)]  # none is a reading
     start = datetime.date(kpi["baselineYear"], 12, 31)
     due = datetime.date(kpi["year"], 12, 31)
     first = min([start, *(p.day for p in points)])
