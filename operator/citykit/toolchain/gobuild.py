@@ -69,8 +69,9 @@ def is_current(out: Path, step: GoBuild) -> bool:
 
 
 @contextmanager
-def _build_lock(out: Path) -> Iterator[None]:
-    """Two `citykit cluster up`s (or a test session and a developer) must not build at once."""
+def build_lock(out: Path) -> Iterator[None]:
+    """Two `citykit cluster up`s (or a test session and a developer) must not build into one
+    folder at once; the second waits, then finds the work done."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -123,7 +124,7 @@ def ensure_built(
             f"the Go toolchain is not on PATH; it is needed once to build {what}"
             f" into {out} (install Go 1.26 or newer)"
         )
-    with _build_lock(out):
+    with build_lock(out):
         for step in steps:
             if is_current(out, step):
                 continue

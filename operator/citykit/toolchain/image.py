@@ -27,6 +27,7 @@ from pathlib import Path
 
 from citykit import __version__
 from citykit.toolchain.errors import ToolchainError
+from citykit.toolchain.gobuild import build_lock
 from citykit.toolchain.locations import cache_root
 from citykit.toolchain.oci import (
     Blob,
@@ -120,7 +121,13 @@ def find_recipe() -> Recipe:
 
 
 def build_image(out: Path, cache: Path, report: Report) -> Image:
-    """Builds the archive `out/citykit-operator-<version>.tar`, reusing cached layers."""
+    """Builds the archive `out/citykit-operator-<version>.tar`, reusing cached layers; one
+    build per cache at a time (layers are written under fixed temporary names)."""
+    with build_lock(cache):
+        return _build_image(out, cache, report)
+
+
+def _build_image(out: Path, cache: Path, report: Report) -> Image:
     recipe = find_recipe()
     out.mkdir(parents=True, exist_ok=True)
     blobs = cache / "blobs"
@@ -357,6 +364,11 @@ def _tidy(root: Path) -> None:
 def build_pause_image(pause: Path, cache: Path) -> Path:
     """The real node's sandbox image: one static binary (gomodules/local-cluster/cmd/pause),
     named as the node's containerd asks for it."""
+    with build_lock(cache):
+        return _build_pause_image(pause, cache)
+
+
+def _build_pause_image(pause: Path, cache: Path) -> Path:
     blobs = cache / "blobs"
     with tempfile.TemporaryDirectory(prefix="citykit-image-") as scratch:
         root = Path(scratch)
