@@ -139,6 +139,47 @@ def core_imports() -> Iterator[tuple[str, str, str]]:
                 yield f"{path.relative_to(PACKAGE)}:{line}: {module}", concern, imported
 
 
+# Every package of citykit by rank: a package imports only packages of a lower rank, so the
+# arrows of DESIGN.md (cli -> controller/infra/localcluster -> kube/toolchain -> core -> api)
+# hold for the edges too. `resources` and `serialize` are leaf helpers any layer may use.
+PACKAGE_RANKS = {
+    "__init__": 0,  # citykit/__init__.py: the version
+    "resources": 0,
+    "serialize": 0,
+    "api": 1,
+    "core": 2,
+    "kube": 3,
+    "toolchain": 3,
+    "controller": 4,
+    "infra": 4,
+    "localcluster": 4,
+    "cli": 5,
+    "__main__": 6,
+}
+
+
+def top_package(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def test_every_package_has_a_rank() -> None:
+    assert {top_package(path) for path in PACKAGE.rglob("*.py")} == set(PACKAGE_RANKS)
+
+
+def test_packages_import_only_packages_of_a_lower_rank() -> None:
+    offences = [
+        f"{path.relative_to(PACKAGE)}:{line}: {module}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for line, module in imported_modules(path)
+        if module.startswith("citykit.")
+        and (target := module.split(".")[1]) in PACKAGE_RANKS
+        and target != top_package(path)
+        and PACKAGE_RANKS[target] >= PACKAGE_RANKS[top_package(path)]
+    ]
+
+    assert offences == []
+
+
 def test_every_core_module_lives_in_a_concern() -> None:
     """A new module goes where its concern is (or a new concern is ranked here)."""
     loose = [
