@@ -51,7 +51,8 @@ _EXCLUDED = ("doc", "man", "locale", "info", "lintian", "bug")
 PYTHON = "/usr/bin/python3.11"
 SITE_PACKAGES = "usr/local/lib/python3.11/dist-packages"  # on Debian Python's sys.path
 # The kubernetes client's asyncio twin (68 MB of 126): citykit uses the synchronous client
-# and kopf its own aiohttp calls, so nothing imports it (tests/e2e/test_image.py holds that).
+# and kopf its own aiohttp calls, so nothing imports it (tests/integration/test_real_node.py
+# runs the operator from the image without it).
 _UNUSED = ("kubernetes/aio",)
 # SOURCE_DATE_EPOCH's role, fixed: the image's bytes do not depend on when it was built.
 CREATED = "1970-01-01T00:00:00Z"
@@ -174,15 +175,14 @@ def _debian_key(recipe: Recipe) -> str:
 def _cached(cache: Path, step: str, key: str, make: Callable[[], Blob]) -> Layer:
     """A layer made once per `key`; the record names the blob by digest."""
     record = cache / "layers" / f"{step}-{key}"
-    blob_path = (
-        cache / "blobs" / record.read_text().removeprefix("sha256:") if record.is_file() else None
-    )
-    if blob_path is not None and blob_path.is_file():
-        blob = Blob(blob_path, record.read_text(), blob_path.stat().st_size)
-    else:
-        blob = make()
-        record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(blob.digest)
+    if record.is_file():
+        digest = record.read_text()
+        path = cache / "blobs" / digest.removeprefix("sha256:")
+        if path.is_file():
+            return Layer(Blob(path, digest, path.stat().st_size), step)
+    blob = make()
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(blob.digest)
     return Layer(blob, step)
 
 
@@ -251,7 +251,9 @@ def _debian(recipe: Recipe, blobs: Path, report: Report) -> Blob:
 
 
 def _packages(recipe: Recipe, cache: Path, blobs: Path, report: Report) -> Blob:
-    wheels = cache / "wheels" / _digest(recipe.requirements.read_bytes())
+    # Keyed by the lock alone: what is downloaded does not change when this recipe does.
+    lock = recipe.requirements.read_bytes()
+    wheels = cache / "wheels" / hashlib.sha256(lock).hexdigest()[:16]
     if not (wheels / ".complete").is_file():
         report("downloading the operator's Python packages (pinned, hashed)")
         _pip(

@@ -22,12 +22,10 @@ import json
 import os
 import stat
 import tarfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -116,15 +114,36 @@ def store_blob(blobs: Path, data: bytes) -> Blob:
     return Blob(path, f"sha256:{digest}", len(data))
 
 
-def layer_blob(blobs: Path, fill: Any) -> Blob:
+class _HashingWriter:
+    """A file opened for writing that hashes what goes through it, so a layer or an archive
+    of a hundred megabytes is not read back to learn its digest."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out, self.sha, self.size = out, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return self.out.write(data)
+
+    def tell(self) -> int:
+        return self.size
+
+
+def _write_hashed(path: Path, fill: Callable[[IO[bytes]], None]) -> tuple[str, int]:
+    """Runs `fill(file)` into `path`; returns the sha256 hex digest and size written."""
+    with path.open("wb") as out:
+        writer = _HashingWriter(out)
+        fill(writer)  # type: ignore[arg-type]  # a writer is all tarfile and fill use
+    return writer.sha.hexdigest(), writer.size
+
+
+def layer_blob(blobs: Path, fill: Callable[[IO[bytes]], None]) -> Blob:
     """Runs `fill(file)` to write a layer, then files it under its digest."""
     blobs.mkdir(parents=True, exist_ok=True)
     partial = blobs / ".layer.partial"
-    with partial.open("wb") as out:
-        fill(out)
-    digest = _file_sha256(partial)
+    digest, size = _write_hashed(partial, fill)
     path = blobs / digest
-    size = partial.stat().st_size
     partial.replace(path)
     return Blob(path, f"sha256:{digest}", size)
 
@@ -166,33 +185,26 @@ def write_archive(spec: ImageSpec, layers: Sequence[Layer], blobs: Path, archive
         {_member(blob): blob for blob in (config, *(layer.blob for layer in layers))}.items()
     )
     partial = archive.with_name(f".{archive.name}.partial")
-    with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name in ("blobs", "blobs/sha256"):
-            tar.addfile(_info(name, tarfile.DIRTYPE, 0o755, 0))
-        for name, blob in members:
-            info = _info(name, tarfile.REGTYPE, 0o644, 0)
-            info.size = blob.size
-            with blob.path.open("rb") as data:
-                tar.addfile(info, data)
-        manifest = canonical_json(docker_manifest)
-        info = _info("manifest.json", tarfile.REGTYPE, 0o644, 0)
-        info.size = len(manifest)
-        tar.addfile(info, io.BytesIO(manifest))
+
+    def fill(out: IO[bytes]) -> None:
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name in ("blobs", "blobs/sha256"):
+                tar.addfile(_info(name, tarfile.DIRTYPE, 0o755, 0))
+            for name, blob in members:
+                info = _info(name, tarfile.REGTYPE, 0o644, 0)
+                info.size = blob.size
+                with blob.path.open("rb") as data:
+                    tar.addfile(info, data)
+            manifest = canonical_json(docker_manifest)
+            info = _info("manifest.json", tarfile.REGTYPE, 0o644, 0)
+            info.size = len(manifest)
+            tar.addfile(info, io.BytesIO(manifest))
+
+    digest, _ = _write_hashed(partial, fill)
     partial.replace(archive)
     return Image(
-        archive,
-        config.digest,
-        f"sha256:{_file_sha256(archive)}",
-        sum(layer.blob.size for layer in layers),
+        archive, config.digest, f"sha256:{digest}", sum(layer.blob.size for layer in layers)
     )
-
-
-def _file_sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as content:
-        while chunk := content.read(_CHUNK):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 def _member(blob: Blob) -> str:
