@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from citykit.api.enums import KubeCondition
 from citykit.kube.wait import wait_for
@@ -439,7 +440,11 @@ def _grant_kubelet_delegated_auth(api: BootstrapClient) -> None:
 
 def _real_node_ready(api: BootstrapClient) -> bool:
     node = api.get_json(f"/api/v1/nodes/{realnode.NODE_NAME}")
-    return node is not None and any(
+    return node is not None and _ready(node)
+
+
+def _ready(node: dict[str, Any]) -> bool:
+    return any(
         c["type"] == KubeCondition.NODE_READY and c["status"] == "True"
         for c in node.get("status", {}).get("conditions", [])
     )
@@ -484,11 +489,4 @@ def _nodes_ready(api: BootstrapClient) -> bool:
     nodes = api.get_json("/api/v1/nodes?labelSelector=type%3Dkwok")
     if nodes is None or len(nodes["items"]) < NODE_COUNT:
         return False
-    return all(
-        not node["spec"].get("taints")
-        and any(
-            c["type"] == KubeCondition.NODE_READY and c["status"] == "True"
-            for c in node.get("status", {}).get("conditions", [])
-        )
-        for node in nodes["items"]
-    )
+    return all(not node["spec"].get("taints") and _ready(node) for node in nodes["items"])
