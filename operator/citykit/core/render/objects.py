@@ -192,8 +192,12 @@ def revision_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def workload_revision(spec: Mapping[str, Any], catalogue: Catalogue) -> str:
     """The revision of what `spec` runs: a short stable hash of its citywide workloads."""
-    workloads = _workloads(spec, catalogue, Wave.CITYWIDE)
-    return hashlib.sha256(json.dumps(workloads, sort_keys=True).encode()).hexdigest()[:10]
+    return _revision(_workloads(spec, catalogue, Wave.CITYWIDE))
+
+
+def _revision(citywide: list[Manifest]) -> str:
+    """The hash of citywide workloads not yet labelled with it."""
+    return hashlib.sha256(json.dumps(citywide, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def initiative_revisions(validated: ValidatedBlueprint) -> dict[str, str]:
@@ -222,15 +226,21 @@ def revision_workloads(
     revision is restored while the Initiative's own spec is another's (an upgrade's
     candidate, a revision that rolled back). None when `spec` no longer renders `revision`
     (a citykit that renders differently): then what runs is left as it is."""
-    if workload_revision(spec, catalogue) != revision:
+    manifests = _workloads(spec, catalogue, Wave.CITYWIDE)
+    if _revision(manifests) != revision:
         return None
-    return _labelled(spec, catalogue, Wave.CITYWIDE)
+    return _with_revision(manifests, revision)
 
 
 def _labelled(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave) -> list[Manifest]:
-    """`spec`'s workloads in `wave`, each labelled with the revision `spec` renders."""
-    revision = workload_revision(spec, catalogue)
+    """`spec`'s workloads in `wave`, each labelled with the revision `spec` renders. Citywide,
+    the workloads hashed are the ones returned: rendered once, not twice."""
     manifests = _workloads(spec, catalogue, wave)
+    citywide = manifests if wave == Wave.CITYWIDE else _workloads(spec, catalogue, Wave.CITYWIDE)
+    return _with_revision(manifests, _revision(citywide))
+
+
+def _with_revision(manifests: list[Manifest], revision: str) -> list[Manifest]:
     for manifest in manifests:
         manifest["metadata"]["labels"][REVISION_LABEL] = revision
     return manifests
