@@ -15,7 +15,11 @@ largest example city and 1 s automatic gates:
 - writes: the operator's API writes (apiserver audit log) per planned object during the
   cold chain rollout (goal <= 1.5), and its writes while idle afterwards (goal 0).
 
-Figures, not assertions. Run: `python3 benchmarks/rollout_bench.py [--idle SECONDS]`.
+Figures, not assertions. Run: `python3 -m benchmarks.rollout_bench [--idle SECONDS]
+[--city NAME] [--writes-only]`; `--writes-only` skips the floors and the flat rollout and
+measures the chain's writes alone. The writes are broken down by verb and resource (a server-
+side apply, create or change, is a `patch`), by Initiative phase transition, by Event reason,
+and into Deployment patches that changed the object and ones that did not.
 """
 
 from __future__ import annotations
@@ -30,12 +34,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import yaml
-from kubernetes import client, config
+from kubernetes import client, config, watch
+from urllib3.exceptions import ProtocolError
 
 from citykit import kube
 from citykit.api.enums import Wave
@@ -96,12 +101,121 @@ def operator_writes(audit_log: Path, since: int) -> Counter[str]:
     return counts
 
 
-def city(name: str, flat: bool) -> dict[str, Any]:
-    largest = max(
-        example_cities_dir().glob("*.yaml"),
-        key=lambda path: len(load_file(path).data["spec"]["initiatives"]),
+class Changes:
+    """What the chain's writes changed, seen by watches during its rollout: each Initiative
+    status change as its phase transition, and each Deployment change the operator can have
+    made (a new generation, or new labels or annotations)."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.transitions: Counter[str] = Counter()
+        self.deployment_changes: Counter[str] = Counter()
+        self._watches = [watch.Watch(), watch.Watch()]
+        custom, apps = client.CustomObjectsApi(api), client.AppsV1Api(api)
+        self._threads = [
+            threading.Thread(
+                target=self._initiatives,
+                args=(self._watches[0], custom, namespace),
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._deployments,
+                args=(self._watches[1], apps, namespace),
+                daemon=True,
+            ),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _initiatives(
+        self, stream: watch.Watch, custom: client.CustomObjectsApi, namespace: str
+    ) -> None:
+        seen: dict[str, dict[str, Any]] = {}
+        events = stream.stream(
+            custom.list_namespaced_custom_object,
+            *("citykit.io", "v1alpha1", namespace, "initiatives"),
+            timeout_seconds=3600,
+        )
+        with suppress(ProtocolError):  # the watch was stopped
+            for event in events:
+                item = event["object"]
+                name, status = item["metadata"]["name"], item.get("status") or {}
+                old = seen.get(name, {})
+                if status != old:
+                    before, after = old.get("phase", "-"), status.get("phase", "-")
+                    self.transitions[f"{before} -> {after}"] += 1
+                seen[name] = status
+
+    def _deployments(self, stream: watch.Watch, apps: client.AppsV1Api, namespace: str) -> None:
+        seen: dict[str, tuple[Any, ...]] = {}
+        events = stream.stream(apps.list_namespaced_deployment, namespace, timeout_seconds=3600)
+        with suppress(ProtocolError):  # the watch was stopped
+            for event in events:
+                meta = event["object"].metadata
+                key = (meta.generation, meta.labels, meta.annotations)
+                if meta.name in seen and seen[meta.name] != key:
+                    self.deployment_changes[meta.name] += 1
+                seen[meta.name] = key
+
+    def stop(self) -> None:
+        for stream in self._watches:
+            stream.stop()
+
+
+def events_by_reason(api: client.ApiClient, namespace: str) -> Counter[str]:
+    """The Events citykit posted about the city's objects, by reason."""
+    found = client.CoreV1Api(api).list_namespaced_event(namespace).items
+    return Counter(str(e.reason) for e in found if e.source and e.source.component == "citykit")
+
+
+def deployment_patches(audit_log: Path, since: int, namespace: str) -> Counter[str]:
+    """The operator's Deployment patches after the first `since` audit events, by name."""
+    counts: Counter[str] = Counter()
+    for event in audit.events(audit_log)[since:]:
+        ref = event.get("objectRef", {})
+        if (
+            event.get("stage") == "ResponseComplete"
+            and event.get("verb") == "patch"
+            and ref.get("resource") == "deployments"
+            and not ref.get("subresource")
+            and ref.get("namespace") == namespace
+            and event.get("userAgent", "").startswith(("kopf/", "OpenAPI-Generator/"))
+        ):
+            counts[ref["name"]] += 1
+    return counts
+
+
+def print_breakdown(
+    api: client.ApiClient, changes: Changes, patches: Counter[str], namespace: str
+) -> None:
+    print("  Initiative status changes by phase transition:")
+    for transition, count in changes.transitions.most_common():
+        print(f"    {transition}: {count}")
+    print(
+        "  Events by reason: "
+        + ", ".join(
+            f"{reason} {count}" for reason, count in events_by_reason(api, namespace).most_common()
+        )
     )
-    data: dict[str, Any] = copy.deepcopy(yaml.safe_load(largest.read_text()))
+    changed = sum(min(count, changes.deployment_changes[name]) for name, count in patches.items())
+    print(
+        f"  Deployment patches: {sum(patches.values())} on {len(patches)} Deployments,"
+        f" {changed} changed the object, {sum(patches.values()) - changed} changed nothing;"
+        " patches per Deployment: "
+        + ", ".join(f"{n}x {c}" for n, c in sorted(Counter(patches.values()).items()))
+    )
+
+
+def city(name: str, flat: bool, example: str | None = None) -> dict[str, Any]:
+    """An example city (`example`, or the largest) under `name`, with 1 s automatic gates."""
+    source = (
+        example_cities_dir() / f"{example}.yaml"
+        if example
+        else max(
+            example_cities_dir().glob("*.yaml"),
+            key=lambda path: len(load_file(path).data["spec"]["initiatives"]),
+        )
+    )
+    data: dict[str, Any] = copy.deepcopy(yaml.safe_load(source.read_text()))
     data["metadata"]["name"] = name
     for item in data["spec"]["initiatives"]:
         item["gate"] = {"healthyFor": f"{GATE_SECONDS:g}s", "approval": "auto"}
@@ -250,30 +364,51 @@ def operator_rollout(api: client.ApiClient, operator: OperatorProcess, data: Any
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle", type=float, default=60, help="idle window in seconds")
-    idle = parser.parse_args().idle
+    parser.add_argument("--writes-only", action="store_true", help="the chain's writes alone")
+    parser.add_argument("--city", help="an example city's name (default: the largest)")
+    arguments = parser.parse_args()
+    idle, example = arguments.idle, arguments.city
+    chain = city("chain", flat=False, example=example)
+    namespace = f"city-{chain['metadata']['name']}"
     with cluster_and_operator("bench") as (cluster, operator, api):
         kubeconfig = cluster.kubeconfig
-
-        flat_floor = kubectl_floor(kubeconfig, city("floor", flat=True))
-        deployment_seconds = one_deployment_seconds(kubeconfig, city("floor", flat=True))
-        chain = city("chain", flat=False)
-        chain_floor, waves = critical_path(chain, deployment_seconds)
-        orchestrated = kubectl_orchestrated(kubeconfig, city("orchestrated", flat=False))
+        if not arguments.writes_only:
+            flat_floor = kubectl_floor(kubeconfig, city("floor", flat=True, example=example))
+            deployment_seconds = one_deployment_seconds(
+                kubeconfig, city("floor", flat=True, example=example)
+            )
+            chain_floor, waves = critical_path(chain, deployment_seconds)
+            orchestrated = kubectl_orchestrated(
+                kubeconfig, city("orchestrated", flat=False, example=example)
+            )
 
         operator.start()
         time.sleep(3)  # the operator's startup (CRD scan, first list) is not the rollout
-        flat_seconds = operator_rollout(api, operator, city("flat", flat=True))
+        if not arguments.writes_only:
+            flat_seconds = operator_rollout(api, operator, city("flat", flat=True, example=example))
+        changes = Changes(api, namespace)
         before = len(audit.events(cluster.audit_log))
         chain_seconds = operator_rollout(api, operator, chain)
-        writes = operator_writes(cluster.audit_log, before)
         time.sleep(3)
+        writes = operator_writes(cluster.audit_log, before)
+        patches = deployment_patches(cluster.audit_log, before, namespace)
+        changes.stop()
         before_idle = len(audit.events(cluster.audit_log))
         time.sleep(idle)
         idle_writes = sum(operator_writes(cluster.audit_log, before_idle).values())
-    planned = len(rendered(chain))
-    enabled = sum(item.get("enabled", True) for item in chain["spec"]["initiatives"])
-    total = sum(writes.values())
-    print(f"{chain['metadata']['name']} (largest example): {enabled} initiatives")
+        planned = len(rendered(chain))
+        enabled = sum(item.get("enabled", True) for item in chain["spec"]["initiatives"])
+        total = sum(writes.values())
+        print(f"{example or 'the largest example'}: {enabled} initiatives")
+        print(
+            f"writes during the chain rollout ({chain_seconds:.1f} s): {total} for {planned}"
+            f" planned objects ({total / planned:.2f} per object): "
+            + ", ".join(f"{k} {v}" for k, v in sorted(writes.items()))
+        )
+        print_breakdown(api, changes, patches, namespace)
+        print(f"writes while idle for {idle:g} s: {idle_writes}")
+    if arguments.writes_only:
+        return
     print(f"one Deployment Available (median of 5): {deployment_seconds:.2f} s")
     print(
         f"flat  operator {flat_seconds:6.1f} s | kubectl apply+wait {flat_floor:6.1f} s"
@@ -287,12 +422,6 @@ def main() -> None:
         f"chain operator {chain_seconds:6.1f} s | kubectl, same schedule {orchestrated:6.1f} s"
         f" | {chain_seconds / orchestrated:.2f}x"
     )
-    print(
-        f"writes during the chain rollout: {total} for {planned} planned objects"
-        f" ({total / planned:.2f} per object): "
-        + ", ".join(f"{k} {v}" for k, v in sorted(writes.items()))
-    )
-    print(f"writes while idle for {idle:g} s: {idle_writes}")
 
 
 if __name__ == "__main__":
