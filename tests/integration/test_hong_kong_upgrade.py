@@ -11,14 +11,12 @@ keeps, and to the 11 whose data-sharing agreements 2.0 extends only their Networ
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
-from urllib3.exceptions import ProtocolError
+from kubernetes import client
 
 from citykit.api.names import object_name
 from citykit.kube.wait import wait_for
@@ -26,6 +24,7 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from tests import audit
 from tests.conftest import read_city
+from tests.deployment_history import DeploymentHistory
 
 GROUP, VERSION = "citykit.io", "v1alpha1"
 CITY = "hk-programme"
@@ -82,34 +81,6 @@ def live(api: client.ApiClient, count: int) -> bool:
     )
 
 
-class Waves:
-    """Every (Deployment, wave) the city's Deployments had, from a watch: what ever ran."""
-
-    def __init__(self, api: client.ApiClient) -> None:
-        self.seen: set[tuple[str, str]] = set()
-        self.watch = watch.Watch()
-        self.stopped = False
-        self.thread = threading.Thread(target=self._run, args=(api,), daemon=True)
-        self.thread.start()
-
-    def _run(self, api: client.ApiClient) -> None:
-        try:
-            for event in self.watch.stream(
-                client.AppsV1Api(api).list_namespaced_deployment, NAMESPACE, timeout_seconds=1200
-            ):
-                item = event["object"]
-                labels = item.metadata.labels or {}
-                self.seen.add((item.metadata.name, labels.get("citykit.io/wave", "")))
-        except ProtocolError:
-            if not self.stopped:
-                raise
-
-    def stop(self) -> None:
-        self.stopped = True
-        self.watch.stop()
-        self.thread.join(timeout=10)
-
-
 def owner(name: str) -> str | None:
     """The initiative an object belongs to: the longest initiative object name that is the
     object's name or its prefix before a `-` (e.g. `living-public-wifi-portal`)."""
@@ -153,7 +124,7 @@ def test_blueprint_2_0_over_1_0_pilots_the_54_added_and_leaves_the_76_untouched(
 ) -> None:
     assert (len(KEPT), len(ADDED), len(RESHARED)) == (76, 54, 11)
     mark = len(audit.events(kube_cluster.audit_log))
-    waves = Waves(programme)
+    waves = DeploymentHistory(programme, NAMESPACE)
     try:
         found = cityblueprint(programme)
         found["spec"] = TWO["spec"]
@@ -171,7 +142,7 @@ def test_blueprint_2_0_over_1_0_pilots_the_54_added_and_leaves_the_76_untouched(
         for item in piloted
         if item["ref"] in ADDED
         and not {"pilot", "citywide"}
-        <= {wave for name, wave in waves.seen if name.startswith(f"{object_name(item['ref'])}-")}
+        <= {wave for name, _, wave in waves.seen() if owner(name) == item["ref"]}
     ] == []
     # nothing of the 76 was re-rendered; 11 had their NetworkPolicy extended, no more
     assert writes(kube_cluster.audit_log, KEPT, mark, WORKLOADS) == []

@@ -8,21 +8,20 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import ProtocolError
 
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from tests import audit
 from tests.conftest import read_city
 from tests.deadlines import EVENTUALLY, PROMPTLY, quiet
+from tests.deployment_history import DeploymentHistory
 
 GROUP, VERSION = "citykit.io", "v1alpha1"
 KILLS = 6
@@ -287,7 +286,7 @@ def test_killed_at_random_moments_the_operator_converges_and_no_wave_goes_back(
     moments = random.Random(seed)
     data = blueprint("hong-kong", "restart", gate="2s", keep=8)
     expected = len(data["spec"]["initiatives"])
-    recorder = WaveRecorder(api, "restart")
+    recorder = DeploymentHistory(api, "city-restart")
     try:
         create_blueprint(api, data)
         for _ in range(KILLS):
@@ -420,54 +419,6 @@ def test_the_finalizer_an_older_operator_left_is_removed_on_sight(
         operator.start()
 
 
-class WaveRecorder:
-    """Every wave label each Deployment of a city had, in order, from a watch."""
-
-    def __init__(self, api: client.ApiClient, city: str) -> None:
-        self.waves: dict[str, list[str]] = {}
-        self.city = city
-        self.watch = watch.Watch()
-        self.thread = threading.Thread(target=self._run, args=(api, city), daemon=True)
-        self.thread.start()
-
-    def _run(self, api: client.ApiClient, city: str) -> None:
-        apps = client.AppsV1Api(api)
-        try:
-            for event in self.watch.stream(
-                apps.list_namespaced_deployment, f"city-{city}", timeout_seconds=600
-            ):
-                item = event["object"]
-                wave = (item.metadata.labels or {}).get("citykit.io/wave", "")
-                history = self.waves.setdefault(item.metadata.name, [])
-                if not history or history[-1] != wave:
-                    history.append(wave)
-        except ProtocolError:
-            if not self.stopped:
-                raise
-
-    stopped = False
-
-    def went_back(self) -> dict[str, list[str]]:
-        return {
-            name: history
-            for name, history in self.waves.items()
-            if "citywide" in history and "pilot" in history[history.index("citywide") :]
-        }
-
-    def caught_up(self, api: client.ApiClient) -> bool:
-        """The watch has seen each Deployment's wave as the API now has it."""
-        return all(
-            self.waves.get(item.metadata.name, [None])[-1]
-            == (item.metadata.labels or {}).get("citykit.io/wave", "")
-            for item in deployments(api, self.city)
-        )
-
-    def stop(self) -> None:
-        self.stopped = True
-        self.watch.stop()
-        self.thread.join(timeout=10)
-
-
 def test_a_kill_right_after_the_flip_to_citywide_never_sends_a_deployment_back_to_pilot(
     api: client.ApiClient, operator: OperatorProcess
 ) -> None:
@@ -475,11 +426,11 @@ def test_a_kill_right_after_the_flip_to_citywide_never_sends_a_deployment_back_t
     districts = [district["id"] for district in data["spec"]["districts"]]
     for item in data["spec"]["initiatives"]:
         item.update(pilotDistricts=districts[:1], dependsOn=[])
-    recorder = WaveRecorder(api, "flipped")
+    recorder = DeploymentHistory(api, "city-flipped")
     try:
         create_blueprint(api, data)
         wait_for(
-            lambda: any("citywide" in history for history in recorder.waves.values()),
+            lambda: any("citywide" in recorder.waves(name) for name in list(recorder.labels)),
             EVENTUALLY,
             "a Deployment to flip to citywide",
             interval=0.05,

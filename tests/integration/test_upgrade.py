@@ -15,14 +15,12 @@ from __future__ import annotations
 import copy
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
-from urllib3.exceptions import ProtocolError
+from kubernetes import client
 
 from citykit.core.upgrade.blueprint import bumped_minor
 from citykit.kube.wait import wait_for
@@ -31,6 +29,7 @@ from citykit.localcluster.state import LocalCluster
 from tests import audit
 from tests.conftest import read_city, run_cli
 from tests.deadlines import EVENTUALLY, PROMPTLY
+from tests.deployment_history import DeploymentHistory
 
 GROUP, VERSION = "citykit.io", "v1alpha1"
 CITY = "upgraded"
@@ -120,41 +119,6 @@ def blueprint_live(api: client.ApiClient) -> bool:
         and item["status"]["phase"] == "Live"
         for item in items["items"]
     )
-
-
-class DeploymentRecorder:
-    """Every (name, revision label, districts wave) a Deployment of the city had, from a
-    watch, so a test can say what ever ran, not only what runs at the end."""
-
-    def __init__(self, api: client.ApiClient) -> None:
-        self.seen: set[tuple[str, str, str]] = set()
-        self.watch = watch.Watch()
-        self.stopped = False
-        self.thread = threading.Thread(target=self._run, args=(api,), daemon=True)
-        self.thread.start()
-
-    def _run(self, api: client.ApiClient) -> None:
-        try:
-            for event in self.watch.stream(
-                client.AppsV1Api(api).list_namespaced_deployment, NAMESPACE, timeout_seconds=900
-            ):
-                item = event["object"]
-                labels = item.metadata.labels or {}
-                self.seen.add(
-                    (
-                        item.metadata.name,
-                        labels.get("citykit.io/revision", ""),
-                        labels.get("citykit.io/wave", ""),
-                    )
-                )
-        except ProtocolError:
-            if not self.stopped:
-                raise
-
-    def stop(self) -> None:
-        self.stopped = True
-        self.watch.stop()
-        self.thread.join(timeout=10)
 
 
 def child_writes(
@@ -248,7 +212,7 @@ def test_an_upgrade_pilots_the_changed_initiative_then_goes_citywide_and_touches
 ) -> None:
     before = status(city, CHANGED)["revision"]
     mark = len(audit.events(kube_cluster.audit_log))
-    recorder = DeploymentRecorder(city)
+    recorder = DeploymentHistory(city, NAMESPACE)
     try:
         spec = stored_spec(city)
         spec["catalogueVersion"], spec["version"] = "1.1.0", bumped_minor(spec["version"])
@@ -272,7 +236,7 @@ def test_an_upgrade_pilots_the_changed_initiative_then_goes_citywide_and_touches
         wait_for(lambda: outcome(city, 2) == "Live", PROMPTLY, "revision 2 Live")
     finally:
         recorder.stop()
-    changed = {seen for seen in recorder.seen if seen[0].startswith(CHANGED)}
+    changed = {seen for seen in recorder.seen() if seen[0].startswith(CHANGED)}
     # the candidate ran in the pilot beside the citywide Deployments, under names of its own
     assert {(rev, wave) for name, rev, wave in changed if name.endswith("-candidate")} == {
         (candidate, "pilot")
@@ -302,7 +266,7 @@ def test_a_broken_revision_rolls_back_by_itself_and_only_the_pilot_saw_it(
     city: client.ApiClient,
 ) -> None:
     good = status(city, CHANGED)["revision"]
-    recorder = DeploymentRecorder(city)
+    recorder = DeploymentHistory(city, NAMESPACE)
     try:
         spec = stored_spec(city)
         spec["version"] = bumped_minor(spec["version"])
@@ -337,7 +301,7 @@ def test_a_broken_revision_rolls_back_by_itself_and_only_the_pilot_saw_it(
     )
     assert [event.type for event in events.items] == ["Warning"]
     # only the pilot's candidate Deployments ever ran the broken revision, and they are gone
-    ran_broken = {(name, wave) for name, rev, wave in recorder.seen if rev == broken}
+    ran_broken = {(name, wave) for name, rev, wave in recorder.seen() if rev == broken}
     assert ran_broken and all(
         name.endswith("-candidate") and wave == "pilot" for name, wave in ran_broken
     )
