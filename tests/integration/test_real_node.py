@@ -223,17 +223,7 @@ def test_the_nodes_image_store_holds_the_operator_image_by_its_digest(
     cluster: LocalCluster, release: str
 ) -> None:
     """Imported, not pulled: containerd names it as the chart asks for it."""
-    listed = subprocess.run(
-        [
-            "ctr",
-            f"--address={realnode.containerd_socket(cluster.state_dir)}",
-            "--namespace=k8s.io",
-            "images",
-            "list",
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert any(name.endswith(image_reference()) for name in listed), listed
+    listed = realnode.ctr(cluster.state_dir, "images", "list", "--quiet")
+    assert listed.returncode == 0, listed.stderr
+    names = listed.stdout.split()
+    assert any(name.endswith(image_reference()) for name in names), names

@@ -248,7 +248,9 @@ def ensure_bridge() -> None:
     subprocess.run(["ip", "link", "set", BRIDGE, "up"], check=True)
 
 
-def _ctr(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def ctr(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`ctr` against the node's containerd, in the namespace the kubelet's images and
+    containers live in; the caller decides what a failure means."""
     return subprocess.run(
         ["ctr", f"--address={containerd_socket(state)}", "--namespace=k8s.io", *args],
         capture_output=True,
@@ -258,14 +260,14 @@ def _ctr(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def containerd_ready(state: Path) -> bool:
-    return _ctr(state, "version").returncode == 0
+    return ctr(state, "version").returncode == 0
 
 
 def import_images(state: Path, archives: list[Path]) -> None:
     """No registry: the images go straight into the node's image store, as k3s's air-gap
     folder does at start. Re-importing the same archive changes nothing."""
     for archive in archives:
-        done = _ctr(state, "images", "import", "--no-unpack=false", str(archive))
+        done = ctr(state, "images", "import", "--no-unpack=false", str(archive))
         if done.returncode != 0:
             raise ClusterError(f"importing {archive} into the real node failed: {done.stderr}")
 
@@ -275,10 +277,10 @@ def stop_containers(state: Path) -> None:
     parents), so stopping the cluster without this would leave the operator running."""
     if not containerd_ready(state):
         return
-    for task in _ctr(state, "tasks", "list", "--quiet").stdout.split():
-        _ctr(state, "tasks", "kill", "--signal=SIGKILL", task)
-    for task in _ctr(state, "tasks", "list", "--quiet").stdout.split():
-        _ctr(state, "tasks", "delete", "--force", task)
+    for task in ctr(state, "tasks", "list", "--quiet").stdout.split():
+        ctr(state, "tasks", "kill", "--signal=SIGKILL", task)
+    for task in ctr(state, "tasks", "list", "--quiet").stdout.split():
+        ctr(state, "tasks", "delete", "--force", task)
 
 
 def unmount(state: Path) -> None:
