@@ -6,7 +6,8 @@ All of it ships inside the package under `citykit/data/` and is found with
 those entries are links to the top-level `blueprints/`, `charts/`, `playbooks/` and `gomodules/`
 folders, which stay the one source the build copies. `CITYKIT_BLUEPRINTS` points the
 blueprint data elsewhere (a city's own catalogue fork, the tests).
-Nothing here is ever written to: a city's own files live in the city's folder.
+Nothing here is ever written to: a city's own files live in the city's folder, and what citykit
+can make again in the user's cache (`cache_root`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ def chart_dir() -> Path:
 def playbooks_dir() -> Path:
     """The Ansible roles whose argument specs say what a city's inventory must give."""
     return data_root() / "playbooks"
+
+
+def cache_root() -> Path:
+    """Where citykit keeps what it can make again (built binaries, images, checked
+    catalogues): `$CITYKIT_CACHE`, else `$XDG_CACHE_HOME/citykit`, else `~/.cache/citykit`."""
+    explicit = os.environ.get("CITYKIT_CACHE")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "citykit"
 
 
 def go_module(name: str) -> Path:

@@ -13,8 +13,10 @@ import sys
 import click
 
 from citykit import __version__
+from citykit.cli.cataloguecache import UserCatalogueCache
 from citykit.cli.lazygroup import LazyCommand, LazyGroup
 from citykit.core.load.errors import CitykitError
+from citykit.core.model.cataloguestore import keep_catalogues_in
 
 # Each subcommand: where it lives, and the one line `citykit --help` shows for it without
 # importing it (tests/unit/test_cli_imports.py holds these equal to the commands' docstrings).
@@ -149,3 +151,6 @@ class _CitykitGroup(LazyGroup):
 @click.version_option(__version__, prog_name="citykit")
 def main() -> None:
     """citykit: export a smart city, turnkey."""
+    # A command checks a catalogue version once; later commands read it back, checked
+    # (`citykit operator run` keeps catalogues in memory instead).
+    keep_catalogues_in(UserCatalogueCache())

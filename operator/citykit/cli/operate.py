@@ -27,6 +27,7 @@ from citykit.api.names import (
 )
 from citykit.cli.statusview import Row, kpi_rows, kpi_summary, rows, summary
 from citykit.controller.settings import ALIASES, ENVIRONMENT, Settings
+from citykit.core.model.cataloguestore import keep_catalogues_in
 from citykit.core.model.validation import validate_file
 from citykit.kube.crds import install_crds
 
@@ -128,6 +129,9 @@ def operator_run(
 
     Every setting is read here, once, into one frozen `Settings` passed down to the runner and
     the handlers; each option can be set by the environment variable shown."""
+    # One long-lived process: each catalogue version is checked once and kept in memory; the
+    # pod's root file system is read-only.
+    keep_catalogues_in(None)
     settings = Settings(
         liveness=liveness or None,
         metrics_port=metrics_port,

@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# cache_root moved to citykit.resources (the CLI's catalogue cache uses it too); kept here for
+# the toolchain's modules and tests.
+from citykit.resources import cache_root as cache_root
 from citykit.resources import go_module
 from citykit.toolchain.gomod import pinned_kubernetes_version
 
@@ -17,15 +20,6 @@ from citykit.toolchain.gomod import pinned_kubernetes_version
 def local_cluster_module() -> Path:
     """The Go wrapper modules and KWOK stage files the local cluster is built and run from."""
     return go_module("local-cluster")
-
-
-def cache_root() -> Path:
-    """`$CITYKIT_CACHE`, else `$XDG_CACHE_HOME/citykit`, else `~/.cache/citykit`."""
-    explicit = os.environ.get("CITYKIT_CACHE")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "citykit"
 
 
 def kubernetes_version(module: Path | None = None) -> str:

@@ -13,18 +13,22 @@ found when the catalogue is read, not when a city tries to deploy it.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from citykit.api import jsonschemas
 from citykit.api.enums import Area
-from citykit.core.load import schemas
+from citykit.core.load import schemas, source
 from citykit.core.load.errors import CitykitError, Problem, listing, shown
-from citykit.core.load.source import Document, load_file
-from citykit.resources import catalogue_dir
+from citykit.core.load.source import Document, load_bytes, load_file, read_bounded
+from citykit.core.model.cataloguestore import catalogue_store
+from citykit.resources import catalogue_dir, schema_dir
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,10 @@ def unknown_version(version: str, root: Path | None = None) -> str:
 @functools.cache
 def load_catalogue(version: str | None = None, root: Path | None = None) -> Catalogue:
     """Read and check catalogue `version` (default: the newest) under `root` (default: the
-    project's catalogue folder, which holds one folder per version)."""
+    project's catalogue folder, which holds one folder per version).
+
+    Where a place to keep checked catalogues was given (`cataloguestore`), a catalogue
+    checked before from the very same bytes is taken from there instead of checked again."""
     root = root or catalogue_dir()
     version = version or latest_version(root)
     if version not in catalogue_versions(root):
@@ -170,7 +177,33 @@ def load_catalogue(version: str | None = None, root: Path | None = None) -> Cata
             Problem(str(root), 1, 1, "catalogueVersion", unknown_version(version, root))
         )
     folder = root / version
-    index = load_file(folder / "catalogue.yaml")
+    paths = [folder / "catalogue.yaml", *sorted(folder.glob("*/*.yaml"))]
+    store = catalogue_store()
+    raw = _read_all(paths) if store is not None else None
+    if store is None or raw is None:
+        return _checked(version, folder, paths, load_file)[0]
+    # The bytes checked are the bytes the key is made of: a file edited meanwhile cannot be
+    # kept under the key of its earlier text.
+    key = _key(version, folder, raw)
+    if key is None:
+        return _checked(version, folder, paths, load_file)[0]
+    name = f"{version}-{hashlib.sha256(os.fsencode(os.path.abspath(folder))).hexdigest()[:16]}"
+    kept = _from_kept(store.read(name), key, version, folder)
+    if kept is not None:
+        return kept
+    catalogue, data = _checked(
+        version, folder, paths, lambda path: load_bytes(str(path), raw[path])
+    )
+    store.write(name, _kept_text(key, data))
+    return catalogue
+
+
+def _checked(
+    version: str, folder: Path, paths: list[Path], load: Callable[[Path], Document]
+) -> tuple[Catalogue, dict[str, Any]]:
+    """Catalogue `version` from `paths` (its index, then its entries), checked completely;
+    with the plain data it was made from, which is what is kept."""
+    index = load(paths[0])
     problems = schemas.check(index, jsonschemas.CATALOGUE)
     if not problems and index.data["version"] != version:
         problems.append(
@@ -180,7 +213,40 @@ def load_catalogue(version: str | None = None, root: Path | None = None) -> Cata
         )
     if problems:
         raise CitykitError(problems)
-    services = {
+    services, kpis = _services(index.data), _kpis(index.data)
+    entries: dict[str, Entry] = {}
+    entries_data = []
+    for path in paths[1:]:
+        document = load(path)
+        entry_problems = schemas.check(document, jsonschemas.CATALOGUE_ENTRY)
+        if not entry_problems:
+            entry_problems = _cross_check(document, services, kpis, entries)
+        problems += entry_problems
+        if not entry_problems:
+            entry = _entry(document.data, document.source)
+            entries[entry.id] = entry
+            entries_data.append([str(path.relative_to(folder)), document.data])
+    catalogue = _catalogue(version, index.data, entries)
+    if not problems:
+        problems += _successors(index, entries, catalogue.removed)
+    if problems:
+        raise CitykitError(problems)
+    return catalogue, {"index": index.data, "entries": entries_data}
+
+
+def _catalogue(version: str, index: Mapping[str, Any], entries: dict[str, Entry]) -> Catalogue:
+    return Catalogue(
+        version,
+        entries,
+        _services(index),
+        _kpis(index),
+        tuple(index.get("changes", ())),
+        _removed(index),
+    )
+
+
+def _services(index: Mapping[str, Any]) -> dict[str, PlatformService]:
+    return {
         id_: PlatformService(
             id=id_,
             title=spec["title"],
@@ -190,38 +256,86 @@ def load_catalogue(version: str | None = None, root: Path | None = None) -> Cata
             storage=spec.get("storage"),
             credentials=bool(spec.get("credentials", False)),
         )
-        for id_, spec in index.data["platformServices"].items()
+        for id_, spec in index["platformServices"].items()
     }
-    kpis = {
+
+
+def _kpis(index: Mapping[str, Any]) -> dict[str, Kpi]:
+    return {
         id_: Kpi(id_, spec["title"], spec["unit"], spec["better"])
-        for id_, spec in index.data["kpis"].items()
+        for id_, spec in index["kpis"].items()
     }
-    entries: dict[str, Entry] = {}
-    for path in sorted(folder.glob("*/*.yaml")):
-        document = load_file(path)
-        entry_problems = schemas.check(document, jsonschemas.CATALOGUE_ENTRY)
-        if not entry_problems:
-            entry_problems = _cross_check(document, services, kpis, entries)
-        problems += entry_problems
-        if not entry_problems:
-            entry = _entry(document)
-            entries[entry.id] = entry
-    removed = {
+
+
+def _removed(index: Mapping[str, Any]) -> dict[str, Removal]:
+    return {
         id_: Removal(spec["reason"], spec.get("successor"))
-        for id_, spec in index.data.get("removed", {}).items()
+        for id_, spec in index.get("removed", {}).items()
     }
-    if not problems:
-        problems += _successors(index, entries, removed)
-    if problems:
-        raise CitykitError(problems)
-    return Catalogue(
-        version,
-        entries,
-        services,
-        kpis,
-        tuple(index.data.get("changes", ())),
-        removed,
-    )
+
+
+# ── keeping a checked catalogue (see cataloguestore) ────────────────────────────────────────
+
+# Bump when what is kept changes shape.
+KEPT_FORMAT = 1
+# Besides the catalogue's own files, what a check's outcome depends on: the schemas, and the
+# code that checks (a source checkout changes it without changing citykit's version, which
+# the store keeps apart: see citykit.cli.cataloguecache).
+_CHECKING_CODE = tuple(Path(str(path)) for path in (__file__, schemas.__file__, source.__file__))
+
+
+def _read_all(paths: list[Path]) -> dict[Path, bytes] | None:
+    """Every file's bytes, or None when one cannot be read (checking then says why)."""
+    try:
+        return {path: read_bounded(str(path)) for path in paths}
+    except CitykitError:
+        return None
+
+
+def _key(version: str, folder: Path, raw: Mapping[Path, bytes]) -> str | None:
+    """A digest of everything the check of catalogue `version` depends on (None when a
+    schema or the checking code cannot be read: then nothing is kept)."""
+    digest = hashlib.sha256(f"{KEPT_FORMAT}\0{version}\0".encode())
+    depends_on = [*sorted(schema_dir().glob("*.schema.yaml")), *_CHECKING_CODE]
+    try:
+        inputs = [
+            *((str(path.relative_to(folder)), data) for path, data in raw.items()),
+            *((path.name, path.read_bytes()) for path in depends_on),
+        ]
+    except OSError:
+        return None
+    for name, data in inputs:
+        digest.update(f"{len(name)}:{name}{len(data)}:".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _kept_text(key: str, data: Mapping[str, Any]) -> str:
+    """The plain data of a checked catalogue as JSON (which keeps the types of YAML's plain
+    data exactly), after a line with the digest of that JSON, so a damaged copy is never
+    believed."""
+    body = json.dumps({"format": KEPT_FORMAT, "key": key, **data}, separators=(",", ":"))
+    return f"{hashlib.sha256(body.encode()).hexdigest()}\n{body}"
+
+
+def _from_kept(text: str | None, key: str, version: str, folder: Path) -> Catalogue | None:
+    """The catalogue kept in `text` when it is whole and was checked under `key`, else None."""
+    if text is None:
+        return None
+    try:
+        checksum, _, body = text.partition("\n")
+        if hashlib.sha256(body.encode()).hexdigest() != checksum:
+            return None
+        kept = json.loads(body)
+        if kept["format"] != KEPT_FORMAT or kept["key"] != key:
+            return None
+        entries = {}
+        for relative, data in kept["entries"]:
+            entry = _entry(data, str(folder / relative))
+            entries[entry.id] = entry
+        return _catalogue(version, kept["index"], entries)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
 
 
 def _successors(
@@ -333,8 +447,7 @@ def canonical_quantity(quantity: str) -> str:
     return quantity
 
 
-def _entry(document: Document) -> Entry:
-    data = document.data
+def _entry(data: Mapping[str, Any], source: str) -> Entry:
     return Entry(
         id=data["id"],
         area=data["area"],
@@ -348,7 +461,7 @@ def _entry(document: Document) -> Entry:
         platform_services=tuple(data["platformServices"]),
         kpis=tuple(data["kpis"]),
         parameter_schema=data["parameters"],
-        source=document.source,
+        source=source,
         deprecated=(
             Deprecation(deprecated["since"], deprecated["reason"], deprecated.get("successor"))
             if (deprecated := data.get("deprecated"))
