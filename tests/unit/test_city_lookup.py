@@ -73,6 +73,24 @@ def test_an_unknown_name_is_one_line_naming_the_argument(project: Path) -> None:
     assert planned.output.strip() == lines[0]
 
 
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("diff", "atlantis", "tallinn"), "OLD"),
+        (("diff", "tallinn", "atlantis"), "NEW"),
+        (("report", "--from-file", "atlantis"), "--from-file"),
+    ],
+)
+def test_an_unknown_name_is_refused_under_the_name_help_gives_the_argument(
+    project: Path, args: tuple[str, ...], named: str
+) -> None:
+    result = run_cli(*args)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"{named}: no file or city 'atlantis' (looked in ")
+
+
 def test_an_unknown_name_does_not_hide_the_other_files_verdicts(project: Path) -> None:
     result = run_cli("validate", "atlantis", "tallinn")
     assert result.exit_code == 1

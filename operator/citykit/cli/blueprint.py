@@ -111,8 +111,8 @@ def diff(old: str, new: str, project: Path) -> None:
     """Show what changes from blueprint OLD to blueprint NEW; exits 0 either way."""
     from citykit.core.render.diff import diff_blueprints
 
-    before = validate_file(city_blueprint(old, project))
-    after = validate_file(city_blueprint(new, project))
+    before = validate_file(city_blueprint(old, project, "OLD"))
+    after = validate_file(city_blueprint(new, project, "NEW"))
     echo_blueprint_diff(diff_blueprints(before, after))
 
 

@@ -42,8 +42,9 @@ def looks_like_path(argument: str) -> bool:
     )
 
 
-def city_blueprint(argument: str, project: Path) -> Path:
-    """The blueprint file `argument` stands for, or a located refusal saying where it looked."""
+def city_blueprint(argument: str, project: Path, name: str = "CITY") -> Path:
+    """The blueprint file `argument` stands for, or a refusal saying where it looked; the
+    refusal names the argument as the command's `--help` does (`OLD`, `--from-file`)."""
     given = Path(argument)
     if given.is_file() or looks_like_path(argument) or argument in ("", "-"):
         return given
@@ -58,7 +59,7 @@ def city_blueprint(argument: str, project: Path) -> Path:
         return examples[argument]
     raise CitykitError(
         Problem.argument(
-            "CITY",
+            name,
             f"no file or city '{argument}' (looked in {local} and the examples: "
             f"{', '.join(examples)})",
         )

@@ -60,7 +60,7 @@ def report(
     now = datetime.datetime.now(datetime.UTC)
     inputs: list[Path] = []
     if blueprint_file:
-        path = city_blueprint(blueprint_file, project)
+        path = city_blueprint(blueprint_file, project, "--from-file")
         inputs.append(path)
         validated = validate_file(path)
         content = assemble(validated, today=now.date(), generated=now, source=f"blueprint {path}")
