@@ -4,13 +4,16 @@ report (the report once left out Upgrading: "Live 1" over a bar two-thirds blank
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from enum import StrEnum
+from importlib.resources import files
 
 import pytest
 
 from citykit.api.enums import PHASE_ORDER, Area, Phase, Verdict
 from citykit.cli import operate, statusview
+from citykit.cli.report import TEMPLATE
 from citykit.core.office import report, svg
 
 
@@ -42,6 +45,14 @@ def test_report_order_holds_every_phase_and_planned() -> None:
 )
 def test_table_has_an_entry_for_every_member(table: Collection[str], enum: type[StrEnum]) -> None:
     assert missing(table, enum) == []
+
+
+def test_the_report_page_styles_every_verdict() -> None:
+    """The page colours a verdict by its CSS class (`verdict-off-track`): a verdict without a
+    rule would read in plain ink beside coloured ones."""
+    page = (files("citykit") / "templates" / TEMPLATE).read_text()
+    styled = set(re.findall(r"\.verdict-([a-z-]+)\s*\{", page))
+    assert missing(styled, Verdict) == []
 
 
 def test_the_report_colours_planned_too() -> None:
