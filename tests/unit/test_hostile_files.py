@@ -369,6 +369,11 @@ WRITE_FAILURES: dict[str, tuple[str, Callable[..., tuple[str, ...]], str]] = {
         lambda tmp: _new_city(tmp, country="KE"),
         r"^(new-city:0:0: )?--country: city country KE is outside the gdpr profile",
     ),
+    "new-city with an unknown --jurisdiction": (
+        "",
+        lambda tmp: _new_city(tmp, jurisdiction="nope"),
+        r"^--jurisdiction: unknown jurisdiction profile 'nope' \(available: gdpr, ",
+    ),
     "new-city with a --country that is no code": (
         "",
         lambda tmp: _new_city(tmp, country="kenya"),
@@ -379,12 +384,12 @@ WRITE_FAILURES: dict[str, tuple[str, Callable[..., tuple[str, ...]], str]] = {
 FSIZE_LIMITS = {"report": 16_384, "upgrade": 4096, "new-city": 600}
 
 
-def _new_city(root: Path, country: str = "EE") -> tuple[str, ...]:
+def _new_city(root: Path, country: str = "EE", jurisdiction: str = "gdpr") -> tuple[str, ...]:
     return (
         "new-city",
         "nairobi",
         "--jurisdiction",
-        "gdpr",
+        jurisdiction,
         "--country",
         country,
         "--dir",

@@ -71,9 +71,10 @@ class CityFiles:
 
 def city_country(jurisdiction: str, example: Document | None, country: str | None) -> str:
     """The new city's country: `--country`, else the example's when it lies inside the
-    jurisdiction profile's residency; otherwise a one-line refusal naming the countries."""
-    if country:
-        return country.upper()
+    jurisdiction profile's residency; otherwise a one-line refusal naming the countries.
+
+    An unknown --jurisdiction is refused first, with or without --country: else it is found
+    only by validating the new blueprint, at a line of a file that was never written."""
     if jurisdiction not in available_profiles():
         raise CitykitError(
             Problem.argument(
@@ -82,6 +83,8 @@ def city_country(jurisdiction: str, example: Document | None, country: str | Non
                 f"(available: {', '.join(available_profiles())})",
             )
         )
+    if country:
+        return country.upper()
     profile = load_profile(jurisdiction)
     theirs = example.data.get("spec", {}).get("city", {}).get("country") if example else None
     if example is not None and theirs in profile.countries:
