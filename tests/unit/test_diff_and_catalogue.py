@@ -64,7 +64,10 @@ def test_catalogue_show_prints_the_entry_and_refuses_unknown_ids() -> None:
     assert "id: environment.flood-sensing" in shown.output
     missing = run_cli("catalogue", "show", "environment.nope")
     assert missing.exit_code == 1
-    assert "unknown initiative 'environment.nope'" in missing.output
+    assert missing.output == (
+        f"ID: unknown initiative 'environment.nope' in catalogue {catalogue_versions()[-1]}"
+        " (see `citykit catalogue list`)\n"
+    )
 
 
 # ── catalogue versions side by side ─────────────────────────────────────────────────────

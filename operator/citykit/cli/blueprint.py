@@ -244,7 +244,7 @@ def catalogue_versions_command() -> None:
 
 
 @catalogue.command("show")
-@click.argument("initiative_id")
+@click.argument("initiative_id", metavar="ID")
 @click.option(
     "-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
 )
@@ -255,11 +255,8 @@ def catalogue_show(initiative_id: str, output: str, version: str | None = None) 
     entry = loaded.entries.get(initiative_id)
     if entry is None:
         raise CitykitError(
-            Problem(
-                "catalogue",
-                0,
-                0,
-                "id",
+            Problem.argument(
+                "ID",
                 f"unknown initiative '{initiative_id}' in catalogue {loaded.version} "
                 "(see `citykit catalogue list`)",
             )
