@@ -461,6 +461,22 @@ def test_upgrade_through_a_symlink_upgrades_its_target_and_keeps_the_link(projec
     assert "catalogueVersion: 1.2.0" in (project / "city.yaml").read_text()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [("report", "--from-file", "city.yaml", "-o", "-"), ("upgrade", "-", "--catalogue", "1.2.0")],
+)
+def test_standard_input_is_never_written_as_a_file_named_dash(
+    project: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    monkeypatch.chdir(project)
+    before = snapshot(project)
+    result = CliRunner().invoke(main, list(args), input=TALLINN.read_bytes())
+    assert refused(result) == [
+        "-:1:1: (document): is standard input, not a file citykit can write: name a file"
+    ]
+    assert snapshot(project) == before
+
+
 def test_report_keeps_the_mode_of_the_file_it_replaces(project: Path) -> None:
     (project / "keep.html").chmod(0o640)
     assert run_cli(*_report(project, project / "keep.html")).exit_code == 0

@@ -91,6 +91,8 @@ def write_files(
 
 
 def _refusal(path: Path, inputs: list[Path], new_only: bool) -> Problem | None:
+    if str(path) == "-":  # standard input: `upgrade -` must not leave a file named "-" behind
+        return _problem(path, "is standard input, not a file citykit can write: name a file")
     real = Path(os.path.realpath(path))
     for each in inputs:
         if each == real or _same_file(each, real):
