@@ -213,6 +213,21 @@ def test_core_concerns_import_each_other_without_a_cycle() -> None:
         pytest.fail(f"core concerns import each other in a circle: {error.args[1]}")
 
 
+def test_no_problem_is_built_at_a_made_up_place() -> None:
+    """A `Problem` at line 0, column 0 printed as `citykit:0:0:`: a problem with an argument
+    is `Problem.argument(NAME, ...)`, one in a file has the file's own line and column."""
+    offences = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Problem"
+        and len(node.args) >= 3
+        and any(isinstance(arg, ast.Constant) and arg.value == 0 for arg in node.args[1:3])
+    ]
+    assert offences == []
+
+
 # The enums and the schemas: one set of values.
 
 
