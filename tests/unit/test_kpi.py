@@ -340,6 +340,17 @@ def test_report_with_an_unknown_kpi_is_refused_at_its_line(
     assert "did you mean 'pm25-annual-mean'" in problem
 
 
+@pytest.mark.parametrize(("option", "text"), [("--date", "30/06/2025"), ("--period", "2025-Q5")])
+def test_kpi_record_refuses_a_malformed_date_or_period_before_it_asks_the_cluster(
+    option: str, text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    result = run_cli("kpi", "record", "tallinn", "pm25-annual-mean", "7", option, text)
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"{option}: '{text}' does not match "), line
+
+
 def test_report_with_a_percent_over_100_is_refused(
     report_file: Callable[[str], Path], catalogue: Catalogue
 ) -> None:

@@ -106,22 +106,22 @@ def record(
         when["period"] = period  # with --date too: refused below, as the API server would
     manifest = report_manifest(city, "kpi-report", parse_value(value), when, source)
     manifest["spec"]["kpi"] = kpi_id
+    # the arguments' own form first: a bad --date is refused as one, cluster or none
+    checked = schemas.check(from_data("citykit kpi record", manifest), jsonschemas.KPI_REPORT)
+    # the name is made of --date or --period: a problem of theirs is told once, as theirs
+    told = [problem for problem in checked if not problem.path.startswith("metadata.")]
+    if checked:
+        raise CitykitError([_refusal(problem.path, problem.message) for problem in told or checked])
     client = kube.dynamic_client()
     blueprint = city_blueprint(client, city)
     spec = blueprint.get("spec") or {}
     refs = [item["ref"] for item in spec.get("initiatives", []) if item.get("enabled", True)]
     catalogue = load_catalogue(spec.get("catalogueVersion"))  # the version the city pins
     allowed = kpi.city_kpis(spec.get("kpiTargets", []), refs, catalogue)
-    document = from_data("citykit kpi record", manifest)
     problems = [
-        _refusal(problem.path, problem.message)
-        for problem in schemas.check(document, jsonschemas.KPI_REPORT)
+        _refusal(".".join(map(str, path)), message)
+        for path, message in kpi.report_problems(manifest["spec"], catalogue, today, allowed)
     ]
-    if not problems:
-        problems = [
-            _refusal(".".join(map(str, path)), message)
-            for path, message in kpi.report_problems(manifest["spec"], catalogue, today, allowed)
-        ]
     if problems:
         raise CitykitError(problems)
     manifest = report_manifest(city, kpi_id, manifest["spec"]["value"], when, source)
