@@ -214,8 +214,9 @@ def test_core_concerns_import_each_other_without_a_cycle() -> None:
 
 
 def test_no_problem_is_built_at_a_made_up_place() -> None:
-    """A `Problem` at line 0, column 0 printed as `citykit:0:0:`: a problem with an argument
-    is `Problem.argument(NAME, ...)`, one in a file has the file's own line and column."""
+    """A `Problem` built at line 0, column 0 reads as a place in a file that does not exist: a
+    problem with an argument is `Problem.argument(NAME, ...)`, one in a file has the file's own
+    line and column."""
     offences = [
         f"{path.relative_to(PACKAGE)}:{node.lineno}"
         for path in sorted(PACKAGE.rglob("*.py"))
