@@ -198,7 +198,8 @@ def test_dependencies_and_manual_approval_order_the_rollout(
         )
 
     wait_for(lambda: phase(first_name) == "AwaitingApproval", PROMPTLY, "pilot to await approval")
-    assert phase(second_name) == "Waiting"
+    # a Waiting status may wait up to the progress interval to be written (core.rollout.writes)
+    wait_for(lambda: phase(second_name) == "Waiting", PROMPTLY, "the dependent to be Waiting")
     assert deployments(api, "ordered", second_name) == []
     pilot = deployments(api, "ordered", first_name)
     assert pilot and all(d.metadata.labels["citykit.io/wave"] == "pilot" for d in pilot)

@@ -220,14 +220,52 @@ def test_a_phase_change_counts_the_status_patch_the_event_and_the_transition(
     api: list[tuple[str, str]],
 ) -> None:
     body = initiative("parking", "Pilot", city="m4")
-    transition = {"city": "m4", "area": "mobility", "from": "Pilot", "to": "Citywide"}
+    transition = {"city": "m4", "area": "mobility", "from": "Pilot", "to": "AwaitingApproval"}
     before, moved = writes(), value("citykit_phase_transitions_total", **transition)
-    reconcile._patch_status(CLIENT, body, {"phase": "Citywide"}, reconcile.Outcome())
+    reconcile._patch_status(CLIENT, body, {"phase": "AwaitingApproval"}, reconcile.Outcome())
     after = writes()
     assert api == [("patch", "Initiative"), ("create", "Event")]
     assert after[("patch", "Initiative")] == before[("patch", "Initiative")] + 1
     assert after[("create", "Event")] == before[("create", "Event")] + 1
     assert value("citykit_phase_transitions_total", **transition) == moved + 1
+
+
+def test_a_phase_change_no_one_acts_on_counts_the_transition_and_posts_no_event(
+    api: list[tuple[str, str]],
+) -> None:
+    body = initiative("parking", "Pilot", city="m6")
+    transition = {"city": "m6", "area": "mobility", "from": "Pilot", "to": "Citywide"}
+    moved = value("citykit_phase_transitions_total", **transition)
+    reconcile._patch_status(CLIENT, body, {"phase": "Citywide"}, reconcile.Outcome())
+    assert api == [("patch", "Initiative")]
+    assert value("citykit_phase_transitions_total", **transition) == moved + 1
+
+
+def test_a_status_change_that_may_wait_is_held_and_looked_at_again_when_its_time_is_up(
+    api: list[tuple[str, str]],
+) -> None:
+    snapshot = reconcile.Snapshot(initiative("parking", "Waiting", city="m7"), [], [])
+    outcome = reconcile.Outcome()
+    reconcile._write_status(CLIENT, snapshot, {"phase": "Pilot"}, outcome, wait=5.0)
+    assert api == [] and outcome.held == {"phase": "Pilot"} and outcome.recheck_after == 5.0
+
+
+def test_a_held_status_change_is_written_once_it_has_waited_long_enough(
+    api: list[tuple[str, str]],
+) -> None:
+    body = initiative("parking", "Waiting", city="m8")
+    snapshot = reconcile.Snapshot(body, [], [], held={"phase": "Pilot"}, held_for=5.0)
+    outcome = reconcile.Outcome()
+    reconcile._write_status(CLIENT, snapshot, {"phase": "Citywide"}, outcome, wait=5.0)
+    assert api == [("patch", "Initiative")] and outcome.held is None
+
+
+def test_live_is_written_at_once_whatever_was_held(api: list[tuple[str, str]]) -> None:
+    body = initiative("parking", "Waiting", city="m9")
+    snapshot = reconcile.Snapshot(body, [], [], held={"phase": "Citywide"}, held_for=0.5)
+    outcome = reconcile.Outcome()
+    reconcile._write_status(CLIENT, snapshot, {"phase": "Live"}, outcome, wait=5.0)
+    assert api == [("patch", "Initiative")] and outcome.held is None
 
 
 def test_an_unchanged_status_writes_and_counts_nothing(api: list[tuple[str, str]]) -> None:

@@ -191,6 +191,30 @@ def test_timeline_holds_this_citys_events_and_status_transitions_in_order(
     assert not any("tallinn" in entry["subject"] for entry in timeline)
 
 
+def test_timeline_shows_an_initiative_going_live_from_its_ready_condition_without_events(
+    hong_kong: ValidatedBlueprint,
+) -> None:
+    ready = {
+        "type": "Ready",
+        "status": "True",
+        "reason": "Live",
+        "message": "live in all 18 districts",
+        "lastTransitionTime": "2026-06-29T07:00:00Z",
+    }
+    live = initiative("government.data-exchange", "Live", conditions=[ready])
+    timeline = assemble(
+        hong_kong,
+        today=TODAY,
+        generated=NOW,
+        source="the cluster",
+        blueprint_status={"phase": "RollingOut"},
+        initiatives=[live],
+    )["timeline"]
+    assert [(e["subject"], e["what"], e["time"][:10]) for e in timeline] == [
+        ("government.data-exchange", "→ Live", "2026-06-29")
+    ]
+
+
 def test_jurisdiction_rows_carry_the_consent_and_retention_workloads_get(
     rolled_out: dict[str, Any],
 ) -> None:

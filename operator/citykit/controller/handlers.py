@@ -65,7 +65,8 @@ class Controller:
         )
         metrics.track_queue(self.queue)
         self.written = Written()
-        self.status_written_at: dict[Key, float] = {}
+        # status changes a reconcile held back (core.rollout.writes), and since when
+        self.held: dict[Key, tuple[dict[str, Any], float]] = {}
         self.pool = concurrent.futures.ThreadPoolExecutor(
             self.settings.workers, "citykit-reconcile"
         )
@@ -148,7 +149,16 @@ class Controller:
             if not initiative
             else []
         )
-        return reconcile.Snapshot(merged[0], children, initiatives, reports, revisions)
+        held, since = self.held.get(key, (None, None))
+        return reconcile.Snapshot(
+            merged[0],
+            children,
+            initiatives,
+            reports,
+            revisions,
+            held,
+            0.0 if since is None else asyncio.get_running_loop().time() - since,
+        )
 
     def _city_deleted(self, initiative: Mapping[str, Any]) -> bool:
         """Whether the CityBlueprint controlling `initiative` is gone (or is a new one of the
@@ -171,16 +181,16 @@ class Controller:
                 snapshot = self.snapshot(key)
                 if snapshot is None:
                     self.queue.forget(key)
-                    self.status_written_at.pop(key, None)
+                    self.held.pop(key, None)
                     continue
-                if key.kind == CITY_BLUEPRINT:
-                    run: Callable[[], reconcile.Outcome] = functools.partial(
-                        reconcile.reconcile_blueprint, client, snapshot
-                    )
-                else:
-                    run = functools.partial(
-                        reconcile.reconcile_initiative, client, snapshot, self._progress_wait(key)
-                    )
+                reconciler = (
+                    reconcile.reconcile_blueprint
+                    if key.kind == CITY_BLUEPRINT
+                    else reconcile.reconcile_initiative
+                )
+                run: Callable[[], reconcile.Outcome] = functools.partial(
+                    reconciler, client, snapshot, self.settings.progress_interval
+                )
                 outcome = await metrics.timed(key.kind, loop.run_in_executor(self.pool, run))
             except asyncio.CancelledError:
                 raise
@@ -192,19 +202,19 @@ class Controller:
                 self.queue.forget(key)
                 for body in outcome.written:
                     self.written.record(body)
-                if outcome.status_written:
-                    self.status_written_at[key] = loop.time()
+                self._hold(key, outcome.held, loop.time())
                 if outcome.recheck_after is not None:
                     self.queue.add_after(key, outcome.recheck_after)
             finally:
                 self.queue.done(key)
 
-    def _progress_wait(self, key: Key) -> float:
-        """Seconds until `key` may write progress again (0: now)."""
-        last = self.status_written_at.get(key)
-        if last is None:
-            return 0.0
-        return max(0.0, last + self.settings.progress_interval - asyncio.get_running_loop().time())
+    def _hold(self, key: Key, status: dict[str, Any] | None, now: float) -> None:
+        """Keep `key`'s held status (None: nothing held, it was written or is current), since
+        the first change held."""
+        if status is None:
+            self.held.pop(key, None)
+        else:
+            self.held[key] = (status, self.held.get(key, (status, now))[1])
 
     async def _resync(self, interval: float) -> None:
         """The safety net: every key again, in case a watch event was ever missed."""

@@ -1,6 +1,7 @@
 """One reconcile of one key: read the snapshot the worker took from the indices, call the
-pure core, write only the difference, patch status once if it changed, post an Event only
-on a phase change. Runs in a worker thread; returns what it wrote and when to look again.
+pure core, write only the difference, patch status once if it changed (or hold a change that
+may wait, `core.rollout.writes`), post an Event only on a phase change a person acts on. Runs
+in a worker thread; returns what it wrote, what it holds, and when to look again.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from citykit.core.render.objects import (
 from citykit.core.rollout.fold import (
     blocked_blueprint_status,
     fold_blueprint_status,
-    progress_only,
     settled_outcome,
 )
 from citykit.core.rollout.history import (
@@ -64,6 +64,7 @@ from citykit.core.rollout.machine import (
     next_initiative_status,
 )
 from citykit.core.rollout.status import DeploymentState, InitiativeStatus, RolloutSpec
+from citykit.core.rollout.writes import may_wait, phase_news
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,14 @@ class Snapshot:
     initiatives: Sequence[Mapping[str, Any]]
     reports: Sequence[Mapping[str, Any]] = ()  # a blueprint's: its city's KpiReports
     revisions: Sequence[Mapping[str, Any]] = ()  # a blueprint's: its ControllerRevisions
+    # the status the last reconcile decided and held back (None: the stored one is current),
+    # and for how many seconds a change of this key has been held
+    held: Mapping[str, Any] | None = None
+    held_for: float = 0.0
+
+    def status(self) -> Mapping[str, Any]:
+        """The status decided last: held back, or else stored."""
+        return self.held if self.held is not None else (self.body.get("status") or {})
 
 
 @dataclass
@@ -89,7 +98,7 @@ class Outcome:
 
     written: list[dict[str, Any]] = field(default_factory=list)
     recheck_after: float | None = None
-    status_written: bool = False
+    held: dict[str, Any] | None = None  # a status change that waits (written later)
 
     def recheck_within(self, seconds: float) -> None:
         self.recheck_after = (
@@ -139,12 +148,13 @@ def rendered_blueprint(body: Mapping[str, Any]) -> Rendered | list[str]:
     return result
 
 
-def reconcile_blueprint(client: DynamicClient, snapshot: Snapshot) -> Outcome:
-    """Blueprint -> namespace and Initiatives; status folded from the Initiatives."""
+def reconcile_blueprint(client: DynamicClient, snapshot: Snapshot, wait: float = 0.0) -> Outcome:
+    """Blueprint -> namespace and Initiatives; status folded from the Initiatives, its counts
+    held up to `wait` seconds so that a burst of initiative changes is one status write."""
     body = snapshot.body
     metadata = body["metadata"]
     generation = metadata.get("generation", 0)
-    status = body.get("status") or {}
+    status = snapshot.status()
     outcome = Outcome()
     rendered = rendered_blueprint(body)
     if isinstance(rendered, list):
@@ -167,8 +177,9 @@ def reconcile_blueprint(client: DynamicClient, snapshot: Snapshot) -> Outcome:
         else []
     )
     new = fold_blueprint_status(spec, generation, status, phases, today, kpis)
-    _patch_status(client, body, new, outcome)
-    _tell_about_binding_targets(client, body, status, new)
+    _write_status(client, snapshot, new, outcome, wait)
+    if outcome.held is None:
+        _tell_about_binding_targets(client, body, body.get("status") or {}, new)
     _record_history(client, body, snapshot, new, outcome)
     return outcome
 
@@ -282,18 +293,17 @@ def _tell_about_binding_targets(
     metrics.API_WRITES.labels("create", "Event").inc()
 
 
-def reconcile_initiative(
-    client: DynamicClient, snapshot: Snapshot, progress_wait: float = 0.0
-) -> Outcome:
+def reconcile_initiative(client: DynamicClient, snapshot: Snapshot, wait: float = 0.0) -> Outcome:
     """Initiative -> its workloads in the wave the rollout has reached; status from readiness.
 
-    A status change that is only progress (ready counts) waits `progress_wait` seconds, the
-    rest of this initiative's progress interval, and is then written with whatever came
-    since: a wave of five replicas is one or two status writes, not five."""
+    A status change that may wait (`writes.may_wait`: ready counts, a passage through Waiting,
+    Pilot or Citywide) is held up to `wait` seconds and then written with whatever came
+    since: a wave of five replicas, or a pilot healthy and promoted within that time, is one
+    status write, not five. The held status is what the next reconcile decides from."""
     body = snapshot.body
     metadata, spec = body["metadata"], body.get("spec") or {}
     generation = metadata.get("generation", 0)
-    previous = InitiativeStatus.from_dict(body.get("status") or {})
+    previous = InitiativeStatus.from_dict(snapshot.status())
     outcome = Outcome()
     pinned = catalogue(spec.get("catalogueVersion"))
     entry = pinned.entries.get(spec.get("ref", "")) if pinned else None
@@ -348,12 +358,27 @@ def reconcile_initiative(
         ]
         _converge(client, desired, snapshot.children, outcome)
     outcome.recheck_after = decision.recheck_after
-    new = decision.status.to_dict()
-    if progress_wait > 0 and progress_only(body.get("status") or {}, new):
-        outcome.recheck_within(progress_wait)
-    else:
-        _patch_status(client, body, new, outcome, decision.event)
+    _write_status(client, snapshot, decision.status.to_dict(), outcome, wait, decision.event)
     return outcome
+
+
+def _write_status(
+    client: DynamicClient,
+    snapshot: Snapshot,
+    new: dict[str, Any],
+    outcome: Outcome,
+    wait: float,
+    event: Event | None = None,
+) -> None:
+    """Patch `new` now, or hold it when it may wait and has waited less than `wait` seconds
+    (looking again when that time is up)."""
+    body = snapshot.body
+    stored = body.get("status") or {}
+    if event is None and snapshot.held_for < wait and may_wait(body["kind"], stored, new):
+        outcome.held = new
+        outcome.recheck_within(wait - snapshot.held_for)
+    else:
+        _patch_status(client, body, new, outcome, event)
 
 
 def _running_workloads(
@@ -401,14 +426,13 @@ def _patch_status(
     outcome: Outcome,
     event: Event | None = None,
 ) -> None:
-    """Write status only when it changed, and tell the city team about phase changes (or
-    post `event`, the decision's own, in place of the phase change's)."""
+    """Write status only when it changed, and tell the city team about the phase changes it
+    acts on (`writes.phase_news`), or post `event`, the decision's own, in place of one."""
     current = body.get("status") or {}
     changes = converge.merge_patch(current, new)
     if not changes:
         return
     metadata = body["metadata"]
-    outcome.status_written = True
     outcome.written.append(
         kube.patch_status(
             client,
@@ -434,13 +458,7 @@ def _patch_status(
             new["phase"],
             message,
         )
-        if event is None:
-            warning = new["phase"] in (Phase.BLOCKED, Phase.DEGRADED)
-            kube.post_event(
-                client,
-                body,
-                EventType.WARNING if warning else EventType.NORMAL,
-                str(new["phase"]),
-                message,
-            )
+        news = phase_news(body["kind"], current.get("phase"), new["phase"])
+        if event is None and news is not None:
+            kube.post_event(client, body, news.type, str(news.reason), message)
             metrics.API_WRITES.labels("create", "Event").inc()

@@ -64,8 +64,10 @@ class Settings:
     resync_seconds: float = 600.0
     # reconciles run at once (each key one at a time)
     workers: int = 8
-    # an initiative's ready counts are written at most this often; phase changes at once
-    progress_interval: float = 2.0
+    # a status change that may wait (core.rollout.writes: ready counts, a cold rollout's
+    # Waiting, Pilot and Citywide, a blueprint's counts) is held at most this long and then
+    # written with whatever came since; what a person acts on, and Live, are written at once
+    progress_interval: float = 10.0
     # a failed reconcile is retried after base * 2**failures seconds, at most max
     retry_base_delay: float = 0.1
     retry_max_delay: float = 60.0

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from citykit.api.enums import PHASE_ORDER as PHASE_ORDER_API
-from citykit.api.enums import Area, Commitment, EventType, Phase, Verdict
+from citykit.api.enums import Area, Commitment, ConditionType, EventType, Phase, Verdict
 from citykit.core.load.errors import number_text
 from citykit.core.model.policy import NOT_PERSONAL, privacy_settings
 from citykit.core.model.validation import ValidatedBlueprint
@@ -240,7 +240,8 @@ def _timeline(
                 }
             )
         entries += [
-            _condition_entry(ref, condition) for condition in item_status.get("conditions") or []
+            _condition_entry(ref, condition, initiative=True)
+            for condition in item_status.get("conditions") or []
         ]
     entries += [
         _condition_entry(f"blueprint {city}", condition)
@@ -249,11 +250,20 @@ def _timeline(
     return sorted(entries, key=lambda entry: (entry["time"], entry["subject"]))
 
 
-def _condition_entry(subject: str, condition: Mapping[str, Any]) -> dict[str, str]:
+def _condition_entry(
+    subject: str, condition: Mapping[str, Any], initiative: bool = False
+) -> dict[str, str]:
+    """A condition's last transition; an initiative's Ready turning True is its going Live
+    (the operator posts no Event for that: `core.rollout.writes`)."""
+    ready = condition.get("type") == ConditionType.READY and condition.get("status") == "True"
     return {
         "time": _time(condition.get("lastTransitionTime")),
         "subject": subject,
-        "what": f"{condition.get('type')} = {condition.get('status')}",
+        "what": (
+            f"→ {condition.get('reason')}"
+            if initiative and ready
+            else f"{condition.get('type')} = {condition.get('status')}"
+        ),
         "detail": f"{condition.get('reason', '')}: {condition.get('message', '')}".strip(": "),
         "kind": "status",
     }
