@@ -12,6 +12,7 @@ import click
 from citykit.api.enums import Area
 from citykit.api.names import INITIATIVE
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
+from citykit.cli.say import say
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import load_file
 from citykit.core.model.catalogue import (
@@ -57,7 +58,7 @@ def validate(files: tuple[str, ...], project: Path) -> None:
             if version_key(newest) > version_key(blueprint.catalogue_version)
             else ""
         )
-        click.echo(
+        say(
             f"{path}: ok — {blueprint.city_name} blueprint {blueprint.version}, "
             f"{len(blueprint.enabled)} initiatives under {blueprint.jurisdiction}, "
             f"catalogue {blueprint.catalogue_version}{newer}"
@@ -124,37 +125,35 @@ PROVENANCE = ("catalogueVersion",)
 def echo_blueprint_diff(result: BlueprintDiff) -> None:
     """Print a blueprint diff as `citykit diff` does: settings, initiatives, then objects."""
     if result.empty:
-        click.echo("no changes")
+        say("no changes")
         return
     for field, (before, after) in result.settings.items():
-        click.echo(f"~ {field}: {before} -> {after}")
+        say(f"~ {field}: {before} -> {after}")
     for ref in result.added:
-        click.echo(f"+ initiative {ref}")
+        say(f"+ initiative {ref}")
     for ref in result.removed:
-        click.echo(f"- initiative {ref}")
+        say(f"- initiative {ref}")
     provenance_only: list[str] = []
     for ref, fields in result.changed.items():
         if set(fields) <= set(PROVENANCE):
             provenance_only.append(ref)
         else:
-            click.echo(f"~ initiative {ref}: {', '.join(fields)}")
+            say(f"~ initiative {ref}: {', '.join(fields)}")
     if provenance_only:
         provenance = sorted({f for ref in provenance_only for f in result.changed[ref]})
-        click.echo(
+        say(
             f"~ {len(provenance_only)} other initiative{'s' if len(provenance_only) > 1 else ''}"
             f": {', '.join(provenance)} only"
         )
     echo_revisions(result)
     for sign, keys in (("+", result.create), ("~", result.update), ("-", result.delete)):
         for kind, namespace, name in keys:
-            click.echo(
-                f"{sign} {kind} {namespace}/{name}" if namespace else f"{sign} {kind} {name}"
-            )
+            say(f"{sign} {kind} {namespace}/{name}" if namespace else f"{sign} {kind} {name}")
     counts = (
         f"{len(result.create)} to create, {len(result.update)} to update, "
         f"{len(result.delete)} to delete"
     )
-    click.echo(f"objects: {counts}")
+    say(f"objects: {counts}")
 
 
 def echo_revisions(result: BlueprintDiff) -> None:
@@ -167,10 +166,10 @@ def echo_revisions(result: BlueprintDiff) -> None:
             if change.pilot_districts
             else "no pilot districts: citywide after its gate"
         )
-        click.echo(f"~ revision {change.ref}: {change.before} -> {change.after} ({first})")
+        say(f"~ revision {change.ref}: {change.before} -> {change.after} ({first})")
     if result.kept:
         count = len(result.kept)
-        click.echo(
+        say(
             f"= revision kept by {count} initiative{'s' if count > 1 else ''} "
             "(workloads not touched)"
         )
@@ -237,7 +236,7 @@ def catalogue_versions_command() -> None:
     for version in catalogue_versions():
         loaded = load_catalogue(version)
         deprecated = sum(1 for entry in loaded.entries.values() if entry.deprecated)
-        click.echo(
+        say(
             f"{version}: {len(loaded.entries)} initiatives"
             + (f", {deprecated} deprecated" if deprecated else "")
         )
@@ -283,43 +282,43 @@ def catalogue_diff(old: str, new: str) -> None:
 
 
 def echo_catalogue_diff(result: CatalogueDiff) -> None:
-    click.echo(f"catalogue {result.old} -> {result.new}")
+    say(f"catalogue {result.old} -> {result.new}")
     if result.empty:
-        click.echo("no changes")
+        say("no changes")
     for entry in result.added:
-        click.echo(f"+ initiative {entry.id}: {entry.title}")
+        say(f"+ initiative {entry.id}: {entry.title}")
     for id_, removal in result.removed:
         why = f": {removal.reason.rstrip('.')}" if removal else ""
         successor = f" (successor: {removal.successor})" if removal and removal.successor else ""
-        click.echo(f"- initiative {id_}{why}{successor}")
+        say(f"- initiative {id_}{why}{successor}")
     for id_, deprecation in result.deprecated:
         successor = f"; successor: {deprecation.successor}" if deprecation.successor else ""
-        click.echo(
+        say(
             f"! deprecated {id_} (since {deprecation.since}): "
             f"{deprecation.reason.rstrip('.')}{successor}"
         )
     for sign, id_ in result.services:
-        click.echo(f"{sign} platform service {id_}")
+        say(f"{sign} platform service {id_}")
     for sign, id_ in result.kpis:
-        click.echo(f"{sign} KPI {id_}")
+        say(f"{sign} KPI {id_}")
     for image in result.images:
         where = (
             image.owner
             if image.owner.startswith("platform service")
             else f"{image.owner} {image.component}"
         )
-        click.echo(f"~ image {where}: {image.before or '(none)'} -> {image.after or '(none)'}")
+        say(f"~ image {where}: {image.before or '(none)'} -> {image.after or '(none)'}")
     for change in result.parameters:
         name = f"{change.initiative} {change.name}"
         if change.after is None:
-            click.echo(f"- parameter {name}")
+            say(f"- parameter {name}")
         elif change.before is None:
-            click.echo(f"+ parameter {name} (default {json.dumps(change.after.get('default'))})")
+            say(f"+ parameter {name} (default {json.dumps(change.after.get('default'))})")
         else:
-            click.echo(f"~ parameter {name}: {'; '.join(change.details)}")
+            say(f"~ parameter {name}: {'; '.join(change.details)}")
     for id_, fields in result.fields.items():
-        click.echo(f"~ initiative {id_}: {', '.join(fields)}")
+        say(f"~ initiative {id_}: {', '.join(fields)}")
     if result.notes:
-        click.echo("notes:")
+        say("notes:")
         for where, note in result.notes:
-            click.echo(f"  {where}: {note}")
+            say(f"  {where}: {note}")

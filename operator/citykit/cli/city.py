@@ -17,6 +17,7 @@ from kubernetes.client import VersionApi
 
 from citykit import kube
 from citykit.cli.citylookup import PROJECT_DIR
+from citykit.cli.say import say
 from citykit.cli.userfiles import write_files
 from citykit.core.load.errors import CitykitError, Problem, RunFailure, shown
 from citykit.core.load.source import load_file
@@ -66,12 +67,12 @@ def new_city(
         make_folders=True,
     )
     for path in scaffold.contents:
-        click.echo(f"created {path}")
+        say(f"created {path}")
     for item in scaffold.left_out:
-        click.echo(str(item))
+        say(str(item))
     if scaffold.left_out:
-        click.echo(f"(listed atop {files.blueprint}: re-add from {example} with what each needs)")
-    click.echo(f"next: edit the blueprint, then `citykit up {name}`")
+        say(f"(listed atop {files.blueprint}: re-add from {example} with what each needs)")
+    say(f"next: edit the blueprint, then `citykit up {name}`")
 
 
 CITY_ID = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")

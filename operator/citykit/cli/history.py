@@ -15,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from citykit import kube
 from citykit.api.names import (
@@ -25,7 +26,8 @@ from citykit.api.names import (
     city_namespace,
 )
 from citykit.cli.blueprint import echo_blueprint_diff
-from citykit.core.load.errors import CitykitError, Problem
+from citykit.cli.say import say
+from citykit.core.load.errors import CitykitError, Problem, one_line
 from citykit.core.load.source import from_data
 from citykit.core.model.validation import ValidatedBlueprint, validate
 from citykit.core.rollout.history import (
@@ -74,7 +76,7 @@ def history(city: str) -> None:
     if not rows:
         if blueprint is None:
             raise _no_city(city)
-        click.echo(
+        say(
             f"no revisions recorded for {city} yet: the operator records one each time it "
             "applies a blueprint"
         )
@@ -86,7 +88,7 @@ def history(city: str) -> None:
     current = next((row for row in reversed(rows) if dict(row.spec) == running), None)
     for row in rows:
         restored = f" (restores r{row.restored_from})" if row.restored_from else ""
-        table.add_row(
+        cells = (
             f"{'*' if row is current else ' '}r{row.revision}",
             row.blueprint_version + restored,
             row.catalogue_version,
@@ -94,9 +96,11 @@ def history(city: str) -> None:
             row.outcome,
             row.reason,
         )
+        # what the cluster holds, shown as written: escaped, and never read as rich markup
+        table.add_row(*(Text(one_line(cell)) for cell in cells))
     Console(width=200).print(table)
     if current is not None:
-        click.echo(f"* what {city} runs now")
+        say(f"* what {city} runs now")
 
 
 @click.command()
@@ -121,7 +125,7 @@ def rollback(city: str, to: str | None, dry_run: bool) -> None:
     running = blueprint.get("spec") or {}
     target = rollback_target(city, read_history(client, city), running, to)
     if dict(target.spec) == dict(running):
-        click.echo(
+        say(
             f"{city} already runs blueprint {target.blueprint_version} "
             f"(revision {target.revision}); nothing to roll back"
         )
@@ -136,10 +140,10 @@ def rollback(city: str, to: str | None, dry_run: bool) -> None:
         f"catalogue {target.catalogue_version})"
     )
     if dry_run:
-        click.echo(f"cityblueprint/{city}: would roll back to {summary} (dry run)")
+        say(f"cityblueprint/{city}: would roll back to {summary} (dry run)")
         return
     _replace_spec(client, blueprint, manifest)
-    click.echo(
+    say(
         f"cityblueprint/{city} rolled back to {summary}; the operator records it as a new "
         "revision (`citykit history` lists it)"
     )
@@ -161,7 +165,7 @@ def _validated_or_none(city: str, spec: dict[str, Any]) -> ValidatedBlueprint | 
             )
         )
     except CitykitError:
-        click.echo(f"(what {city} runs now does not validate here: no diff shown)", err=True)
+        say(f"(what {city} runs now does not validate here: no diff shown)", err=True)
         return None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from citykit.cli.say import say
 from citykit.toolchain.image import build_image, default_output, image_reference
 from citykit.toolchain.locations import cache_root
 
@@ -38,10 +39,8 @@ def build(output: Path | None, no_cache: bool) -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="citykit-image-cache-") as scratch:
         cache = Path(scratch) if no_cache else cache_root() / "image"
-        built = build_image(
-            output or default_output(), cache, lambda line: click.echo(line, err=True)
-        )
-    click.echo(
+        built = build_image(output or default_output(), cache, lambda line: say(line, err=True))
+    say(
         f"{image_reference()} image id {built.image_id}, archive {built.archive_digest}, "
         f"{built.layers_size / 1e6:.1f} MB unpacked, {time.monotonic() - started:.0f} s",
         err=True,

@@ -24,6 +24,7 @@ from citykit.api.names import (
     city_labels,
     city_namespace,
 )
+from citykit.cli.say import say
 from citykit.core.load import schemas
 from citykit.core.load.errors import CitykitError, Problem, shown
 from citykit.core.load.source import from_data, load_file
@@ -127,7 +128,7 @@ def record(
     manifest = report_manifest(city, kpi_id, manifest["spec"]["value"], when, source)
     kube.apply(client, manifest)
     unit = catalogue.kpis[kpi_id].unit
-    click.echo(
+    say(
         f"kpireport/{manifest['metadata']['name']} recorded in {city_namespace(city)}: "
         f"{kpi_id} = {value} {unit} ({'-'.join(when.values())})"
     )
@@ -192,4 +193,4 @@ def check(files: tuple[str, ...]) -> None:
     if problems:
         raise CitykitError(problems)
     for file in files:
-        click.echo(f"{file}: ok")
+        say(f"{file}: ok")

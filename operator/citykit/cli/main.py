@@ -15,6 +15,7 @@ import click
 from citykit import __version__
 from citykit.cli.cataloguecache import UserCatalogueCache
 from citykit.cli.lazygroup import LazyCommand, LazyGroup
+from citykit.cli.say import say
 from citykit.core.load.errors import CitykitError
 from citykit.core.model.cataloguestore import keep_catalogues_in
 
@@ -135,15 +136,13 @@ class _CitykitGroup(LazyGroup):
             return super().invoke(ctx)
         except CitykitError as error:
             for problem in error.problems:
-                click.echo(str(problem), err=True)
+                say(str(problem), err=True)
             sys.exit(1)
         except Exception as error:
             if not is_kubernetes_error(error):
                 raise
             reason = getattr(error, "reason", None) or str(error).splitlines()[0]
-            click.echo(
-                f"citykit: the Kubernetes API refused or could not be reached: {reason}", err=True
-            )
+            say(f"citykit: the Kubernetes API refused or could not be reached: {reason}", err=True)
             sys.exit(1)
 
 

@@ -25,6 +25,7 @@ from citykit.api.names import (
     city_namespace,
     object_name,
 )
+from citykit.cli.say import say
 from citykit.cli.statusview import Row, kpi_rows, kpi_summary, rows, summary
 from citykit.controller.settings import ALIASES, ENVIRONMENT, Settings
 from citykit.core.model.cataloguestore import keep_catalogues_in
@@ -161,7 +162,7 @@ def operator_run(
 def install() -> None:
     """Install (or update) the citykit CRDs; returns once the API serves their kinds."""
     for name in install_crds(kube.dynamic_client()):
-        click.echo(f"customresourcedefinition/{name} established")
+        say(f"customresourcedefinition/{name} established")
 
 
 @click.command()
@@ -170,7 +171,7 @@ def apply(file: str) -> None:
     """Validate blueprint FILE, then server-side apply it as a CityBlueprint."""
     validated = validate_file(file)
     kube.apply(kube.dynamic_client(), validated.document.data)
-    click.echo(f"cityblueprint/{validated.blueprint.name} applied ({validated.blueprint.version})")
+    say(f"cityblueprint/{validated.blueprint.name} applied ({validated.blueprint.version})")
 
 
 # Rich styles of the status table's PHASE and VERDICT columns ("" keeps the terminal's own):
@@ -264,7 +265,7 @@ def status(city: str | None, watch: bool) -> None:
 def approve(city: str, initiative: str, approver: str) -> None:
     """Approve INITIATIVE (catalogue id) of CITY to go citywide after its pilot."""
     name = approve_initiative(kube.dynamic_client(), city, initiative, approver)
-    click.echo(f"initiative/{name} approved by {approver}")
+    say(f"initiative/{name} approved by {approver}")
 
 
 def approve_initiative(client: DynamicClient, city: str, ref: str, approver: str) -> str:

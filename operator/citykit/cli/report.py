@@ -16,6 +16,7 @@ import jinja2
 from citykit import __version__
 from citykit.api.names import API_VERSION, INITIATIVE, KPI_REPORT, city_namespace
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
+from citykit.cli.say import say
 from citykit.cli.userfiles import write_file
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import from_data
@@ -72,7 +73,7 @@ def report(
         )
     target = output or Path(f"{validated.blueprint.name}-report.html")
     write_file(target, render(content), inputs=inputs)
-    click.echo(
+    say(
         f"wrote {target}: {len(content['initiatives'])} initiatives, "
         f"{len(content['kpis'])} KPI targets" + (" (plan only)" if content["plan_only"] else "")
     )

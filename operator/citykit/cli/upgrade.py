@@ -14,6 +14,7 @@ import click
 
 from citykit.cli.blueprint import catalogue_version, echo_blueprint_diff
 from citykit.cli.citylookup import PROJECT_DIR, city_blueprint
+from citykit.cli.say import say
 from citykit.cli.userfiles import check_writable, write_file
 from citykit.core.load.errors import CitykitError, Problem
 from citykit.core.load.source import load_bytes, read_bounded
@@ -62,9 +63,9 @@ def upgrade(file: str, version: str, dry_run: bool, project: Path) -> None:
     ]
     result = upgrade_blueprint(current, raw.decode("utf-8"), target, between)
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        say(f"warning: {warning}", err=True)
     if not result.changed:
-        click.echo(f"{path}: already on catalogue {target.version}; nothing to change")
+        say(f"{path}: already on catalogue {target.version}; nothing to change")
         return
     echo_blueprint_diff(diff_blueprints(result.before, result.after))
     before, after = result.before.blueprint, result.after.blueprint
@@ -73,11 +74,11 @@ def upgrade(file: str, version: str, dry_run: bool, project: Path) -> None:
         f"catalogue {before.catalogue_version} -> {after.catalogue_version}"
     )
     if dry_run:
-        click.echo(f"{path}: would upgrade: {summary} (dry run, nothing written)")
+        say(f"{path}: would upgrade: {summary} (dry run, nothing written)")
         return
     write_file(path, result.text)
-    click.echo(f"{path}: upgraded: {summary}")
-    click.echo(
+    say(f"{path}: upgraded: {summary}")
+    say(
         f"what changed in the catalogue: `citykit catalogue diff {before.catalogue_version} "
         f"{after.catalogue_version}`"
     )
