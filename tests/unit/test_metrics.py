@@ -250,21 +250,18 @@ def test_a_status_change_that_may_wait_is_held_and_looked_at_again_when_its_time
     assert api == [] and outcome.held == {"phase": "Pilot"} and outcome.recheck_after == 5.0
 
 
-def test_a_held_status_change_is_written_once_it_has_waited_long_enough(
-    api: list[tuple[str, str]],
+@pytest.mark.parametrize(
+    ("held_for", "new_phase"),
+    [(5.0, "Citywide"), (0.5, "Live")],
+    ids=["a held step once it has waited long enough", "Live at once whatever was held"],
+)
+def test_a_held_status_is_written_when_its_time_is_up_or_it_reaches_live(
+    api: list[tuple[str, str]], held_for: float, new_phase: str
 ) -> None:
     body = initiative("parking", "Waiting", city="m8")
-    snapshot = reconcile.Snapshot(body, [], [], held={"phase": "Pilot"}, held_for=5.0)
+    snapshot = reconcile.Snapshot(body, [], [], held={"phase": "Pilot"}, held_for=held_for)
     outcome = reconcile.Outcome()
-    reconcile._write_status(CLIENT, snapshot, {"phase": "Citywide"}, outcome, wait=5.0)
-    assert api == [("patch", "Initiative")] and outcome.held is None
-
-
-def test_live_is_written_at_once_whatever_was_held(api: list[tuple[str, str]]) -> None:
-    body = initiative("parking", "Waiting", city="m9")
-    snapshot = reconcile.Snapshot(body, [], [], held={"phase": "Citywide"}, held_for=0.5)
-    outcome = reconcile.Outcome()
-    reconcile._write_status(CLIENT, snapshot, {"phase": "Live"}, outcome, wait=5.0)
+    reconcile._write_status(CLIENT, snapshot, {"phase": new_phase}, outcome, wait=5.0)
     assert api == [("patch", "Initiative")] and outcome.held is None
 
 

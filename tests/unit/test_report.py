@@ -81,6 +81,18 @@ def initiative(ref: str, phase: str, **status: Any) -> dict[str, Any]:
     }
 
 
+def rolling_out(hong_kong: ValidatedBlueprint, **read: Any) -> dict[str, Any]:
+    """The report of Hong Kong rolling out, from what was read of the cluster (`read`)."""
+    return assemble(
+        hong_kong,
+        today=TODAY,
+        generated=NOW,
+        source="the cluster",
+        blueprint_status={"phase": "RollingOut"},
+        **read,
+    )
+
+
 @pytest.fixture(scope="module")
 def rolled_out(hong_kong: ValidatedBlueprint) -> dict[str, Any]:
     """Hong Kong part way through: a few initiatives live or piloting, three KPIs measured,
@@ -124,16 +136,7 @@ def rolled_out(hong_kong: ValidatedBlueprint) -> dict[str, Any]:
         kpi_report("pm25-annual-mean", "2025", 19.9),
         kpi_report("online-service-uptake", "2026-05-31", 91),
     ]
-    return assemble(
-        hong_kong,
-        today=TODAY,
-        generated=NOW,
-        source="the cluster",
-        blueprint_status={"phase": "RollingOut"},
-        initiatives=initiatives,
-        reports=reports,
-        events=events,
-    )
+    return rolling_out(hong_kong, initiatives=initiatives, reports=reports, events=events)
 
 
 def test_plan_only_report_lists_every_initiative_as_planned(hong_kong: ValidatedBlueprint) -> None:
@@ -202,14 +205,7 @@ def test_timeline_shows_an_initiative_going_live_from_its_ready_condition_withou
         "lastTransitionTime": "2026-06-29T07:00:00Z",
     }
     live = initiative("government.data-exchange", "Live", conditions=[ready])
-    timeline = assemble(
-        hong_kong,
-        today=TODAY,
-        generated=NOW,
-        source="the cluster",
-        blueprint_status={"phase": "RollingOut"},
-        initiatives=[live],
-    )["timeline"]
+    timeline = rolling_out(hong_kong, initiatives=[live])["timeline"]
     assert [(e["subject"], e["what"], e["time"][:10]) for e in timeline] == [
         ("government.data-exchange", "→ Live", "2026-06-29")
     ]
@@ -348,12 +344,8 @@ def test_an_area_with_upgrading_initiatives_counts_and_draws_them(
     initiative was in no phase the report knew."""
     refs = [spec.ref for spec in hong_kong.blueprint.enabled if spec.ref.startswith("mobility.")]
     live, *upgrading = refs[:3]
-    content = assemble(
+    content = rolling_out(
         hong_kong,
-        today=TODAY,
-        generated=NOW,
-        source="the cluster",
-        blueprint_status={"phase": "RollingOut"},
         initiatives=[
             initiative(live, "Live", wave="citywide"),
             *(initiative(ref, "Upgrading", wave="citywide") for ref in upgrading),
