@@ -50,9 +50,9 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster, load
 from citykit.resources import example_cities_dir
 from tests import audit
+from tests.cities import namespace_gone
 from tests.integration.test_faults import THROTTLE_FLAGS, apiserver_with, plain_user_kubeconfig
 from tests.integration.test_local_cluster import sigkill
-from tests.integration.test_operator import namespace_gone
 
 FAULTS = ("none", "operator", "operator", "operator", "kube-apiserver", "etcd")
 DEADLINE_SECONDS = 600.0

@@ -30,7 +30,7 @@ from kubernetes import client, watch
 from benchmarks.rollout_bench import cluster_and_operator
 from citykit.api.names import APPROVED_BY_ANNOTATION, object_name
 from citykit.kube.wait import wait_for
-from tests.integration.test_operator import blueprint, create_blueprint, initiatives
+from tests.cities import blueprint, create_blueprint, initiatives
 
 CITY = "reaction"
 Matcher = Callable[[str, Any], bool]

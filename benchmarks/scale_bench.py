@@ -44,8 +44,7 @@ from citykit.localcluster import control_plane
 from citykit.localcluster.nodes import fake_node
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
-from tests import fleet
-from tests.integration.test_operator import audit_writes
+from tests import audit, fleet
 
 PODS_PER_NODE = 1000
 Cities = list[dict[str, Any]]
@@ -162,13 +161,13 @@ def operator_run(
             assert operator.process is not None
             pid = operator.process.pid
             time.sleep(3)  # in-flight watch events settle
-            cpu, writes = cpu_seconds(pid), audit_writes(cluster.audit_log)
+            cpu, writes = cpu_seconds(pid), audit.city_writes(cluster.audit_log)
             time.sleep(idle)
             return {
                 "seconds": seconds,
                 "rss": peak_rss_mb(pid),
                 "idle_cpu": (cpu_seconds(pid) - cpu) / idle,
-                "idle_writes": audit_writes(cluster.audit_log) - writes,
+                "idle_writes": audit.city_writes(cluster.audit_log) - writes,
             }
         finally:
             operator.stop()

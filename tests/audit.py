@@ -19,3 +19,17 @@ def events(audit_log: Path) -> list[dict[str, Any]]:
     return [
         json.loads(line) for path in (*rotated, audit_log) for line in path.read_text().splitlines()
     ]
+
+
+def city_writes(audit_log: Path) -> int:
+    """Write requests to citykit's objects and their children by non-system users."""
+    count = 0
+    for event in events(audit_log):
+        user = event.get("user", {}).get("username", "")
+        if event.get("stage") != "ResponseComplete" or user.startswith("system:"):
+            continue
+        if event.get("verb") in ("create", "update", "patch", "delete"):
+            ref = event.get("objectRef", {})
+            if ref.get("namespace", "").startswith("city-") or ref.get("apiGroup") == "citykit.io":
+                count += 1
+    return count

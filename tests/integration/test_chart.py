@@ -27,15 +27,9 @@ from citykit.localcluster.kubeconfig import write_kubeconfig
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from tests import audit
+from tests.cities import all_live, blueprint, create_blueprint, custom, delete_blueprint
 from tests.conftest import REPOSITORY
 from tests.deadlines import EVENTUALLY, PROMPTLY
-from tests.integration.test_operator import (
-    all_live,
-    blueprint,
-    create_blueprint,
-    custom,
-    delete_blueprint,
-)
 
 HELM_WAIT = f"{EVENTUALLY:.0f}s"  # `helm --wait`'s deadline
 CHART = REPOSITORY / "charts" / "citykit-operator"

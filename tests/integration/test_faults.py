@@ -29,9 +29,7 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.processes import spawn
 from citykit.localcluster.state import LocalCluster, load, save
 from tests import audit
-from tests.deadlines import EVENTUALLY, PROMPTLY
-from tests.integration.test_local_cluster import sigkill
-from tests.integration.test_operator import (
+from tests.cities import (
     GROUP,
     VERSION,
     all_live,
@@ -42,6 +40,8 @@ from tests.integration.test_operator import (
     initiatives,
     namespace_gone,
 )
+from tests.deadlines import EVENTUALLY, PROMPTLY
+from tests.integration.test_local_cluster import sigkill
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,7 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.ports import free_ports
 from citykit.localcluster.state import LocalCluster
 from tests import audit
-from tests.deadlines import EVENTUALLY, PROMPTLY, quiet
-from tests.integration.test_operator import (
+from tests.cities import (
     all_live,
     blueprint,
     create_blueprint,
@@ -35,6 +34,7 @@ from tests.integration.test_operator import (
     deployments,
     initiatives,
 )
+from tests.deadlines import EVENTUALLY, PROMPTLY, quiet
 
 LEASE, NAMESPACE = "citykit-ha-test", "default"
 WAITING = re.compile(r"waiting for lease \S+ as (\S+)")

@@ -24,9 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from citykit.api.enums import Phase
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
-from tests.conftest import REPOSITORY
-from tests.deadlines import EVENTUALLY, PROMPTLY, quiet
-from tests.integration.test_operator import (
+from tests.cities import (
     GROUP,
     VERSION,
     blueprint,
@@ -36,6 +34,8 @@ from tests.integration.test_operator import (
     deployments,
     initiatives,
 )
+from tests.conftest import REPOSITORY
+from tests.deadlines import EVENTUALLY, PROMPTLY, quiet
 
 CITY = "metered"
 CHART = REPOSITORY / "charts" / "citykit-operator"

@@ -3,13 +3,11 @@ drift repair, deletion, frugality and restarts. Waits are conditions with deadli
 
 from __future__ import annotations
 
-import copy
 import os
 import random
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,88 +17,24 @@ from kubernetes.client.exceptions import ApiException
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from tests import audit
-from tests.conftest import read_city
+from tests.cities import (
+    GROUP,
+    VERSION,
+    all_live,
+    blueprint,
+    blueprint_status,
+    config_maps,
+    create_blueprint,
+    custom,
+    delete_blueprint,
+    deployments,
+    initiatives,
+    namespace_gone,
+)
 from tests.deadlines import EVENTUALLY, PROMPTLY, quiet
 from tests.deployment_history import DeploymentHistory
 
-GROUP, VERSION = "citykit.io", "v1alpha1"
 KILLS = 6
-MANAGED = "app.kubernetes.io/managed-by=citykit"
-
-
-def custom(api: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api)
-
-
-def blueprint(
-    city: str, name: str, gate: str = "2s", approval: str | None = "auto", keep: int | None = None
-) -> dict[str, Any]:
-    """An example city, renamed (so tests don't collide), with short gates."""
-    data = copy.deepcopy(read_city(city))
-    data["metadata"]["name"] = name
-    if keep is not None:
-        kept = {item["ref"] for item in data["spec"]["initiatives"][:keep]}
-        data["spec"]["initiatives"] = [
-            {**item, "dependsOn": [d for d in item.get("dependsOn", []) if d in kept]}
-            for item in data["spec"]["initiatives"][:keep]
-        ]
-        data["spec"]["dataSharing"] = [
-            a
-            for a in data["spec"].get("dataSharing", [])
-            if a["producer"] in kept and a["consumer"] in kept
-        ]
-        data["spec"]["kpiTargets"] = []
-    for item in data["spec"]["initiatives"]:
-        item["gate"] = {
-            "healthyFor": gate,
-            "approval": approval or item.get("gate", {}).get("approval", "auto"),
-        }
-    return data
-
-
-def create_blueprint(api: client.ApiClient, data: dict[str, Any]) -> None:
-    custom(api).create_cluster_custom_object(GROUP, VERSION, "cityblueprints", data)
-
-
-def initiatives(api: client.ApiClient, city: str) -> list[dict[str, Any]]:
-    return custom(api).list_namespaced_custom_object(GROUP, VERSION, f"city-{city}", "initiatives")[
-        "items"
-    ]
-
-
-def blueprint_status(api: client.ApiClient, name: str) -> dict[str, Any]:
-    return (
-        custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", name).get("status")
-        or {}
-    )
-
-
-def deployments(api: client.ApiClient, city: str, initiative: str | None = None) -> list[Any]:
-    selector = MANAGED + (f",citykit.io/initiative={initiative}" if initiative else "")
-    return (
-        client.AppsV1Api(api)
-        .list_namespaced_deployment(f"city-{city}", label_selector=selector)
-        .items
-    )
-
-
-def config_maps(api: client.ApiClient, city: str) -> list[Any]:
-    return (
-        client.CoreV1Api(api)
-        .list_namespaced_config_map(f"city-{city}", label_selector=MANAGED)
-        .items
-    )
-
-
-def all_live(api: client.ApiClient, city: str, expected: int) -> bool:
-    items = initiatives(api, city)
-    return len(items) == expected and all(
-        (i.get("status") or {}).get("phase") == "Live" for i in items
-    )
-
-
-def delete_blueprint(api: client.ApiClient, name: str) -> None:
-    custom(api).delete_cluster_custom_object(GROUP, VERSION, "cityblueprints", name)
 
 
 def test_example_city_rolls_out_to_live(api: client.ApiClient, operator: OperatorProcess) -> None:
@@ -133,25 +67,11 @@ def test_idle_operator_makes_no_writes(
         EVENTUALLY,
         "the rollout city to be Live",
     )
-    writes = quiet(lambda: audit_writes(kube_cluster.audit_log))
+    writes = quiet(lambda: audit.city_writes(kube_cluster.audit_log))
     wait_for(writes, PROMPTLY, "the writes of in-flight watch events to end")
-    before = audit_writes(kube_cluster.audit_log)
+    before = audit.city_writes(kube_cluster.audit_log)
     time.sleep(10)  # the measured window itself: ten resync intervals
-    assert audit_writes(kube_cluster.audit_log) - before == 0
-
-
-def audit_writes(audit_log: Path) -> int:
-    """Write requests to citykit's objects and their children by non-system users."""
-    count = 0
-    for event in audit.events(audit_log):
-        user = event.get("user", {}).get("username", "")
-        if event.get("stage") != "ResponseComplete" or user.startswith("system:"):
-            continue
-        if event.get("verb") in ("create", "update", "patch", "delete"):
-            namespace = event.get("objectRef", {}).get("namespace", "")
-            if namespace.startswith("city-") or event.get("objectRef", {}).get("apiGroup") == GROUP:
-                count += 1
-    return count
+    assert audit.city_writes(kube_cluster.audit_log) - before == 0
 
 
 def test_policy_violating_blueprint_is_blocked_and_creates_nothing(
@@ -330,7 +250,7 @@ def test_deleting_a_blueprint_removes_everything_it_made(
         custom(api).get_cluster_custom_object(GROUP, VERSION, "cityblueprints", "deleted")
 
 
-def test_a_hand_scaled_deployment_and_a_deleted_configmap_are_restored_within_3s(
+def test_a_hand_scaled_deployment_and_a_deleted_configmap_are_restored(
     api: client.ApiClient, operator: OperatorProcess
 ) -> None:
     wait_for(
@@ -371,14 +291,6 @@ def test_a_hand_scaled_deployment_and_a_deleted_configmap_are_restored_within_3s
         return bool(found.metadata.uid != config_map.metadata.uid)
 
     wait_for(recreated, PROMPTLY, "deleted ConfigMap recreated", interval=0.1)
-
-
-def namespace_gone(api: client.ApiClient, name: str) -> bool:
-    try:
-        client.CoreV1Api(api).read_namespace(name)
-    except ApiException as error:
-        return error.status == 404
-    return False
 
 
 def test_a_blueprint_deleted_while_no_operator_runs_is_gone_with_all_its_objects(

@@ -38,9 +38,9 @@ from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.helm import ensure_helm
 from citykit.toolchain.image import archive_name, image_reference
 from citykit.toolchain.locations import bin_dir
+from tests.cities import blueprint
 from tests.conftest import PLAYBOOKS
 from tests.deadlines import EVENTUALLY, PROMPTLY
-from tests.integration.test_operator import blueprint
 
 ROOT = PLAYBOOKS.parent
 CITY = "tallinn"

@@ -19,8 +19,8 @@ from citykit.kube.wait import wait_for
 from citykit.localcluster import control_plane, realnode
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.image import USER_ID, image_reference
+from tests.cities import all_live, blueprint, create_blueprint, deployments
 from tests.conftest import REPOSITORY
-from tests.integration.test_operator import all_live, blueprint, create_blueprint, deployments
 
 CHART = REPOSITORY / "charts" / "citykit-operator"
 VALUES = CHART / "ci" / "real-node-values.yaml"

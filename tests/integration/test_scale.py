@@ -29,9 +29,8 @@ from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
-from tests import fleet
+from tests import audit, fleet
 from tests.deadlines import PROMPTLY, quiet
-from tests.integration.test_operator import audit_writes
 
 SIZE = 200
 NAME = "metropolis"
@@ -110,9 +109,9 @@ def test_two_hundred_initiatives_roll_out_and_the_operator_then_idles(
     assert not blueprint()["metadata"].get("finalizers")
     assert not any(item["metadata"].get("finalizers") for item in items)
 
-    writes = quiet(lambda: audit_writes(kube_cluster.audit_log))
+    writes = quiet(lambda: audit.city_writes(kube_cluster.audit_log))
     wait_for(writes, PROMPTLY, "the writes of in-flight watch events to end")
-    before = audit_writes(kube_cluster.audit_log)
+    before = audit.city_writes(kube_cluster.audit_log)
     time.sleep(10)  # the measured window
-    assert audit_writes(kube_cluster.audit_log) - before == 0
+    assert audit.city_writes(kube_cluster.audit_log) - before == 0
     objects.delete_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", NAME)

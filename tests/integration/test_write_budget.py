@@ -17,13 +17,8 @@ from citykit.core.render.objects import plan
 from citykit.kube.wait import wait_for
 from citykit.localcluster.operator_process import OperatorProcess
 from tests import audit
+from tests.cities import all_live, blueprint, blueprint_status, create_blueprint
 from tests.deadlines import EVENTUALLY, PROMPTLY, quiet
-from tests.integration.test_operator import (
-    all_live,
-    blueprint,
-    blueprint_status,
-    create_blueprint,
-)
 
 CITY = "budget"
 BUDGET = 1.5
