@@ -15,8 +15,8 @@ import promql_parser
 import pytest
 
 from citykit.controller import metrics
-from tests.integration.test_chart_render import CHART, one, operator_container, render, run_helm
-from tests.unit.test_plan import KUBERNETES_VERSION
+from tests.chart import CHART, one, operator_container, render, run_helm
+from tests.pod_security import KUBERNETES_VERSION
 
 DASHBOARD = CHART / "dashboards" / "citykit.json"
 ENABLED = ("--set", "metrics.enabled=true")

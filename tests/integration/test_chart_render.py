@@ -3,7 +3,6 @@ a Pod Security restricted operator, least-privilege RBAC and values checked by t
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,9 @@ from citykit.api.crd import crds
 from citykit.controller.handlers import CHILD_KINDS
 from citykit.toolchain import image
 from citykit.toolchain.helm import HELM_VERSION
-from tests.conftest import REPOSITORY
-from tests.deadlines import PROMPTLY
-from tests.unit.test_plan import KUBERNETES_VERSION, pod_security_restricted_violations
+from tests.chart import CHART, one, operator_container, render, run_helm
+from tests.pod_security import KUBERNETES_VERSION, pod_security_restricted_violations
 
-CHART = REPOSITORY / "charts" / "citykit-operator"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 VALUES = [None, *SCENARIOS]
 APPLY = {"list", "watch", "create", "patch", "delete"}
@@ -34,39 +31,8 @@ SCENARIO_KINDS = {
 }
 
 
-def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(helm), *args], check=False, capture_output=True, text=True, timeout=PROMPTLY
-    )
-
-
-def render(helm: Path, *args: str) -> list[dict[str, Any]]:
-    result = run_helm(
-        helm,
-        "template",
-        "citykit",
-        str(CHART),
-        "--namespace",
-        "citykit-system",
-        "--include-crds",
-        *args,
-    )
-    assert result.returncode == 0, result.stderr
-    return [document for document in yaml.safe_load_all(result.stdout) if document]
-
-
 def values_args(values: Path | None) -> tuple[str, ...]:
     return ("--values", str(values)) if values else ()
-
-
-def one(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    [found] = [m for m in manifests if m["kind"] == kind]
-    return found
-
-
-def operator_container(manifests: list[dict[str, Any]]) -> dict[str, Any]:
-    [container] = one(manifests, "Deployment")["spec"]["template"]["spec"]["containers"]
-    return container
 
 
 def test_helm_is_the_pinned_release(helm: Path) -> None:

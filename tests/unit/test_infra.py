@@ -19,7 +19,7 @@ from citykit.core.render.services import RUNTIME, SERVICE_LABEL
 from citykit.infra.components import chart_crds
 from citykit.infra.program import operator_stack_name, provision, provision_operator, read_stack
 from tests.conftest import REPOSITORY
-from tests.unit.test_plan import pod_security_restricted_violations
+from tests.pod_security import pod_security_restricted_violations
 
 INFRA = REPOSITORY / "infra"
 PASSWORD = "generated-Z9q-not-for-clear-text"
