@@ -51,8 +51,7 @@ from citykit.localcluster.state import LocalCluster, load
 from citykit.resources import example_cities_dir
 from tests import audit
 from tests.cities import namespace_gone
-from tests.integration.test_faults import THROTTLE_FLAGS, apiserver_with, plain_user_kubeconfig
-from tests.integration.test_local_cluster import sigkill
+from tests.cluster_faults import THROTTLE_FLAGS, apiserver_with, plain_user_kubeconfig, sigkill
 
 FAULTS = ("none", "operator", "operator", "operator", "kube-apiserver", "etcd")
 DEADLINE_SECONDS = 600.0

@@ -6,13 +6,11 @@ Live with nothing created twice. Waits are conditions with deadlines."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +20,9 @@ from kubernetes import client
 from citykit import kube
 from citykit.kube.crds import install_crds
 from citykit.kube.wait import wait_for
-from citykit.localcluster import commandlines, control_plane
-from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
-from citykit.localcluster.kubeconfig import render_kubeconfig, write_kubeconfig
+from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
-from citykit.localcluster.processes import spawn
-from citykit.localcluster.state import LocalCluster, load, save
+from citykit.localcluster.state import LocalCluster
 from tests import audit
 from tests.cities import (
     GROUP,
@@ -40,8 +35,14 @@ from tests.cities import (
     initiatives,
     namespace_gone,
 )
+from tests.cluster_faults import (
+    THROTTLE_FLAGS,
+    apiserver_with,
+    current,
+    plain_user_kubeconfig,
+    sigkill,
+)
 from tests.deadlines import EVENTUALLY, PROMPTLY
-from tests.integration.test_local_cluster import sigkill
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +57,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 @pytest.fixture(scope="module")
 def api(cluster: LocalCluster) -> client.ApiClient:
     return kube.dynamic_client(cluster.kubeconfig).client
-
-
-def current(cluster: LocalCluster) -> LocalCluster:
-    """The cluster as its state file records it now (restarts change the pids)."""
-    recorded = load(cluster.state_dir)
-    assert recorded is not None
-    return recorded
 
 
 @pytest.fixture
@@ -274,55 +268,6 @@ def test_history_compacted_while_the_api_was_down_is_relisted_without_a_hot_loop
 
 
 THROTTLED_USER = "citykit-throttled"
-# One request in flight (and one mutating) at a time and no queueing (priority and fairness
-# off): whatever exceeds it is answered 429 at once.
-THROTTLE_FLAGS = (
-    "--enable-priority-and-fairness=false",
-    "--max-requests-inflight=1",
-    "--max-mutating-requests-inflight=1",
-)
-
-
-def plain_user_kubeconfig(cluster: LocalCluster, user: str, path: Path) -> Path:
-    """A cluster-admin `user` that is not in system:masters: the API server throttles it like
-    any client (system:masters is exempt from the in-flight limits), and the audit log tells
-    its requests apart from the admin's."""
-    pair = CertificateAuthority.load(cluster.layout.pki).issue_client(user, ClientIdentity(user))
-    rbac = client.RbacAuthorizationV1Api(kube.dynamic_client(cluster.kubeconfig).client)
-    with contextlib.suppress(client.exceptions.ApiException):  # bound by an earlier run
-        rbac.create_cluster_role_binding(
-            {
-                "metadata": {"name": user},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": "cluster-admin",
-                },
-                "subjects": [
-                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
-                ],
-            }
-        )
-    config = render_kubeconfig(cluster.name, cluster.server, cluster.layout.pki / "ca.crt", pair)
-    return write_kubeconfig(path, config)
-
-
-@contextlib.contextmanager
-def apiserver_with(cluster: LocalCluster, *flags: str) -> Iterator[None]:
-    """kube-apiserver restarted with `flags` after its own (a later flag overrides an earlier
-    one); on leaving, `cluster up` starts it again as it always runs."""
-    recorded = current(cluster)
-    sigkill(recorded, "kube-apiserver")
-    argv = [*commandlines.kube_apiserver(recorded.layout), *flags]
-    log = recorded.layout.logs / "kube-apiserver.log"
-    others = tuple(p for p in recorded.processes if p.name != "kube-apiserver")
-    save(replace(recorded, processes=(*others, spawn("kube-apiserver", argv, log))))
-    wait_for(lambda: control_plane.api_ready(recorded), EVENTUALLY, f"the API server with {flags}")
-    try:
-        yield
-    finally:
-        sigkill(current(cluster), "kube-apiserver")
-        control_plane.up(cluster.name, cluster.state_dir)
 
 
 def test_a_throttling_api_server_429s_are_backed_off_and_the_city_goes_live(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import uuid
@@ -25,6 +24,7 @@ from citykit.kube.wait import wait_for
 from citykit.localcluster import control_plane
 from citykit.localcluster.processes import is_alive
 from citykit.localcluster.state import LocalCluster, load
+from tests.cluster_faults import sigkill
 from tests.deadlines import PROMPTLY
 
 IMAGE = "citykit/placeholder:1.0"
@@ -295,12 +295,6 @@ def cluster_cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
-
-
-def sigkill(cluster: LocalCluster, component: str) -> None:
-    [process] = [p for p in cluster.processes if p.name == component]
-    os.killpg(process.pid, signal.SIGKILL)
-    wait_for(lambda: not is_alive(process), PROMPTLY, f"{component} to die")
 
 
 def a_config_map(cluster: LocalCluster) -> str:
