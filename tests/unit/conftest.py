@@ -1,12 +1,22 @@
 """Unit tests keep citykit's user cache (checked catalogues) in a folder of the session's own,
 never in the user's home: the commands they run in process and in subprocesses find it through
-CITYKIT_CACHE."""
+CITYKIT_CACHE.
+
+And the fixtures the `cluster up` unit tests share (test_cluster_failures.py,
+test_cluster_resume.py), here so that no test module imports another for them: a throw-away
+binaries cache, and tiny crashing scripts in it stamped with the pinned versions, so `up`
+skips the Go build and runs them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from citykit.toolchain.gobuild import stamp_path
+from citykit.toolchain.kubernetes import build_steps
+from citykit.toolchain.locations import bin_dir, local_cluster_module
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -14,3 +24,24 @@ def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CITYKIT_CACHE", str(tmp_path_factory.mktemp("citykit-cache")))
         yield
+
+
+CRASHING = "#!/bin/sh\necho 'listen tcp 127.0.0.1:2379: bind: address already in use' >&2\nexit 1\n"
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CITYKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CITYKIT_STATE", str(tmp_path / "state"))
+    return bin_dir()
+
+
+@pytest.fixture
+def crashing_binaries(cache: Path) -> Path:
+    cache.mkdir(parents=True)
+    for step in build_steps(local_cluster_module(), cache, build_date="unused"):
+        for name in step.binaries:
+            (cache / name).write_text(CRASHING)
+            (cache / name).chmod(0o755)
+        stamp_path(cache, step).write_text(step.stamp)
+    return cache

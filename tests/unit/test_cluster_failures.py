@@ -17,31 +17,9 @@ import pytest
 from citykit.localcluster import control_plane
 from citykit.localcluster.errors import ClusterError
 from citykit.toolchain.errors import ToolchainError
-from citykit.toolchain.gobuild import stamp_path
-from citykit.toolchain.kubernetes import build_steps, ensure_binaries
-from citykit.toolchain.locations import bin_dir, local_cluster_module
+from citykit.toolchain.kubernetes import ensure_binaries
 from tests.conftest import run_cli
 from tests.problems import PROBLEM_LINE
-
-CRASHING = "#!/bin/sh\necho 'listen tcp 127.0.0.1:2379: bind: address already in use' >&2\nexit 1\n"
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("CITYKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CITYKIT_STATE", str(tmp_path / "state"))
-    return bin_dir()
-
-
-@pytest.fixture
-def crashing_binaries(cache: Path) -> Path:
-    cache.mkdir(parents=True)
-    for step in build_steps(local_cluster_module(), cache, build_date="unused"):
-        for name in step.binaries:
-            (cache / name).write_text(CRASHING)
-            (cache / name).chmod(0o755)
-        stamp_path(cache, step).write_text(step.stamp)
-    return cache
 
 
 @pytest.fixture

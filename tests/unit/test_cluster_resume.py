@@ -16,7 +16,6 @@ from citykit.localcluster.ports import free_ports
 from citykit.localcluster.state import LocalCluster, load, save
 from citykit.toolchain.locations import local_cluster_module
 from tests.conftest import run_cli
-from tests.unit.test_cluster_failures import cache, crashing_binaries  # noqa: F401  (fixtures)
 
 ALL_ALIVE = dict.fromkeys(control_plane.COMPONENTS, True)
 KWOK_ONLY = Layout(Path("/bin"), Path("/state"), Path("/infra"), Ports(1, 2, 3, 4, 5))
@@ -66,7 +65,7 @@ def test_every_listening_component_has_its_recorded_ports() -> None:
 
 
 @pytest.fixture
-def recorded(crashing_binaries: Path, tmp_path: Path) -> LocalCluster:  # noqa: F811
+def recorded(crashing_binaries: Path, tmp_path: Path) -> LocalCluster:
     """A stopped cluster with credentials, etcd data and five recorded ports."""
     state = tmp_path / "state"
     layout = Layout(crashing_binaries, state, local_cluster_module(), Ports(*free_ports(5)))

@@ -9,19 +9,7 @@ from citykit.core.rollout.conditions import set_condition, timestamp
 from citykit.core.rollout.fold import fold_blueprint_status, progress_only
 from citykit.core.rollout.machine import InitiativeView, next_initiative_status
 from citykit.core.rollout.status import DeploymentState, InitiativeStatus, RolloutSpec
-
-T0 = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.UTC)
-
-
-def spec(**overrides: Any) -> dict[str, Any]:
-    base = {
-        "ref": "mobility.smart-parking",
-        "districts": ["a", "b", "c"],
-        "pilotDistricts": ["a"],
-        "gate": {"healthyFor": "10m", "approval": "auto"},
-        "dependsOn": [],
-    }
-    return {**base, **overrides}
+from tests.rollout_inputs import T0, spec
 
 
 def deployment(

@@ -12,7 +12,7 @@ from citykit.core.rollout.fold import settled_outcome
 from citykit.core.rollout.history import Outcome
 from citykit.core.rollout.machine import Decision, InitiativeView, next_initiative_status
 from citykit.core.rollout.status import DeploymentState, InitiativeStatus, LastGood, RolloutSpec
-from tests.unit.test_rollout import T0, spec
+from tests.rollout_inputs import T0, spec
 
 OLD, NEW, NEWER = "aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc"
 
