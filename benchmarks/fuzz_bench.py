@@ -1,5 +1,5 @@
-"""Fuzz benchmark: the hostile-input contracts of tests/unit/test_fuzz.py over many more
-cases, with a random seed; prints cases/s and every defect found (issue 13).
+"""Fuzz benchmark: the hostile-input contracts of tests/unit/test_fuzz.py (tests/fuzzing.py)
+over many more cases, with a random seed; prints cases/s and every defect found (issue 13).
 
     PYTHONPATH=operator python benchmarks/fuzz_bench.py [--cases N] [--seed S]
 """
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from tests.unit.test_fuzz import (
+from tests.fuzzing import (
     blueprint_shaped,
     contract_defects,
     mutated_data,
