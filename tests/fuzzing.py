@@ -34,8 +34,8 @@ from citykit.core.render.objects import initiative_resources, plan
 from citykit.resources import example_cities_dir
 from tests.conftest import LOCATED_LINE
 from tests.deadlines import BLOW_UP
+from tests.pod_security import KUBERNETES_VERSION
 
-KUBERNETES_VERSION = "1.35"
 SECONDS_PER_CASE = BLOW_UP  # a blow-up, not speed: benchmarks/fuzz_bench.py times the cases
 CITIES = {path.stem: path for path in sorted(example_cities_dir().glob("*.yaml"))}
 TEXTS = {name: path.read_text() for name, path in CITIES.items()}

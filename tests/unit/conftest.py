@@ -30,18 +30,20 @@ CRASHING = "#!/bin/sh\necho 'listen tcp 127.0.0.1:2379: bind: address already in
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def empty_binaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The binaries folder of a throw-away citykit cache and state, so that no test touches
+    (or is helped by) the real one; pytest's own `cache` fixture keeps its name."""
     monkeypatch.setenv("CITYKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CITYKIT_STATE", str(tmp_path / "state"))
     return bin_dir()
 
 
 @pytest.fixture
-def crashing_binaries(cache: Path) -> Path:
-    cache.mkdir(parents=True)
-    for step in build_steps(local_cluster_module(), cache, build_date="unused"):
+def crashing_binaries(empty_binaries: Path) -> Path:
+    empty_binaries.mkdir(parents=True)
+    for step in build_steps(local_cluster_module(), empty_binaries, build_date="unused"):
         for name in step.binaries:
-            (cache / name).write_text(CRASHING)
-            (cache / name).chmod(0o755)
-        stamp_path(cache, step).write_text(step.stamp)
-    return cache
+            (empty_binaries / name).write_text(CRASHING)
+            (empty_binaries / name).chmod(0o755)
+        stamp_path(empty_binaries, step).write_text(step.stamp)
+    return empty_binaries

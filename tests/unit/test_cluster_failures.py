@@ -31,7 +31,7 @@ def taken_port() -> Iterator[int]:
 
 
 def test_missing_go_is_named_when_binaries_must_be_built(
-    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    empty_binaries: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
 
@@ -61,7 +61,7 @@ def test_cli_reports_a_taken_api_port_in_one_line_and_exits_1(
     assert f"port {taken_port} on 127.0.0.1 is already in use" in result.stderr
 
 
-def test_down_without_a_cluster_changes_nothing_and_succeeds(cache: Path) -> None:
+def test_down_without_a_cluster_changes_nothing_and_succeeds(empty_binaries: Path) -> None:
     result = run_cli("cluster", "down")
 
     assert result.exit_code == 0
