@@ -10,7 +10,9 @@ the in-cluster operator's would be, and the audit log shows whose requests they 
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,14 @@ from citykit.localcluster.kubeconfig import write_kubeconfig
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from tests import audit
-from tests.cities import all_live, blueprint, create_blueprint, custom, delete_blueprint
+from tests.cities import (
+    all_live,
+    blueprint,
+    create_blueprint,
+    custom,
+    delete_blueprint,
+    initiatives,
+)
 from tests.conftest import REPOSITORY
 from tests.deadlines import EVENTUALLY, PROMPTLY
 
@@ -167,9 +176,41 @@ def test_chart_rbac_is_enough_to_roll_a_city_out(
         args=("--peering", RELEASE, "--peering-namespace", NAMESPACE),  # as the chart runs it
     )
     data = blueprint("tallinn", "chartcity", keep=4)
+    # one pilot waits for a person's approval: the Event that says so is written in the
+    # city's namespace (the blueprint's, at the end, in default)
+    first = data["spec"]["initiatives"][0]
+    first.update(
+        pilotDistricts=[data["spec"]["districts"][0]["id"]],
+        gate={"healthyFor": "1s", "approval": "manual"},
+    )
     operator.start()
     try:
         create_blueprint(api, data)
+        wait_for(
+            lambda: (
+                operator.check_alive()
+                or any(
+                    (item.get("status") or {}).get("phase") == "AwaitingApproval"
+                    for item in initiatives(api, "chartcity")
+                )
+            ),
+            EVENTUALLY,
+            "the pilot to await approval",
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "citykit",
+                "approve",
+                "chartcity",
+                first["ref"],
+                "--by",
+                "council",
+            ],
+            check=True,
+            env={**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)},
+        )
         wait_for(
             lambda: (
                 operator.check_alive()
@@ -206,7 +247,11 @@ def test_chart_rbac_is_enough_to_roll_a_city_out(
         for e in city
         if e["user"]["username"] == "citykit-admin"
     }
-    assert by_admin == {("create", "cityblueprints"), ("delete", "cityblueprints")}
+    assert by_admin == {
+        ("create", "cityblueprints"),
+        ("patch", "initiatives"),  # the approval
+        ("delete", "cityblueprints"),
+    }
     assert {
         e["user"]["username"] for e in city if not e["user"]["username"].startswith("system:")
     } == {"citykit-admin"}
@@ -219,7 +264,7 @@ def test_chart_rbac_is_enough_to_roll_a_city_out(
         for e in writes
         if e["user"]["username"] == OPERATOR_USER and e["objectRef"]["resource"] == "events"
     }
-    assert {"city-chartcity", "default"} <= events  # initiatives' Events, and the blueprint's
+    assert {"city-chartcity", "default"} <= events  # the awaited approval, the city Live
     log = operator.log.read_text()
     for sign in ("Forbidden", "Not enough permissions"):
         assert sign not in log, f"operator log ({operator.log}) mentions {sign!r}"
