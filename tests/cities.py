@@ -5,6 +5,10 @@ test module is imported as a library by another)."""
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
@@ -97,3 +101,12 @@ def namespace_gone(api: client.ApiClient, name: str) -> bool:
     except ApiException as error:
         return error.status == 404
     return False
+
+
+def approve(kubeconfig: Path, city: str, ref: str, by: str) -> None:
+    """`citykit approve CITY REF --by BY` as a person runs it, as the user of `kubeconfig`."""
+    subprocess.run(
+        [sys.executable, "-m", "citykit", "approve", city, ref, "--by", by],
+        check=True,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+    )

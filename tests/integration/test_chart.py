@@ -10,9 +10,7 @@ the in-cluster operator's would be, and the audit log shows whose requests they 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from citykit.localcluster.state import LocalCluster
 from tests import audit
 from tests.cities import (
     all_live,
+    approve,
     blueprint,
     create_blueprint,
     custom,
@@ -197,20 +196,7 @@ def test_chart_rbac_is_enough_to_roll_a_city_out(
             EVENTUALLY,
             "the pilot to await approval",
         )
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "citykit",
-                "approve",
-                "chartcity",
-                first["ref"],
-                "--by",
-                "council",
-            ],
-            check=True,
-            env={**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)},
-        )
+        approve(kube_cluster.kubeconfig, "chartcity", first["ref"], by="council")
         wait_for(
             lambda: (
                 operator.check_alive()

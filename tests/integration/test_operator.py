@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -21,6 +19,7 @@ from tests.cities import (
     GROUP,
     VERSION,
     all_live,
+    approve,
     blueprint,
     blueprint_status,
     config_maps,
@@ -124,20 +123,7 @@ def test_dependencies_and_manual_approval_order_the_rollout(
     pilot = deployments(api, "ordered", first_name)
     assert pilot and all(d.metadata.labels["citykit.io/wave"] == "pilot" for d in pilot)
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "citykit",
-            "approve",
-            "ordered",
-            first["ref"],
-            "--by",
-            "test-council",
-        ],
-        check=True,
-        env={**os.environ, "KUBECONFIG": str(operator.kubeconfig)},
-    )
+    approve(operator.kubeconfig, "ordered", first["ref"], by="test-council")
     wait_for(
         lambda: phase(first_name) == "Live" and phase(second_name) == "Live",
         PROMPTLY,
