@@ -59,6 +59,7 @@ from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.resources import example_cities_dir
+from citykit.toolchain.locations import bin_dir
 from tests import audit
 
 WRITES = ("create", "update", "patch", "delete")
@@ -229,8 +230,9 @@ def rendered(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> None:
+    """The kubectl built with the cluster (its release, not whatever is on PATH)."""
     subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+        [str(bin_dir() / "kubectl"), "--kubeconfig", str(kubeconfig), *args],
         input=stdin,
         text=True,
         check=True,

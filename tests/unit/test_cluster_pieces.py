@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from citykit.kube.wait import wait_for
 from citykit.localcluster import commandlines
 from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
 from citykit.localcluster.commandlines import Layout, Ports
@@ -156,3 +157,16 @@ def test_a_recycled_pid_is_not_mistaken_for_the_component(tmp_path: Path) -> Non
         assert not is_alive(impostor)
     finally:
         stop([process])
+
+
+def test_a_component_runs_in_our_environment_with_its_go_runtime_settings_over_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYKIT_PROBE", "kept")
+    monkeypatch.setenv("GOGC", "100")
+    log = tmp_path / "env.log"
+    script = "import os; print(os.environ['CITYKIT_PROBE'], os.environ['GOGC'])"
+    process = spawn("env", [sys.executable, "-c", script], log, {"GOGC": "400"})
+    wait_for(lambda: not is_alive(process), 30, "the probe to exit")
+
+    assert log.read_text().split() == ["kept", "400"]

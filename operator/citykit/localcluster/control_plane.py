@@ -334,7 +334,8 @@ def write_credentials(name: str, layout: Layout) -> None:
 
 
 def _spawn(cluster: LocalCluster, name: str, argv: list[str]) -> LocalCluster:
-    process: Process = spawn(name, argv, cluster.layout.logs / f"{name}.log")
+    log = cluster.layout.logs / f"{name}.log"
+    process: Process = spawn(name, argv, log, commandlines.GO_RUNTIME)
     cluster = cluster.with_process(process)
     save(cluster)
     return cluster

@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,14 +43,15 @@ def _start_ticks(pid: int) -> int:
     return int(fields[19]) if fields else 0
 
 
-def spawn(name: str, argv: Sequence[str], log: Path) -> Process:
-    """Starts `argv` detached, stdout and stderr appended to `log`, stdin from /dev/null."""
+def spawn(name: str, argv: Sequence[str], log: Path, env: Mapping[str, str] = {}) -> Process:
+    """Starts `argv` detached, stdout and stderr appended to `log`, stdin from /dev/null, in
+    this process's environment with `env` over it."""
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         pid = os.posix_spawn(
             argv[0],
             list(argv),
-            os.environ,
+            {**os.environ, **env},
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_DUP2, fd, 1),
