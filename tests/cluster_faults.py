@@ -19,8 +19,9 @@ from citykit import kube
 from citykit.kube.wait import wait_for
 from citykit.localcluster import commandlines, control_plane
 from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
+from citykit.localcluster.errors import ClusterError
 from citykit.localcluster.kubeconfig import render_kubeconfig, write_kubeconfig
-from citykit.localcluster.processes import is_alive, spawn
+from citykit.localcluster.processes import is_alive, log_tail, spawn
 from citykit.localcluster.state import LocalCluster, load, save
 from tests.deadlines import EVENTUALLY, PROMPTLY
 
@@ -79,8 +80,15 @@ def apiserver_with(cluster: LocalCluster, *flags: str) -> Iterator[None]:
     argv = [*commandlines.kube_apiserver(recorded.layout), *flags]
     log = recorded.layout.logs / "kube-apiserver.log"
     others = tuple(p for p in recorded.processes if p.name != "kube-apiserver")
-    save(replace(recorded, processes=(*others, spawn("kube-apiserver", argv, log))))
-    wait_for(lambda: control_plane.api_ready(recorded), EVENTUALLY, f"the API server with {flags}")
+    restarted = spawn("kube-apiserver", argv, log)
+    save(replace(recorded, processes=(*others, restarted)))
+
+    def ready() -> bool:
+        if not is_alive(restarted):  # e.g. its port was taken meanwhile: say so, at once
+            raise ClusterError(f"kube-apiserver with {flags} exited:\n{log_tail(log)}")
+        return control_plane.api_ready(recorded)
+
+    wait_for(ready, EVENTUALLY, f"the API server with {flags}")
     try:
         yield
     finally:

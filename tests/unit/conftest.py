@@ -9,7 +9,6 @@ skips the Go build and runs them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,16 @@ from citykit.toolchain.kubernetes import build_steps
 from citykit.toolchain.locations import bin_dir, local_cluster_module
 
 
-@pytest.fixture(scope="session", autouse=True)
-def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CITYKIT_CACHE", str(tmp_path_factory.mktemp("citykit-cache")))
-        yield
+@pytest.fixture(scope="session")
+def session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("citykit-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(session_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set for each unit test and undone after it, so that no test run after the unit tests
+    (an integration test's builds and clusters) inherits the throw-away cache."""
+    monkeypatch.setenv("CITYKIT_CACHE", str(session_cache_dir))
 
 
 CRASHING = "#!/bin/sh\necho 'listen tcp 127.0.0.1:2379: bind: address already in use' >&2\nexit 1\n"

@@ -15,7 +15,7 @@ from citykit.localcluster import commandlines
 from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
 from citykit.localcluster.commandlines import Layout, Ports
 from citykit.localcluster.errors import ClusterError
-from citykit.localcluster.ports import claim, free_ports
+from citykit.localcluster.ports import EPHEMERAL_RANGE, claim, free_ports
 from citykit.localcluster.processes import is_alive, log_tail, spawn, stop
 from citykit.toolchain.gobuild import GoBuild, is_current
 from citykit.toolchain.kubernetes import version_ldflags
@@ -113,9 +113,11 @@ def test_owned_paths_stay_inside_the_state_folder() -> None:
     assert all(path.parent == LAYOUT.state for path in LAYOUT.owned_paths())
 
 
-def test_free_ports_are_distinct() -> None:
+def test_free_ports_are_distinct_and_below_the_range_outgoing_connections_take() -> None:
+    first_ephemeral = int(Path(EPHEMERAL_RANGE).read_text().split()[0])
     ports = free_ports(5)
     assert len(set(ports)) == 5
+    assert all(port < first_ephemeral for port in ports)
 
 
 def test_claiming_a_port_in_use_names_it() -> None:
