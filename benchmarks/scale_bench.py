@@ -14,7 +14,8 @@ Hangzhou (`tests.fleet`: numbered copies of its catalogue entries make up the nu
 
 The clusters get enough KWOK nodes for the Pods (each takes 1,000). Figures, not
 assertions. Run from the repository root: `python3 -m benchmarks.scale_bench
-[--sizes 200,1000,2000] [--cities 20] [--idle 300] [--citywide-replicas N]`; with
+[--sizes 200,1000,2000] [--cities 20] [--idle 300] [--citywide-replicas N] [--no-floor]`;
+`--no-floor` skips the kubectl run (for the operator's memory and idle figures alone); with
 `--citywide-replicas 1` the cluster has half the Pods to run for the same objects, which makes
 the floor faster and the ratio harder for the operator (it does not watch Pods).
 """
@@ -117,11 +118,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def peak_rss_mb(pid: int) -> float:
+def memory_mb(pid: int, field: str) -> float:
+    """`VmHWM` (peak RSS) or `VmRSS` (now) of a process, in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
+    raise RuntimeError(f"no {field} for process {pid}")
 
 
 def operator_run(
@@ -165,7 +167,8 @@ def operator_run(
             time.sleep(idle)
             return {
                 "seconds": seconds,
-                "rss": peak_rss_mb(pid),
+                "rss": memory_mb(pid, "VmHWM"),
+                "rss_idle": memory_mb(pid, "VmRSS"),
                 "idle_cpu": (cpu_seconds(pid) - cpu) / idle,
                 "idle_writes": audit.city_writes(cluster.audit_log) - writes,
             }
@@ -180,6 +183,9 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=300, help="idle window in seconds")
     parser.add_argument(
         "--citywide-replicas", type=int, help="every component's (default: the catalogue's)"
+    )
+    parser.add_argument(
+        "--no-floor", action="store_true", help="the operator's figures alone (RSS, idle)"
     )
     arguments = parser.parse_args()
     sizes = [int(size) for size in arguments.sizes.split(",")]
@@ -196,7 +202,11 @@ def main() -> None:
                 for index in range(arguments.cities)
             ]
             objects = rendered(cities)
-            floor = kubectl_floor(Path(work) / f"floor-{size}", cities, objects)
+            floor = (
+                float("nan")
+                if arguments.no_floor
+                else kubectl_floor(Path(work) / f"floor-{size}", cities, objects)
+            )
             ours = operator_run(
                 Path(work) / f"operator-{size}", cities, objects, root, arguments.idle
             )
@@ -204,7 +214,8 @@ def main() -> None:
                 f"{per_city * arguments.cities:5d} initiatives in {arguments.cities} cities"
                 f" ({len(objects)} objects, {pods(objects)} pods):"
                 f" operator {ours['seconds']:6.1f} s | kubectl apply+wait {floor:6.1f} s"
-                f" | {ours['seconds'] / floor:.2f}x; peak RSS {ours['rss']:.0f} MB;"
+                f" | {ours['seconds'] / floor:.2f}x; peak RSS {ours['rss']:.0f} MB"
+                f" ({ours['rss_idle']:.0f} MB after the idle window);"
                 f" idle {arguments.idle:g} s: {100 * ours['idle_cpu']:.2f}% of a core,"
                 f" {ours['idle_writes']:.0f} writes",
                 flush=True,
