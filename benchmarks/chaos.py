@@ -42,6 +42,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from benchmarks.stopping import stop_cleanly_on_sigterm
 from citykit import kube
 from citykit.api.names import city_namespace, namespace_city
 from citykit.kube.crds import install_crds
@@ -316,6 +317,7 @@ def print_requests(what: str, trial: Trial, events: Sequence[Mapping[str, Any]])
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--trials", type=int, default=len(FAULTS), help="trials, the first a fault-free floor"

@@ -43,6 +43,7 @@ from benchmarks.rollout_bench import (
     operator_writes,
     rendered,
 )
+from benchmarks.stopping import stop_cleanly_on_sigterm
 from citykit.api.names import object_name
 from citykit.core.model.validation import validate_file
 from citykit.core.render.diff import object_key
@@ -187,6 +188,7 @@ def upgrade_on_cluster() -> None:
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-cluster", action="store_true", help="only the in-process and CLI")
     arguments = parser.parse_args()

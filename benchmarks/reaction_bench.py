@@ -28,6 +28,7 @@ from typing import Any
 from kubernetes import client, watch
 
 from benchmarks.rollout_bench import cluster_and_operator
+from benchmarks.stopping import stop_cleanly_on_sigterm
 from citykit.api.names import APPROVED_BY_ANNOTATION, object_name
 from citykit.kube.wait import wait_for
 from tests.cities import blueprint, create_blueprint, initiatives
@@ -155,6 +156,7 @@ def figures(label: str, samples: list[float], floor: float) -> str:
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     repeats = parser.parse_args().repeats

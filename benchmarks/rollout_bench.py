@@ -42,6 +42,7 @@ import yaml
 from kubernetes import client, config, watch
 from urllib3.exceptions import ProtocolError
 
+from benchmarks.stopping import stop_cleanly_on_sigterm
 from citykit import kube
 from citykit.api.enums import Wave
 from citykit.api.names import object_name
@@ -364,6 +365,7 @@ def operator_rollout(api: client.ApiClient, operator: OperatorProcess, data: Any
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle", type=float, default=60, help="idle window in seconds")
     parser.add_argument("--writes-only", action="store_true", help="the chain's writes alone")

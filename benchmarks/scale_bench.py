@@ -35,6 +35,7 @@ from typing import Any
 from kubernetes import client, config
 
 from benchmarks.rollout_bench import kubectl
+from benchmarks.stopping import stop_cleanly_on_sigterm
 from citykit import kube
 from citykit.core.load.source import from_data
 from citykit.core.model.validation import validate
@@ -177,6 +178,7 @@ def operator_run(
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="200,1000,2000", help="Initiatives, comma-separated")
     parser.add_argument("--cities", type=int, default=20)

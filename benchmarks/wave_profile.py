@@ -44,6 +44,7 @@ from benchmarks.rollout_bench import (
     rendered,
 )
 from benchmarks.scale_bench import cpu_seconds
+from benchmarks.stopping import stop_cleanly_on_sigterm
 from citykit.localcluster import control_plane
 from citykit.localcluster.state import LocalCluster
 
@@ -181,6 +182,7 @@ def print_cpu(what: str, seconds: float, used: dict[str, float]) -> None:
 
 
 def main() -> None:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser()
     parser.add_argument("--city", help="an example city's name (default: the largest)")
     example = parser.parse_args().city
