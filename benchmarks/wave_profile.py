@@ -83,6 +83,7 @@ def profile_wave(
     stamps = Stamps()
     replicasets: dict[str, str] = {}
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    available: set[str] = set()  # only the Deployments' watch thread adds to it
     done = threading.Event()
 
     def on_deployment(item: Any) -> None:
@@ -90,7 +91,8 @@ def profile_wave(
         conditions = item.status.conditions or [] if item.status else []
         if any(c.type == "Available" and c.status == "True" for c in conditions):
             stamps.stamp(item.metadata.name, "available")
-            if len([d for d in stamps.seen.values() if "available" in d]) == len(deployments):
+            available.add(item.metadata.name)
+            if available >= deployments:
                 done.set()
 
     def on_replicaset(item: Any) -> None:
@@ -155,8 +157,8 @@ def report(seconds: float, stamps: Stamps) -> None:
 
 
 class CpuMeter:
-    """CPU seconds used by the cluster's components and by this process's children (kubectl)
-    between `start` and `stop`."""
+    """CPU seconds the cluster's components and this process's finished children (kubectl)
+    used while a step ran."""
 
     def __init__(self, cluster: LocalCluster) -> None:
         self.pids = {process.name: process.pid for process in cluster.processes}

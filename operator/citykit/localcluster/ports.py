@@ -38,8 +38,8 @@ def free_ports(count: int) -> list[int]:
 
 
 def _listener_range() -> tuple[int, int]:
-    """[low, high): the ports below the kernel's ephemeral range, above the registered ones
-    most services use."""
+    """[low, high): the ports below the kernel's ephemeral range, from a floor well above the
+    well-known ports and the ones common local services listen on."""
     try:
         first_ephemeral = int(Path(EPHEMERAL_RANGE).read_text().split()[0])
     except (OSError, ValueError, IndexError):
