@@ -48,7 +48,7 @@ def _image(report: Report) -> object:
     return build_image(default_output(), cache_root() / "image", report)
 
 
-def _names(item: pytest.Item, *names: str) -> bool:
+def asks_for(item: pytest.Item, *names: str) -> bool:
     """Whether the test asks for one of `names` as a fixture, or its module imports one."""
     fixtures = getattr(item, "fixturenames", ())
     module = getattr(item, "module", None)
@@ -73,20 +73,24 @@ BUILDS = (
         "cluster",
         "etcd, Kubernetes and KWOK",
         ensure_binaries,
-        lambda item: _names(item, "kube_cluster", "control_plane"),
+        lambda item: asks_for(item, "kube_cluster", "control_plane"),
         "go",
     ),
-    Build("helm", "helm", ensure_helm, lambda item: _names(item, "helm", "ensure_helm"), "go"),
+    Build("helm", "helm", ensure_helm, lambda item: asks_for(item, "helm", "ensure_helm"), "go"),
     Build(
         "engine",
         "the Pulumi engine and its kubernetes provider",
         ensure_engine,
-        lambda item: _names(item, "ensure_engine"),
+        lambda item: asks_for(item, "ensure_engine"),
         "go",
     ),
-    Build("checkov", "checkov", ensure_checkov, lambda item: _names(item, "checkov"), "checkov"),
+    Build("checkov", "checkov", ensure_checkov, lambda item: asks_for(item, "checkov"), "checkov"),
     Build(
-        "image", "the operator image", _image, lambda item: _names(item, "operator_image"), "image"
+        "image",
+        "the operator image",
+        _image,
+        lambda item: asks_for(item, "operator_image"),
+        "image",
     ),
 )
 BY_KEY = {build.key: build for build in BUILDS}
@@ -128,6 +132,10 @@ class Background:
         build again, which also raises its error."""
         if lane in self._children:
             self._children[lane][1].wait()
+
+    def wait_all(self) -> None:
+        for lane in self._children:
+            self.wait(lane)
 
     def stop(self) -> None:
         """Stops what still runs when the session ends (stopped early, or its tests were

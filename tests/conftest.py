@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from citykit.cli.main import main
 from citykit.resources import example_cities_dir
-from tests.builds import Background, needed
+from tests.builds import Background, asks_for, needed
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PLAYBOOKS = REPOSITORY / "playbooks"
@@ -78,12 +78,42 @@ def city_variant(write_yaml: Callable[[str, Any], Path]) -> Callable[..., Path]:
 
 
 BACKGROUND = pytest.StashKey[Background]()
+END_LINES = pytest.StashKey[list[str]]()
+MACHINE = "machine"  # the xdist group of the modules that use the machine's own resources
+
+
+def worker(config: pytest.Config) -> str | None:
+    """This pytest-xdist worker's id (gw0, gw1, ...), or None in a single-process run."""
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    return workerinput.get("workerid")
+
+
+def say_at_end(config: pytest.Config, line: str) -> None:
+    """A line for the end of the test report (a worker's reaches the controller's report)."""
+    config.stash.setdefault(END_LINES, []).append(line)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, every module that starts a local cluster (or uses the session's)
+    is one group, first in line: one worker runs them in file order, as one process would,
+    since they share the session's cluster and each module's tests build on the ones before;
+    the other worker runs the unit tests and the modules that need no cluster beside them."""
+    if worker(config) is None:
+        return
+    modules = {item.path for item in items if asks_for(item, "kube_cluster", "control_plane")}
+    machine = [item for item in items if item.path in modules]
+    for item in machine:
+        item.add_marker(pytest.mark.xdist_group(MACHINE))
+    items[:] = machine + [item for item in items if item.path not in modules]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Starts, in the background, the builds the selected tests need (tests/builds.py says
-    how it knows). Only tests/unit selected: nothing (they need no Go, network or cluster)."""
-    if session.config.option.collectonly:
+    how it knows): in one process, or in the first xdist worker (the others' tests wait on
+    the builds' locks). Only tests/unit selected: nothing (they need no Go, network or
+    cluster)."""
+    if session.config.option.collectonly or worker(session.config) not in (None, "gw0"):
         return
     lanes = needed(session.items)
     if not lanes:
@@ -100,14 +130,28 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         terminal.write_line(f"building in the background: {names} (log: {log})")
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A worker that is done waits for its builds: the other worker's tests may still need
+    them (stopped, they would be built again, in a test); an interrupted session stops them."""
     background = session.config.stash.get(BACKGROUND, None)
     if background is not None:
+        if worker(session.config) is not None and exitstatus != pytest.ExitCode.INTERRUPTED:
+            background.wait_all()
         background.stop()
+        for line in background.summary():
+            say_at_end(session.config, line)
+    workeroutput: dict[str, Any] | None = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["end_lines"] = session.config.stash.get(END_LINES, [])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: a worker ended; its end-of-report lines join the controller's."""
+    for line in getattr(node, "workeroutput", {}).get("end_lines", []):
+        say_at_end(node.config, line)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    background = terminalreporter.config.stash.get(BACKGROUND, None)
-    if background is not None:
-        for line in background.summary():
-            terminalreporter.write_line(line)
+    for line in terminalreporter.config.stash.get(END_LINES, []):
+        terminalreporter.write_line(line)

@@ -20,9 +20,7 @@ from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.helm import ensure_helm
-from tests.conftest import BACKGROUND
-
-_kept_logs: list[Path] = []
+from tests.conftest import BACKGROUND, say_at_end
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +38,7 @@ def kube_cluster(
     yield cluster
     if request.session.testsfailed:
         control_plane.down(cluster.state_dir)  # stops what the state file records, keeps logs
-        _kept_logs.append(cluster.layout.logs)
+        say_at_end(request.config, f"local cluster component logs kept in {cluster.layout.logs}")
     else:
         control_plane.down(cluster.state_dir, purge=True)
 
@@ -84,8 +82,3 @@ def operator(
     yield running
     running.kill()
     print(f"operator log: {log}")
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for logs in _kept_logs:
-        terminalreporter.write_line(f"local cluster component logs kept in {logs}")

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from citykit import kube
 from citykit.api.names import (
@@ -40,6 +41,7 @@ from citykit.controller import metrics, reconcile
 from citykit.controller.observed import Key, Written, owner_keys, pack, scope, slim, unpack
 from citykit.controller.queue import WorkQueue
 from citykit.controller.settings import Settings
+from citykit.core.load.errors import CitykitError
 
 CHILD_KINDS = (
     ("", "v1", "namespaces"),
@@ -197,7 +199,14 @@ class Controller:
             except Exception as error:  # a failed reconcile is retried, never fatal
                 metrics.RECONCILE_ERRORS.labels(key.kind).inc()
                 delay = self.queue.failed(key)
-                log.warning("reconciling %s failed (retry in %.1fs): %s", key, delay, error)
+                log.warning(
+                    "reconciling %s failed (retry in %.1fs): %s",
+                    key,
+                    delay,
+                    error,
+                    # the API's refusals say all in their message; anything else is a bug
+                    exc_info=not isinstance(error, ApiException | CitykitError),
+                )
             else:
                 self.queue.forget(key)
                 for body in outcome.written:
