@@ -4,10 +4,17 @@ key at a time, requeue at a given time, per-key backoff, owners of every watched
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import inspect
+import threading
+import time
 from typing import Any
 
+import kopf
+
+from citykit import kube
 from citykit.controller import handlers
-from citykit.controller.observed import Key, Written, owner_keys, slim
+from citykit.controller.observed import Key, Written, index_entry, owner_keys, slim
 from citykit.controller.queue import WorkQueue
 from tests.conftest import run_async
 
@@ -170,7 +177,7 @@ def test_children_are_indexed_packed_and_a_snapshot_reads_them_back_as_they_were
     }
     indices: dict[str, Any] = {name: {} for name in handlers._INDEX_NAMES}
     for index, body in (("citykit_initiatives", initiative), ("citykit_deployments", deployment)):
-        indices[index] = {key: [kept] for key, kept in handlers._index(body).items()}
+        indices[index] = {key: [kept] for key, kept in index_entry(body).items()}
     assert isinstance(indices["citykit_deployments"][("city-x", "parking")][0], bytes)
     controller = handlers.Controller(indices)
     try:
@@ -180,3 +187,42 @@ def test_children_are_indexed_packed_and_a_snapshot_reads_them_back_as_they_were
     assert snapshot is not None
     assert snapshot.body == slim(initiative)
     assert list(snapshot.children) == [slim(deployment)]
+
+
+def test_every_watch_handler_runs_on_the_event_loop() -> None:
+    """kopf runs a plain function in a thread of its executor: an event handler there would
+    add to the work queue and prune the write-through cache while the workers read them on
+    the loop ("dictionary changed size during iteration", wake-ups the loop never sees)."""
+    registry = kopf.get_default_registry()
+    ours = [
+        handler
+        for handlers_of_kind in (registry._watching, registry._indexing)
+        for handler in handlers_of_kind.get_all_handlers()
+        if handler.fn.__module__ == handlers.__name__
+    ]
+    assert len(ours) == 2 * len(handlers._INDEX_NAMES)
+    assert all(inspect.iscoroutinefunction(handler.fn) for handler in ours)
+
+
+def test_concurrent_lookups_of_a_new_kind_share_one_discovery_refresh() -> None:
+    """The workers share one client; a kind its discovery cache lacks rebuilds that cache in
+    place, so lookups take turns (`kube.resource_for`)."""
+    inside, most = 0, 0
+    lock = threading.Lock()
+
+    class Resources:
+        def get(self, api_version: str, kind: str) -> str:
+            nonlocal inside, most
+            with lock:
+                inside += 1
+                most = max(most, inside)
+            time.sleep(0.01)
+            with lock:
+                inside -= 1
+            return f"{api_version}/{kind}"
+
+    client: Any = type("Client", (), {"resources": Resources()})()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda n: kube.resource_for(client, "v1", f"K{n}"), range(16)))
+    assert found == [f"v1/K{n}" for n in range(16)]
+    assert most == 1

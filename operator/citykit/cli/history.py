@@ -178,7 +178,7 @@ def _replace_spec(
     reason to refuse: the PUT is made again at the new version, as client-go's
     RetryOnConflict does."""
     name = blueprint["metadata"]["name"]
-    resource = client.resources.get(api_version=API_VERSION, kind=CITY_BLUEPRINT)
+    resource = kube.resource_for(client, API_VERSION, CITY_BLUEPRINT)
     for _ in range(attempts):
         try:
             client.replace(resource, body=_replacement(blueprint, manifest), name=name)

@@ -33,12 +33,11 @@ from citykit.api.names import (
     CONTROLLER_REVISION,
     GROUP,
     INITIATIVE,
-    KPI_REPORT,
     VERSION,
     city_namespace,
 )
 from citykit.controller import metrics, reconcile
-from citykit.controller.observed import Key, Written, owner_keys, pack, scope, slim, unpack
+from citykit.controller.observed import Key, Written, index_entry, owner_keys, scope, unpack
 from citykit.controller.queue import WorkQueue
 from citykit.controller.settings import Settings
 from citykit.core.load.errors import CitykitError
@@ -270,19 +269,13 @@ async def stop_workers(**_: Any) -> None:
         await _controller.stop()
 
 
-def _index(body: kopf.Body, **_: Any) -> dict[Any, dict[str, Any] | bytes]:
-    """Blueprints, Initiatives and KpiReports as dicts (an Initiative's siblings are read on
-    each of its events); children and revisions, the bulk, packed."""
-    if body["kind"] == CITY_BLUEPRINT:
-        return {body["metadata"]["name"]: slim(body)}
-    if body["kind"] in (INITIATIVE, KPI_REPORT):
-        return {body["metadata"]["namespace"]: slim(body)}
-    if body["kind"] == CONTROLLER_REVISION:
-        return {body["metadata"]["labels"][BLUEPRINT_LABEL]: pack(body)}
-    return {scope(body): pack(body)}
+# Both run on the event loop, where the work queue, the write-through cache and the indices
+# live: kopf would run a plain function in a thread of its executor, racing the workers.
+async def _index(body: kopf.Body, **_: Any) -> dict[Any, dict[str, Any] | bytes]:
+    return index_entry(body)
 
 
-def _enqueue(type: str | None, body: kopf.Body, **_: Any) -> None:
+async def _enqueue(type: str | None, body: kopf.Body, **_: Any) -> None:
     """Every watched event: kopf calls this only after every index is filled."""
     if _controller is not None:
         _controller.observe(type, body)

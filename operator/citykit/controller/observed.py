@@ -78,6 +78,20 @@ def unpack(packed: bytes) -> dict[str, Any]:
     return loaded
 
 
+def index_entry(body: Mapping[str, Any]) -> dict[Any, dict[str, Any] | bytes]:
+    """{index key: what is kept} for one watched object. Blueprints, Initiatives and
+    KpiReports as dicts (an Initiative's siblings are read on each of its events); children
+    and revisions, the bulk, packed."""
+    kind = body["kind"]
+    if kind == CITY_BLUEPRINT:
+        return {body["metadata"]["name"]: slim(body)}
+    if kind in (INITIATIVE, KPI_REPORT):
+        return {body["metadata"]["namespace"]: slim(body)}
+    if kind == CONTROLLER_REVISION:
+        return {body["metadata"]["labels"][BLUEPRINT_LABEL]: pack(body)}
+    return {scope(body): pack(body)}
+
+
 def scope(body: Mapping[str, Any]) -> tuple[str, str]:
     """A child's index key: (namespace, initiative); city-level objects have initiative ""."""
     metadata = body["metadata"]

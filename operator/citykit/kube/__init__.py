@@ -9,6 +9,7 @@ from citykit.kube.client import (
     patch_status,
     post_event,
     read,
+    resource_for,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "patch_status",
     "post_event",
     "read",
+    "resource_for",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import functools
 import os
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from kubernetes import config
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.resource import Resource
 
 from citykit.api.names import FIELD_MANAGER
 from citykit.core.rollout.conditions import timestamp
@@ -62,12 +64,24 @@ def _kubeconfig_client(path: str, context: str | None) -> DynamicClient:
     return DynamicClient(ApiClient(configuration))
 
 
+_DISCOVERY = threading.Lock()
+
+
+def resource_for(client: DynamicClient, api_version: str, kind: str) -> Resource:
+    """The API resource serving `kind`. One lookup at a time: the operator's workers share a
+    client, and a kind its discovery cache lacks (a CRD installed since) makes it rebuild
+    the cache in place, which another thread reading it then finds half-built."""
+    with _DISCOVERY:
+        found: Resource = client.resources.get(api_version=api_version, kind=kind)
+    return found
+
+
 def apply(
     client: DynamicClient, manifest: Mapping[str, Any], field_manager: str = FIELD_MANAGER
 ) -> dict[str, Any]:
     """Server-side apply `manifest` as `field_manager`, taking over fields someone edited
     by hand; returns the object as the server stored it."""
-    resource = client.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+    resource = resource_for(client, manifest["apiVersion"], manifest["kind"])
     applied: dict[str, Any] = client.server_side_apply(
         resource,
         body=dict(manifest),
@@ -82,7 +96,7 @@ def apply(
 def read(
     client: DynamicClient, api_version: str, kind: str, name: str, namespace: str | None = None
 ) -> dict[str, Any]:
-    resource = client.resources.get(api_version=api_version, kind=kind)
+    resource = resource_for(client, api_version, kind)
     found: dict[str, Any] = client.get(resource, name=name, namespace=namespace).to_dict()
     return found
 
@@ -91,7 +105,7 @@ def list_objects(
     client: DynamicClient, api_version: str, kind: str, namespace: str | None = None
 ) -> list[dict[str, Any]]:
     """Every object of `kind` in `namespace`, or in all namespaces when it is None."""
-    resource = client.resources.get(api_version=api_version, kind=kind)
+    resource = resource_for(client, api_version, kind)
     items: list[dict[str, Any]] = client.get(resource, namespace=namespace).to_dict()["items"]
     return items
 
@@ -106,7 +120,7 @@ def delete(
 ) -> None:
     """Delete an object; one that is already gone is fine. `propagation="Foreground"` keeps
     it until everything it owns is gone."""
-    resource = client.resources.get(api_version=api_version, kind=kind)
+    resource = resource_for(client, api_version, kind)
     try:
         client.delete(
             resource,
@@ -129,7 +143,7 @@ def patch_annotations(
 ) -> dict[str, Any]:
     """JSON-merge-patch `annotations` onto an object (a None value removes one); returns
     the object as stored."""
-    resource = client.resources.get(api_version=api_version, kind=kind)
+    resource = resource_for(client, api_version, kind)
     patched: dict[str, Any] = client.patch(
         resource,
         name=name,
@@ -150,7 +164,7 @@ def patch_status(
 ) -> dict[str, Any]:
     """JSON-merge-patch the status subresource with `patch` (nulls remove keys); returns
     the object as stored."""
-    resource = client.resources.get(api_version=api_version, kind=kind)
+    resource = resource_for(client, api_version, kind)
     patched: dict[str, Any] = client.patch(
         resource.subresources["status"],
         name=name,
@@ -173,7 +187,7 @@ def post_event(
     metadata = involved["metadata"]
     namespace = metadata.get("namespace") or "default"
     now = timestamp(datetime.datetime.now(datetime.UTC))
-    resource = client.resources.get(api_version="v1", kind="Event")
+    resource = resource_for(client, "v1", "Event")
     client.create(
         resource,
         namespace=namespace,
