@@ -195,8 +195,24 @@ def revision_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def workload_revision(spec: Mapping[str, Any], catalogue: Catalogue) -> str:
-    """The revision of what `spec` runs: a short stable hash of its citywide workloads."""
-    return _revision(_workloads(spec, catalogue, Wave.CITYWIDE))
+    """The revision of what `spec` runs: a short stable hash of its citywide workloads.
+
+    Kept per catalogue and revision fields: the operator asks again for the same spec on
+    every event of an initiative's children and on every resync, and rendering the citywide
+    workloads to hash them was most of such a reconcile's time. The catalogue is kept with
+    its revisions, so the identity they are filed under is never another catalogue's."""
+    key = (id(catalogue), _HASHED.encode(revision_spec(spec)))
+    kept = _REVISIONS.get(key)
+    if kept is None:
+        kept = (catalogue, _revision(_workloads(spec, catalogue, Wave.CITYWIDE)))
+        if len(_REVISIONS) >= _REVISIONS_KEPT:
+            _REVISIONS.clear()
+        _REVISIONS[key] = kept
+    return kept[1]
+
+
+_REVISIONS: dict[tuple[int, str], tuple[Catalogue, str]] = {}
+_REVISIONS_KEPT = 4096  # a country's initiatives (each key about half a kilobyte)
 
 
 def _revision(citywide: list[Manifest]) -> str:
@@ -230,18 +246,14 @@ def revision_workloads(
     revision is restored while the Initiative's own spec is another's (an upgrade's
     candidate, a revision that rolled back). None when `spec` no longer renders `revision`
     (a citykit that renders differently): then what runs is left as it is."""
-    manifests = _workloads(spec, catalogue, Wave.CITYWIDE)
-    if _revision(manifests) != revision:
+    if workload_revision(spec, catalogue) != revision:
         return None
-    return _with_revision(manifests, revision)
+    return _with_revision(_workloads(spec, catalogue, Wave.CITYWIDE), revision)
 
 
 def _labelled(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave) -> list[Manifest]:
-    """`spec`'s workloads in `wave`, each labelled with the revision `spec` renders. Citywide,
-    the workloads hashed are the ones returned: rendered once, not twice."""
-    manifests = _workloads(spec, catalogue, wave)
-    citywide = manifests if wave == Wave.CITYWIDE else _workloads(spec, catalogue, Wave.CITYWIDE)
-    return _with_revision(manifests, _revision(citywide))
+    """`spec`'s workloads in `wave`, each labelled with the revision `spec` renders."""
+    return _with_revision(_workloads(spec, catalogue, wave), workload_revision(spec, catalogue))
 
 
 def _with_revision(manifests: list[Manifest], revision: str) -> list[Manifest]:
