@@ -79,7 +79,9 @@ def city_variant(write_yaml: Callable[[str, Any], Path]) -> Callable[..., Path]:
 
 BACKGROUND = pytest.StashKey[Background]()
 END_LINES = pytest.StashKey[list[str]]()
-MACHINE = "machine"  # the xdist group of the modules that use the machine's own resources
+# The xdist groups: the modules on the session's local cluster, and those that start
+# clusters of their own (fault injection, a real node)
+SHARED_CLUSTER, OWN_CLUSTERS = "shared-cluster", "own-clusters"
 
 
 def worker(config: pytest.Config) -> str | None:
@@ -95,17 +97,24 @@ def say_at_end(config: pytest.Config, line: str) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, every module that starts a local cluster (or uses the session's)
-    is one group, first in line: one worker runs them in file order, as one process would,
-    since they share the session's cluster and each module's tests build on the ones before;
-    the other worker runs the unit tests and the modules that need no cluster beside them."""
+    """Under pytest-xdist: the modules on the session's cluster are one group, first in line,
+    since they share that cluster and a module's tests build on the ones before: one worker
+    runs them in file order, as one process would. The modules that start clusters of their
+    own are another group, last in line: the other worker runs the unit tests and the modules
+    that need no cluster first (in a cold run, while the cluster's binaries build), then them."""
     if worker(config) is None:
         return
-    modules = {item.path for item in items if asks_for(item, "kube_cluster", "control_plane")}
-    machine = [item for item in items if item.path in modules]
-    for item in machine:
-        item.add_marker(pytest.mark.xdist_group(MACHINE))
-    items[:] = machine + [item for item in items if item.path not in modules]
+    shared = {item.path for item in items if asks_for(item, "kube_cluster")}
+    own = {item.path for item in items if asks_for(item, "control_plane")} - shared
+    for item in items:
+        if item.path in shared | own:
+            group = SHARED_CLUSTER if item.path in shared else OWN_CLUSTERS
+            item.add_marker(pytest.mark.xdist_group(group))
+    items[:] = [
+        *(item for item in items if item.path in shared),
+        *(item for item in items if item.path not in shared | own),
+        *(item for item in items if item.path in own),
+    ]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -1,6 +1,7 @@
-"""The suite runs on two pytest-xdist workers (pyproject's addopts): every module that uses
-the local cluster goes, whole and in file order, to one worker (tests/conftest.py), since
-they share the session's cluster and a module's tests build on the ones before. If grouping
+"""The suite runs on two pytest-xdist workers (pyproject's addopts): the modules on the
+session's local cluster go, whole and in file order, to one worker (tests/conftest.py), since
+they share that cluster and a module's tests build on the ones before; those that start
+clusters of their own go together to one worker. If grouping
 ever stops (pytest 9.2 with xdist 3.8 silently ignores `xdist_group`), those modules would be
 split across workers, each starting a cluster of its own and running tests out of order."""
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MACHINE, pytest_collection_modifyitems
+from tests.conftest import OWN_CLUSTERS, SHARED_CLUSTER, pytest_collection_modifyitems
 
 GROUPED = """
 import pytest
@@ -74,16 +75,24 @@ class FakeConfig:
     workerinput: dict[str, str] = field(default_factory=lambda: {"workerid": "gw0"})
 
 
-def test_modules_on_the_cluster_go_first_whole_and_in_order() -> None:
+def test_modules_on_the_shared_cluster_go_first_and_those_with_their_own_last() -> None:
     unit = FakeItem(Path("tests/unit/test_x.py"), ())
     first = FakeItem(Path("tests/integration/test_a.py"), ("kube_cluster",))
     first_plain = FakeItem(Path("tests/integration/test_a.py"), ())
+    faults = FakeItem(Path("tests/integration/test_faults.py"), ("control_plane",))
     render = FakeItem(Path("tests/integration/test_render.py"), ("helm",))
-    second = FakeItem(Path("tests/integration/test_b.py"), ("tmp_path", "kube_cluster"))
-    items: list[Any] = [unit, first, first_plain, render, second]
+    second = FakeItem(Path("tests/integration/test_b.py"), ("control_plane", "kube_cluster"))
+    items: list[Any] = [unit, first, first_plain, faults, render, second]
     pytest_collection_modifyitems(FakeConfig(), items)  # type: ignore[arg-type]
-    assert items == [first, first_plain, second, unit, render]
-    assert [item.marks for item in items] == [[MACHINE], [MACHINE], [MACHINE], [], []]
+    assert items == [first, first_plain, second, unit, render, faults]
+    assert [item.marks for item in items] == [
+        [SHARED_CLUSTER],
+        [SHARED_CLUSTER],
+        [SHARED_CLUSTER],
+        [],
+        [],
+        [OWN_CLUSTERS],
+    ]
 
 
 def test_one_process_keeps_the_file_order() -> None:
