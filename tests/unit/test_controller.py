@@ -14,7 +14,7 @@ import kopf
 
 from citykit import kube
 from citykit.controller import handlers
-from citykit.controller.observed import Key, Written, index_entry, owner_keys, slim
+from citykit.controller.observed import Key, Written, bucket, index_entry, owner_keys, slim
 from citykit.controller.queue import WorkQueue
 from tests.conftest import run_async
 
@@ -146,9 +146,37 @@ def test_a_written_object_stands_in_for_the_older_watched_one_until_the_watch_ca
 def test_a_written_object_the_watch_has_not_delivered_is_seen_in_its_scope() -> None:
     written = Written()
     written.record(body("7", 3))
-    assert [b["spec"]["replicas"] for b in written.merge([], lambda b: True)] == [3]
+    filed = bucket(body("7", 3))
+    assert filed == ("child", "city-x", "")
+    assert [b["spec"]["replicas"] for b in written.merge([], filed)] == [3]
+    assert written.merge([], ("child", "city-x", "parking")) == []
+    assert written.merge([], ("Initiative", "city-x")) == []
     written.seen(body("7", 3))
-    assert written.merge([], lambda b: True) == []
+    assert written.merge([], filed) == []
+    assert len(written) == 0
+
+
+def test_written_objects_are_filed_where_a_snapshot_looks_for_them() -> None:
+    labels = {"citykit.io/city": "x", "citykit.io/initiative": "parking"}
+    assert bucket(child("Deployment", labels)) == ("child", "city-x", "parking")
+    initiative = {**child("Initiative", labels), "metadata": {"name": "p", "namespace": "city-x"}}
+    assert bucket(initiative) == ("Initiative", "city-x")
+    revision = child("ControllerRevision", {"citykit.io/blueprint": "x"})
+    assert bucket(revision) == ("ControllerRevision", "x")
+    blueprint = {"kind": "CityBlueprint", "metadata": {"name": "x"}}
+    assert bucket(blueprint) == ("CityBlueprint", "x")
+
+
+def test_an_object_written_again_with_other_labels_moves_to_its_new_bucket() -> None:
+    written = Written()
+    first = child("Deployment", {"citykit.io/initiative": "parking"})
+    written.record(first)
+    moved = child("Deployment", {"citykit.io/initiative": "lighting"})
+    written.record(moved)
+    assert written.merge([], bucket(first)) == []
+    assert written.merge([], bucket(moved)) == [moved]
+    written.seen({**moved, "metadata": {**moved["metadata"], "resourceVersion": "1"}})
+    assert len(written) == 0 and written.merge([], bucket(moved)) == []
 
 
 def test_a_history_revisions_event_queues_its_blueprint_and_the_index_keeps_its_number() -> None:

@@ -37,7 +37,7 @@ from citykit.api.names import (
     city_namespace,
 )
 from citykit.controller import metrics, reconcile
-from citykit.controller.observed import Key, Written, index_entry, owner_keys, scope, unpack
+from citykit.controller.observed import Key, Written, index_entry, owner_keys, unpack
 from citykit.controller.queue import WorkQueue
 from citykit.controller.settings import Settings
 from citykit.core.load.errors import CitykitError
@@ -127,25 +127,16 @@ class Controller:
                 for _, _, plural in CHILD_KINDS
                 for item in self._store(f"citykit_{plural}", (namespace, initiative))
             ],
-            lambda body: (
-                body["kind"] not in ("Initiative", "CityBlueprint", CONTROLLER_REVISION)
-                and scope(body) == (namespace, initiative)
-            ),
+            ("child", namespace, initiative),
         )
         initiatives = self.written.merge(
-            self._store("citykit_initiatives", namespace),
-            lambda body: (
-                body["kind"] == "Initiative" and body["metadata"].get("namespace") == namespace
-            ),
+            self._store("citykit_initiatives", namespace), (INITIATIVE, namespace)
         )
         reports = self._store("citykit_kpireports", namespace) if not initiative else []
         revisions = (
             self.written.merge(
                 self._store("citykit_controllerrevisions", key.name),
-                lambda body: (
-                    body["kind"] == CONTROLLER_REVISION
-                    and (body["metadata"].get("labels") or {}).get(BLUEPRINT_LABEL) == key.name
-                ),
+                (CONTROLLER_REVISION, key.name),
             )
             if not initiative
             else []
