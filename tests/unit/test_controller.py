@@ -14,7 +14,15 @@ import kopf
 
 from citykit import kube
 from citykit.controller import handlers
-from citykit.controller.observed import Key, Written, bucket, index_entry, owner_keys, slim
+from citykit.controller.observed import (
+    CHILDREN,
+    Key,
+    Written,
+    bucket,
+    index_entry,
+    owner_keys,
+    slim,
+)
 from citykit.controller.queue import WorkQueue
 from tests.conftest import run_async
 
@@ -147,9 +155,9 @@ def test_a_written_object_the_watch_has_not_delivered_is_seen_in_its_scope() -> 
     written = Written()
     written.record(body("7", 3))
     filed = bucket(body("7", 3))
-    assert filed == ("child", "city-x", "")
+    assert filed == (CHILDREN, "city-x", "")
     assert [b["spec"]["replicas"] for b in written.merge([], filed)] == [3]
-    assert written.merge([], ("child", "city-x", "parking")) == []
+    assert written.merge([], (CHILDREN, "city-x", "parking")) == []
     assert written.merge([], ("Initiative", "city-x")) == []
     written.seen(body("7", 3))
     assert written.merge([], filed) == []
@@ -158,7 +166,7 @@ def test_a_written_object_the_watch_has_not_delivered_is_seen_in_its_scope() -> 
 
 def test_written_objects_are_filed_where_a_snapshot_looks_for_them() -> None:
     labels = {"citykit.io/city": "x", "citykit.io/initiative": "parking"}
-    assert bucket(child("Deployment", labels)) == ("child", "city-x", "parking")
+    assert bucket(child("Deployment", labels)) == (CHILDREN, "city-x", "parking")
     initiative = {**child("Initiative", labels), "metadata": {"name": "p", "namespace": "city-x"}}
     assert bucket(initiative) == ("Initiative", "city-x")
     revision = child("ControllerRevision", {"citykit.io/blueprint": "x"})

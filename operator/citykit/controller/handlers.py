@@ -37,7 +37,7 @@ from citykit.api.names import (
     city_namespace,
 )
 from citykit.controller import metrics, reconcile
-from citykit.controller.observed import Key, Written, index_entry, owner_keys, unpack
+from citykit.controller.observed import CHILDREN, Key, Written, index_entry, owner_keys, unpack
 from citykit.controller.queue import WorkQueue
 from citykit.controller.settings import Settings
 from citykit.core.load.errors import CitykitError
@@ -127,7 +127,7 @@ class Controller:
                 for _, _, plural in CHILD_KINDS
                 for item in self._store(f"citykit_{plural}", (namespace, initiative))
             ],
-            ("child", namespace, initiative),
+            (CHILDREN, namespace, initiative),
         )
         initiatives = self.written.merge(
             self._store("citykit_initiatives", namespace), (INITIATIVE, namespace)

@@ -149,6 +149,7 @@ def _identity(body: Mapping[str, Any]) -> tuple[str, str, str]:
 
 
 Bucket = tuple[str, ...]
+CHILDREN = "children"  # a bucket of a scope's children: (CHILDREN, namespace, initiative)
 
 
 def bucket(body: Mapping[str, Any]) -> Bucket:
@@ -161,7 +162,7 @@ def bucket(body: Mapping[str, Any]) -> Bucket:
         return (kind, metadata.get("namespace") or "")
     if kind == CONTROLLER_REVISION:
         return (kind, (metadata.get("labels") or {}).get(BLUEPRINT_LABEL, ""))
-    return ("child", *scope(body))
+    return (CHILDREN, *scope(body))
 
 
 class Written:
