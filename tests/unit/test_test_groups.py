@@ -79,13 +79,15 @@ def test_modules_on_the_shared_cluster_go_first_and_those_with_their_own_last() 
     unit = FakeItem(Path("tests/unit/test_x.py"), ())
     first = FakeItem(Path("tests/integration/test_a.py"), ("kube_cluster",))
     first_plain = FakeItem(Path("tests/integration/test_a.py"), ())
-    faults = FakeItem(Path("tests/integration/test_faults.py"), ("control_plane",))
+    faults = FakeItem(Path("tests/integration/test_faults.py"), ("apiserver_with",))
+    node = FakeItem(Path("tests/integration/test_real_node.py"), ("control_plane",))
     render = FakeItem(Path("tests/integration/test_render.py"), ("helm",))
     second = FakeItem(Path("tests/integration/test_b.py"), ("control_plane", "kube_cluster"))
-    items: list[Any] = [unit, first, first_plain, faults, render, second]
+    items: list[Any] = [unit, first, first_plain, faults, node, render, second]
     pytest_collection_modifyitems(FakeConfig(), items)  # type: ignore[arg-type]
-    assert items == [first, first_plain, second, unit, render, faults]
+    assert items == [first, first_plain, faults, second, unit, render, node]
     assert [item.marks for item in items] == [
+        [SHARED_CLUSTER],
         [SHARED_CLUSTER],
         [SHARED_CLUSTER],
         [SHARED_CLUSTER],
