@@ -194,25 +194,33 @@ def revision_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {key: spec[key] for key in REVISION_FIELDS if key in spec}
 
 
-def workload_revision(spec: Mapping[str, Any], catalogue: Catalogue) -> str:
-    """The revision of what `spec` runs: a short stable hash of its citywide workloads.
+_REVISIONS: dict[tuple[int, str], tuple[Catalogue, str]] = {}
+_REVISIONS_KEPT = 4096  # a country's initiatives (each key about half a kilobyte)
 
-    Kept per catalogue and revision fields: the operator asks again for the same spec on
-    every event of an initiative's children and on every resync, and rendering the citywide
-    workloads to hash them was most of such a reconcile's time. The catalogue is kept with
-    its revisions, so the identity they are filed under is never another catalogue's."""
+
+def workload_revision(spec: Mapping[str, Any], catalogue: Catalogue) -> str:
+    """The revision of what `spec` runs: a short stable hash of its citywide workloads."""
+    return _kept_revision(spec, catalogue)
+
+
+def _kept_revision(
+    spec: Mapping[str, Any], catalogue: Catalogue, citywide: list[Manifest] | None = None
+) -> str:
+    """`workload_revision`, kept per catalogue and revision fields: the operator asks again
+    for the same spec on every event of an initiative's children and on every resync, and
+    rendering the citywide workloads to hash them was most of such a reconcile's time.
+    `citywide`: those workloads, not yet labelled, when the caller has rendered them anyway.
+    The catalogue is kept with its revisions, so the identity they are filed under is never
+    another catalogue's."""
     key = (id(catalogue), _HASHED.encode(revision_spec(spec)))
     kept = _REVISIONS.get(key)
     if kept is None:
-        kept = (catalogue, _revision(_workloads(spec, catalogue, Wave.CITYWIDE)))
+        rendered = _workloads(spec, catalogue, Wave.CITYWIDE) if citywide is None else citywide
+        kept = (catalogue, _revision(rendered))
         if len(_REVISIONS) >= _REVISIONS_KEPT:
             _REVISIONS.clear()
         _REVISIONS[key] = kept
     return kept[1]
-
-
-_REVISIONS: dict[tuple[int, str], tuple[Catalogue, str]] = {}
-_REVISIONS_KEPT = 4096  # a country's initiatives (each key about half a kilobyte)
 
 
 def _revision(citywide: list[Manifest]) -> str:
@@ -246,14 +254,18 @@ def revision_workloads(
     revision is restored while the Initiative's own spec is another's (an upgrade's
     candidate, a revision that rolled back). None when `spec` no longer renders `revision`
     (a citykit that renders differently): then what runs is left as it is."""
-    if workload_revision(spec, catalogue) != revision:
+    manifests = _workloads(spec, catalogue, Wave.CITYWIDE)
+    if _kept_revision(spec, catalogue, manifests) != revision:
         return None
-    return _with_revision(_workloads(spec, catalogue, Wave.CITYWIDE), revision)
+    return _with_revision(manifests, revision)
 
 
 def _labelled(spec: Mapping[str, Any], catalogue: Catalogue, wave: Wave) -> list[Manifest]:
-    """`spec`'s workloads in `wave`, each labelled with the revision `spec` renders."""
-    return _with_revision(_workloads(spec, catalogue, wave), workload_revision(spec, catalogue))
+    """`spec`'s workloads in `wave`, each labelled with the revision `spec` renders (hashed
+    from these very workloads when they are the citywide ones and the revision is not kept)."""
+    manifests = _workloads(spec, catalogue, wave)
+    revision = _kept_revision(spec, catalogue, manifests if wave == Wave.CITYWIDE else None)
+    return _with_revision(manifests, revision)
 
 
 def _with_revision(manifests: list[Manifest], revision: str) -> list[Manifest]:
