@@ -78,18 +78,26 @@ def unpack(packed: bytes) -> dict[str, Any]:
     return loaded
 
 
+def index_key(body: Mapping[str, Any]) -> str | tuple[str, str]:
+    """Where the indices keep an object: a blueprint by its name, Initiatives and KpiReports
+    by namespace, the ControllerRevisions of a city's history by their blueprint, children by
+    `scope`."""
+    kind, metadata = body["kind"], body["metadata"]
+    if kind == CITY_BLUEPRINT:
+        return str(metadata["name"])
+    if kind in (INITIATIVE, KPI_REPORT):
+        return str(metadata["namespace"])
+    if kind == CONTROLLER_REVISION:
+        return str(metadata["labels"][BLUEPRINT_LABEL])
+    return scope(body)
+
+
 def index_entry(body: Mapping[str, Any]) -> dict[Any, dict[str, Any] | bytes]:
     """{index key: what is kept} for one watched object. Blueprints, Initiatives and
     KpiReports as dicts (an Initiative's siblings are read on each of its events); children
     and revisions, the bulk, packed."""
-    kind = body["kind"]
-    if kind == CITY_BLUEPRINT:
-        return {body["metadata"]["name"]: slim(body)}
-    if kind in (INITIATIVE, KPI_REPORT):
-        return {body["metadata"]["namespace"]: slim(body)}
-    if kind == CONTROLLER_REVISION:
-        return {body["metadata"]["labels"][BLUEPRINT_LABEL]: pack(body)}
-    return {scope(body): pack(body)}
+    kept = slim(body) if body["kind"] in (CITY_BLUEPRINT, INITIATIVE, KPI_REPORT) else pack(body)
+    return {index_key(body): kept}
 
 
 def scope(body: Mapping[str, Any]) -> tuple[str, str]:
@@ -153,16 +161,10 @@ CHILDREN = "children"  # a bucket of a scope's children: (CHILDREN, namespace, i
 
 
 def bucket(body: Mapping[str, Any]) -> Bucket:
-    """Where a reconcile's snapshot looks for an object: a blueprint by its name, Initiatives
-    by namespace, a city's history by its blueprint, children by scope."""
-    kind, metadata = body["kind"], body["metadata"]
-    if kind == CITY_BLUEPRINT:
-        return (kind, metadata["name"])
-    if kind == INITIATIVE:
-        return (kind, metadata.get("namespace") or "")
-    if kind == CONTROLLER_REVISION:
-        return (kind, (metadata.get("labels") or {}).get(BLUEPRINT_LABEL, ""))
-    return (CHILDREN, *scope(body))
+    """Where a reconcile's snapshot looks for an object: its kind and `index_key`, with all
+    kinds of a scope's children in one bucket."""
+    key = index_key(body)
+    return (CHILDREN, *key) if isinstance(key, tuple) else (body["kind"], key)
 
 
 class Written:
