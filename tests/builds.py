@@ -96,10 +96,16 @@ BUILDS = (
 BY_KEY = {build.key: build for build in BUILDS}
 
 
+def beyond_unit(items: Sequence[pytest.Item]) -> list[pytest.Item]:
+    """The selected tests outside tests/unit: the unit tests need no build and no cluster,
+    whatever they import (some test the cluster's pure pieces)."""
+    return [item for item in items if not item.path.is_relative_to(REPOSITORY / "tests" / "unit")]
+
+
 def needed(items: Sequence[pytest.Item]) -> dict[str, list[str]]:
-    """{lane: the keys of the builds the selected `items` need, in the lane's order}. The unit
-    tests need none, whatever they import (some test the cluster's pure pieces)."""
-    items = [item for item in items if not item.path.is_relative_to(REPOSITORY / "tests" / "unit")]
+    """{lane: the keys of the builds the selected `items` need, in the lane's order}; the
+    unit tests need none (`beyond_unit`)."""
+    items = beyond_unit(items)
     lanes: dict[str, list[str]] = {}
     for build in BUILDS:
         if any(build.needed_by(item) for item in items):

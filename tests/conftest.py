@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from citykit.cli.main import main
 from citykit.resources import example_cities_dir
-from tests.builds import Background, asks_for, needed
+from tests.builds import Background, asks_for, beyond_unit, needed
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PLAYBOOKS = REPOSITORY / "playbooks"
@@ -106,7 +106,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     # the fault tests too: their API server throttled to one request in flight exited on a
     # busy machine when they ran beside the shared cluster's tests
-    outside = [item for item in items if not item.path.is_relative_to(REPOSITORY / "tests/unit")]
+    outside = beyond_unit(items)
     shared = {item.path for item in outside if asks_for(item, "kube_cluster", "apiserver_with")}
     own = {item.path for item in outside if asks_for(item, "control_plane")} - shared
     for item in items:
