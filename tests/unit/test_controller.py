@@ -262,3 +262,21 @@ def test_concurrent_lookups_of_a_new_kind_share_one_discovery_refresh() -> None:
         found = list(pool.map(lambda n: kube.resource_for(client, "v1", f"K{n}"), range(16)))
     assert found == [f"v1/K{n}" for n in range(16)]
     assert most == 1
+
+
+def test_no_diff_base_is_built_while_no_change_handler_would_read_it() -> None:
+    """kopf deep-copies every event's body into a diff base for change handlers; citykit
+    registers none (`handlers.NoDiffBase`). A change handler added later fails here first."""
+    registry = kopf.get_default_registry()
+    readers = [
+        handler
+        for handlers_of_kind in (registry._changing, registry._spawning)
+        for handler in handlers_of_kind.get_all_handlers()
+        if handler.fn.__module__.startswith("citykit.")
+    ]
+    assert readers == []
+    settings = kopf.OperatorSettings()
+    handlers.configure(settings)
+    body = kopf.Body({"metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"replicas": 2}})
+    assert settings.persistence.diffbase_storage.build(body=body) == {}
+    assert settings.persistence.diffbase_storage.fetch(body=body) is None
