@@ -78,14 +78,14 @@ def apiserver_with(cluster: LocalCluster, *flags: str) -> Iterator[None]:
     recorded = current(cluster)
     sigkill(recorded, "kube-apiserver")
     argv = [*commandlines.kube_apiserver(recorded.layout), *flags]
-    log = recorded.layout.logs / "kube-apiserver.log"
+    log = recorded.layout.logs / "kube-apiserver-with-flags.log"  # apart from the usual one's
     others = tuple(p for p in recorded.processes if p.name != "kube-apiserver")
     restarted = spawn("kube-apiserver", argv, log)
     save(replace(recorded, processes=(*others, restarted)))
 
     def ready() -> bool:
         if not is_alive(restarted):  # e.g. its port was taken meanwhile: say so, at once
-            raise ClusterError(f"kube-apiserver with {flags} exited:\n{log_tail(log)}")
+            raise ClusterError(f"kube-apiserver with {flags} exited ({log}): {log_tail(log, 3)}")
         return control_plane.api_ready(recorded)
 
     wait_for(ready, EVENTUALLY, f"the API server with {flags}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 from pathlib import Path
 
@@ -121,7 +122,6 @@ def test_free_ports_are_distinct_and_below_the_range_outgoing_connections_take()
 
 
 def test_claiming_a_port_in_use_names_it() -> None:
-    import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -140,6 +140,37 @@ def test_stop_ends_a_spawned_process(tmp_path: Path) -> None:
     stop([process])
 
     assert not is_alive(process)
+
+
+def test_a_process_whose_first_thread_ended_is_alive_while_another_holds_its_port(
+    tmp_path: Path,
+) -> None:
+    """What a SIGKILLed Go component looks like for a moment: its first thread a zombie, its
+    other threads still running with its listening socket."""
+    script = (
+        "import ctypes, socket, sys, threading, time\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "print(s.getsockname()[1], flush=True)\n"
+        "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "ctypes.CDLL(None).syscall(60, 0)  # exit(2): this thread alone, not the process\n"
+    )
+    log = tmp_path / "leader.log"
+    process = spawn("leader", [sys.executable, "-c", script], log)
+    try:
+        wait_for(lambda: (_state(process.pid) == "Z") or None, 30, "the first thread to end")
+        port = int(log.read_text().split()[0])
+
+        assert is_alive(process)
+        with socket.socket() as again, pytest.raises(OSError):
+            again.bind(("127.0.0.1", port))
+    finally:
+        stop([process])
+    assert not is_alive(process)
+
+
+def _state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
 
 
 def test_log_tail_shows_the_last_lines(tmp_path: Path) -> None:

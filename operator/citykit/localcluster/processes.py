@@ -71,12 +71,24 @@ def _reap(pid: int) -> None:
 
 
 def is_alive(process: Process) -> bool:
-    """True while the recorded process (not another one that got its pid) still runs."""
+    """True while the recorded process (not another one that got its pid) still runs.
+
+    A killed multi-threaded process (every Go component) shows its first thread as a zombie
+    before the other threads have ended, and they still hold its files and listening ports:
+    started again on the same port at that moment, kube-apiserver failed with "address
+    already in use". So a zombie is alive until it is its last thread."""
     _reap(process.pid)
     fields = _stat_fields(process.pid)
-    if fields is None or fields[0] in ("Z", "X"):
+    if fields is None or int(fields[19]) != process.start_ticks:
         return False
-    return int(fields[19]) == process.start_ticks
+    return fields[0] not in ("Z", "X") or _threads(process.pid) > 1
+
+
+def _threads(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
 
 
 def stop(processes: Sequence[Process], grace_seconds: float = 10.0) -> None:
