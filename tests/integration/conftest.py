@@ -20,7 +20,8 @@ from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.helm import ensure_helm
-from tests.conftest import BACKGROUND, say_at_end
+from tests.conftest import BACKGROUND
+from tests.teardown import take_down
 
 
 @pytest.fixture(scope="session")
@@ -36,11 +37,7 @@ def kube_cluster(
 
     cluster = control_plane.up("pytest", tmp_path_factory.mktemp("kube-cluster"), report=report)
     yield cluster
-    if request.session.testsfailed:
-        control_plane.down(cluster.state_dir)  # stops what the state file records, keeps logs
-        say_at_end(request.config, f"local cluster component logs kept in {cluster.layout.logs}")
-    else:
-        control_plane.down(cluster.state_dir, purge=True)
+    take_down(request, cluster)
 
 
 @pytest.fixture(scope="session")

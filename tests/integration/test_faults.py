@@ -43,15 +43,17 @@ from tests.cluster_faults import (
     sigkill,
 )
 from tests.deadlines import EVENTUALLY, PROMPTLY
+from tests.teardown import take_down
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    state = tmp_path_factory.mktemp("faults-cluster")
-    started = control_plane.up("faults", state)
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalCluster]:
+    started = control_plane.up("faults", tmp_path_factory.mktemp("faults-cluster"))
     install_crds(kube.dynamic_client(started.kubeconfig))
     yield started
-    control_plane.down(state, purge=True)
+    take_down(request, started)
 
 
 @pytest.fixture(scope="module")

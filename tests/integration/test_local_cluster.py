@@ -26,6 +26,7 @@ from citykit.localcluster.processes import is_alive
 from citykit.localcluster.state import LocalCluster, load
 from tests.cluster_faults import sigkill
 from tests.deadlines import PROMPTLY
+from tests.teardown import take_down
 
 IMAGE = "citykit/placeholder:1.0"
 
@@ -279,11 +280,13 @@ def test_cluster_up_env_and_down_purge_from_the_command_line_leave_no_process_no
 
 
 @pytest.fixture(scope="module")
-def second_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def second_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalCluster]:
     """A cluster of the tests' own, for killing its components without disturbing others."""
-    state = tmp_path_factory.mktemp("resumed-cluster")
-    yield control_plane.up("resumed", state)
-    control_plane.down(state, purge=True)
+    started = control_plane.up("resumed", tmp_path_factory.mktemp("resumed-cluster"))
+    yield started
+    take_down(request, started)
 
 
 def cluster_cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -33,19 +33,21 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.pulumi_engine import engine_env, ensure_engine
 from tests.deadlines import EVENTUALLY
+from tests.teardown import take_down
 
 CITY = "testville"
 NAMESPACE = f"city-{CITY}"
 
 
 @pytest.fixture(scope="module")
-def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def kube_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalCluster]:
     """A cluster of this module's own: the last city's --destroy takes the shared operator
     only when no CityBlueprint is left, and other modules leave theirs on the session's."""
-    state = tmp_path_factory.mktemp("pulumi-cluster")
-    started = control_plane.up("pulumi", state)
+    started = control_plane.up("pulumi", tmp_path_factory.mktemp("pulumi-cluster"))
     yield started
-    control_plane.down(state, purge=True)
+    take_down(request, started)
 
 
 @pytest.fixture(scope="module")
