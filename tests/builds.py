@@ -55,6 +55,15 @@ def asks_for(item: pytest.Item, *names: str) -> bool:
     return any(name in fixtures or hasattr(module, name) for name in names)
 
 
+def on_shared_cluster(item: pytest.Item) -> bool:
+    return asks_for(item, "kube_cluster")
+
+
+def starts_own_cluster(item: pytest.Item) -> bool:
+    """tests.own_cluster, or the control plane itself (the local-cluster and real-node tests)."""
+    return asks_for(item, "own_cluster", "control_plane")
+
+
 @dataclass(frozen=True)
 class Build:
     key: str
@@ -73,7 +82,7 @@ BUILDS = (
         "cluster",
         "etcd, Kubernetes and KWOK",
         ensure_binaries,
-        lambda item: asks_for(item, "kube_cluster", "control_plane"),
+        lambda item: on_shared_cluster(item) or starts_own_cluster(item),
         "go",
     ),
     Build("helm", "helm", ensure_helm, lambda item: asks_for(item, "helm", "ensure_helm"), "go"),

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from citykit.cli.main import main
 from citykit.resources import example_cities_dir
-from tests.builds import Background, asks_for, beyond_unit, needed
+from tests.builds import Background, beyond_unit, needed, on_shared_cluster, starts_own_cluster
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PLAYBOOKS = REPOSITORY / "playbooks"
@@ -79,9 +79,9 @@ def city_variant(write_yaml: Callable[[str, Any], Path]) -> Callable[..., Path]:
 
 BACKGROUND = pytest.StashKey[Background]()
 END_LINES = pytest.StashKey[list[str]]()
-# The xdist groups: the modules on the session's local cluster (and the fault tests), and
-# those that start clusters of their own (a real node)
-SHARED_CLUSTER, OWN_CLUSTERS = "shared-cluster", "own-clusters"
+# The xdist groups: the modules on the session's local cluster, and one for each module that
+# starts a cluster of its own (its group's name ends with the module's)
+SHARED_CLUSTER, OWN_CLUSTER = "shared-cluster", "own-cluster"
 
 
 def worker(config: pytest.Config) -> str | None:
@@ -99,20 +99,20 @@ def say_at_end(config: pytest.Config, line: str) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist: the modules on the session's cluster are one group, first in line,
     since they share that cluster and a module's tests build on the ones before: one worker
-    runs them in file order, as one process would. The modules that start clusters of their
-    own are another group, last in line: the other worker runs the unit tests and the modules
-    that need no cluster first (in a cold run, while the cluster's binaries build), then them."""
+    runs them in file order, as one process would. Each module that starts a cluster of its
+    own is a group too, last in line: the other worker runs the unit tests and the modules
+    that need no cluster first (in a cold run, while the cluster's binaries build), then
+    those, and the first worker takes its share of them when the shared cluster's are done."""
     if worker(config) is None:
         return
-    # the fault tests too: their API server throttled to one request in flight exited on a
-    # busy machine when they ran beside the shared cluster's tests
     outside = beyond_unit(items)
-    shared = {item.path for item in outside if asks_for(item, "kube_cluster", "apiserver_with")}
-    own = {item.path for item in outside if asks_for(item, "control_plane")} - shared
+    shared = {item.path for item in outside if on_shared_cluster(item)}
+    own = {item.path for item in outside if starts_own_cluster(item)} - shared
     for item in items:
-        if item.path in shared | own:
-            group = SHARED_CLUSTER if item.path in shared else OWN_CLUSTERS
-            item.add_marker(pytest.mark.xdist_group(group))
+        if item.path in shared:
+            item.add_marker(pytest.mark.xdist_group(SHARED_CLUSTER))
+        elif item.path in own:
+            item.add_marker(pytest.mark.xdist_group(f"{OWN_CLUSTER}:{item.path.stem}"))
     items[:] = [
         *(item for item in items if item.path in shared),
         *(item for item in items if item.path not in shared | own),

@@ -21,7 +21,7 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.helm import ensure_helm
 from tests.conftest import BACKGROUND
-from tests.teardown import take_down
+from tests.own_cluster import take_down
 
 
 @pytest.fixture(scope="session")

@@ -43,17 +43,16 @@ from tests.cluster_faults import (
     sigkill,
 )
 from tests.deadlines import EVENTUALLY, PROMPTLY
-from tests.teardown import take_down
+from tests.own_cluster import own_cluster
 
 
 @pytest.fixture(scope="module")
 def cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalCluster]:
-    started = control_plane.up("faults", tmp_path_factory.mktemp("faults-cluster"))
-    install_crds(kube.dynamic_client(started.kubeconfig))
-    yield started
-    take_down(request, started)
+    for started in own_cluster(request, tmp_path_factory, "faults"):
+        install_crds(kube.dynamic_client(started.kubeconfig))
+        yield started
 
 
 @pytest.fixture(scope="module")

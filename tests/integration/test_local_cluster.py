@@ -21,12 +21,11 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from citykit.kube.wait import wait_for
-from citykit.localcluster import control_plane
 from citykit.localcluster.processes import is_alive
 from citykit.localcluster.state import LocalCluster, load
 from tests.cluster_faults import sigkill
 from tests.deadlines import PROMPTLY
-from tests.teardown import take_down
+from tests.own_cluster import own_cluster
 
 IMAGE = "citykit/placeholder:1.0"
 
@@ -284,9 +283,7 @@ def second_cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalCluster]:
     """A cluster of the tests' own, for killing its components without disturbing others."""
-    started = control_plane.up("resumed", tmp_path_factory.mktemp("resumed-cluster"))
-    yield started
-    take_down(request, started)
+    yield from own_cluster(request, tmp_path_factory, "resumed")
 
 
 def cluster_cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:

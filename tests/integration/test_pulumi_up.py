@@ -28,35 +28,32 @@ from pulumi import automation as auto
 from citykit.core.project.citystack import load_stack
 from citykit.infra.program import operator_stack_name
 from citykit.kube.wait import wait_for
-from citykit.localcluster import control_plane
 from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from citykit.toolchain.pulumi_engine import engine_env, ensure_engine
 from tests.deadlines import EVENTUALLY
-from tests.teardown import take_down
+from tests.own_cluster import own_cluster
 
 CITY = "testville"
 NAMESPACE = f"city-{CITY}"
 
 
 @pytest.fixture(scope="module")
-def kube_cluster(
+def pulumi_cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalCluster]:
     """A cluster of this module's own: the last city's --destroy takes the shared operator
     only when no CityBlueprint is left, and other modules leave theirs on the session's."""
-    started = control_plane.up("pulumi", tmp_path_factory.mktemp("pulumi-cluster"))
-    yield started
-    take_down(request, started)
+    yield from own_cluster(request, tmp_path_factory, "pulumi")
 
 
 @pytest.fixture(scope="module")
-def api(kube_cluster: LocalCluster) -> client.ApiClient:
-    return config.new_client_from_config(str(kube_cluster.kubeconfig))
+def api(pulumi_cluster: LocalCluster) -> client.ApiClient:
+    return config.new_client_from_config(str(pulumi_cluster.kubeconfig))
 
 
 @pytest.fixture(scope="module")
-def citykit(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def citykit(pulumi_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Runs `citykit ARGS…` in the test's project folder; returns the finished process."""
     # the engine and provider builds (minutes, once) are not part of a command's output
     bin_dir = ensure_engine(report=lambda _: None)
@@ -64,7 +61,7 @@ def citykit(kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
     (work / "state").mkdir()
     env = {
         **os.environ,
-        "KUBECONFIG": str(kube_cluster.kubeconfig),
+        "KUBECONFIG": str(pulumi_cluster.kubeconfig),
         "PULUMI_BACKEND_URL": (work / "state").as_uri(),
         "PULUMI_HOME": str(work / "pulumi-home"),
         "PULUMI_CONFIG_PASSPHRASE": "test only",
@@ -204,13 +201,13 @@ def test_passwords_are_kept_encrypted_in_the_stack_file_and_state(
 
 @pytest.fixture(scope="module")
 def operator(
-    first_up: FirstUp, kube_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+    first_up: FirstUp, pulumi_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     """The operator, run as a process: the chart's Deployment is only simulated on KWOK nodes.
     It keeps running through `--destroy`, as the in-cluster one would: it releases the
     blueprint's finalizer when Pulumi deletes the blueprint, before the operator goes."""
     running = OperatorProcess(
-        kube_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log"
+        pulumi_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log"
     )
     running.start()
     yield running

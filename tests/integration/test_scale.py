@@ -31,9 +31,18 @@ from citykit.localcluster.operator_process import OperatorProcess
 from citykit.localcluster.state import LocalCluster
 from tests import audit, fleet
 from tests.deadlines import PROMPTLY, quiet
+from tests.own_cluster import own_cluster
 
 SIZE = 200
 NAME = "metropolis"
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalCluster]:
+    """Its own: the longest rollout of the suite runs beside the shared cluster's modules."""
+    yield from own_cluster(request, tmp_path_factory, "scale")
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +53,13 @@ def big_city(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 @pytest.fixture(scope="module")
 def operator(
-    kube_cluster: LocalCluster,
+    cluster: LocalCluster,
     big_city: tuple[Path, dict[str, Any]],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
-    install_crds(kube.dynamic_client(kube_cluster.kubeconfig))
+    install_crds(kube.dynamic_client(cluster.kubeconfig))
     running = OperatorProcess(
-        kube_cluster.kubeconfig,
+        cluster.kubeconfig,
         tmp_path_factory.mktemp("operator") / "operator.log",
         env={"CITYKIT_BLUEPRINTS": str(big_city[0])},
     )
@@ -77,9 +86,9 @@ def test_the_enlarged_city_is_valid(big_city: tuple[Path, dict[str, Any]], tmp_p
 
 
 def test_two_hundred_initiatives_roll_out_and_the_operator_then_idles(
-    kube_cluster: LocalCluster, big_city: tuple[Path, dict[str, Any]], operator: OperatorProcess
+    cluster: LocalCluster, big_city: tuple[Path, dict[str, Any]], operator: OperatorProcess
 ) -> None:
-    api = config.new_client_from_config(str(kube_cluster.kubeconfig))
+    api = config.new_client_from_config(str(cluster.kubeconfig))
     objects = client.CustomObjectsApi(api)
     objects.create_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", big_city[1])
 
@@ -109,9 +118,9 @@ def test_two_hundred_initiatives_roll_out_and_the_operator_then_idles(
     assert not blueprint()["metadata"].get("finalizers")
     assert not any(item["metadata"].get("finalizers") for item in items)
 
-    writes = quiet(lambda: audit.city_writes(kube_cluster.audit_log))
+    writes = quiet(lambda: audit.city_writes(cluster.audit_log))
     wait_for(writes, PROMPTLY, "the writes of in-flight watch events to end")
-    before = audit.city_writes(kube_cluster.audit_log)
+    before = audit.city_writes(cluster.audit_log)
     time.sleep(10)  # the measured window
-    assert audit.city_writes(kube_cluster.audit_log) - before == 0
+    assert audit.city_writes(cluster.audit_log) - before == 0
     objects.delete_cluster_custom_object("citykit.io", "v1alpha1", "cityblueprints", NAME)

@@ -1,9 +1,9 @@
 """The suite runs on two pytest-xdist workers (pyproject's addopts): the modules on the
 session's local cluster go, whole and in file order, to one worker (tests/conftest.py), since
-they share that cluster and a module's tests build on the ones before; those that start
-clusters of their own go together to one worker. If grouping
-ever stops (pytest 9.2 with xdist 3.8 silently ignores `xdist_group`), those modules would be
-split across workers, each starting a cluster of its own and running tests out of order."""
+they share that cluster and a module's tests build on the ones before; each that starts a
+cluster of its own goes whole to one worker. If grouping ever stops (pytest 9.2 with xdist
+3.8 silently ignores `xdist_group`), those modules would be split across workers, each
+starting a cluster of its own and running tests out of order."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import OWN_CLUSTERS, SHARED_CLUSTER, pytest_collection_modifyitems
+from tests.conftest import OWN_CLUSTER, SHARED_CLUSTER, pytest_collection_modifyitems
 
 GROUPED = """
 import pytest
@@ -75,25 +75,25 @@ class FakeConfig:
     workerinput: dict[str, str] = field(default_factory=lambda: {"workerid": "gw0"})
 
 
-def test_modules_on_the_shared_cluster_go_first_and_those_with_their_own_last() -> None:
+def test_modules_on_the_shared_cluster_go_first_and_each_with_its_own_cluster_last() -> None:
     unit = FakeItem(Path("tests/unit/test_x.py"), ())
     first = FakeItem(Path("tests/integration/test_a.py"), ("kube_cluster",))
     first_plain = FakeItem(Path("tests/integration/test_a.py"), ())
-    faults = FakeItem(Path("tests/integration/test_faults.py"), ("apiserver_with",))
+    faults = FakeItem(Path("tests/integration/test_faults.py"), ("control_plane",))
     node = FakeItem(Path("tests/integration/test_real_node.py"), ("control_plane",))
     render = FakeItem(Path("tests/integration/test_render.py"), ("helm",))
     second = FakeItem(Path("tests/integration/test_b.py"), ("control_plane", "kube_cluster"))
     items: list[Any] = [unit, first, first_plain, faults, node, render, second]
     pytest_collection_modifyitems(FakeConfig(), items)  # type: ignore[arg-type]
-    assert items == [first, first_plain, faults, second, unit, render, node]
+    assert items == [first, first_plain, second, unit, render, faults, node]
     assert [item.marks for item in items] == [
         [SHARED_CLUSTER],
         [SHARED_CLUSTER],
         [SHARED_CLUSTER],
-        [SHARED_CLUSTER],
         [],
         [],
-        [OWN_CLUSTERS],
+        [f"{OWN_CLUSTER}:test_faults"],
+        [f"{OWN_CLUSTER}:test_real_node"],
     ]
 
 
