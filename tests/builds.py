@@ -34,10 +34,10 @@ from pathlib import Path
 import pytest
 
 from citykit.toolchain.checkov import ensure_checkov
-from citykit.toolchain.gobuild import Report
+from citykit.toolchain.gobuild import Report, bin_dir, is_current
 from citykit.toolchain.helm import ensure_helm
 from citykit.toolchain.image import build_image, default_output
-from citykit.toolchain.kubernetes import ensure_binaries
+from citykit.toolchain.kubernetes import build_steps, ensure_binaries, local_cluster_module
 from citykit.toolchain.locations import cache_root
 from citykit.toolchain.pulumi_engine import ensure_engine
 
@@ -53,6 +53,12 @@ def asks_for(item: pytest.Item, *names: str) -> bool:
     fixtures = getattr(item, "fixturenames", ())
     module = getattr(item, "module", None)
     return any(name in fixtures or hasattr(module, name) for name in names)
+
+
+def cluster_built() -> bool:
+    """Whether the local cluster's binaries are in the cache (a warm run)."""
+    out = bin_dir()
+    return all(is_current(out, step) for step in build_steps(local_cluster_module(), out, ""))
 
 
 def on_shared_cluster(item: pytest.Item) -> bool:

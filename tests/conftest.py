@@ -17,7 +17,14 @@ from click.testing import CliRunner, Result
 
 from citykit.cli.main import main
 from citykit.resources import example_cities_dir
-from tests.builds import Background, beyond_unit, needed, on_shared_cluster, starts_own_cluster
+from tests.builds import (
+    Background,
+    beyond_unit,
+    cluster_built,
+    needed,
+    on_shared_cluster,
+    starts_own_cluster,
+)
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PLAYBOOKS = REPOSITORY / "playbooks"
@@ -100,9 +107,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Under pytest-xdist: the modules on the session's cluster are one group, first in line,
     since they share that cluster and a module's tests build on the ones before: one worker
     runs them in file order, as one process would. Each module that starts a cluster of its
-    own is a group too, last in line: the other worker runs the unit tests and the modules
-    that need no cluster first (in a cold run, while the cluster's binaries build), then
-    those, and the first worker takes its share of them when the shared cluster's are done."""
+    own is a group too, next in line on the other worker; the unit tests and the modules that
+    need no cluster come last, many small pieces that fill both workers' ends. In a cold run
+    they come before the own-cluster modules instead, which would only wait for the cluster's
+    binaries while the unit tests could run."""
     if worker(config) is None:
         return
     outside = beyond_unit(items)
@@ -113,10 +121,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(SHARED_CLUSTER))
         elif item.path in own:
             item.add_marker(pytest.mark.xdist_group(f"{OWN_CLUSTER}:{item.path.stem}"))
+    own_items = [item for item in items if item.path in own]
+    ungrouped = [item for item in items if item.path not in shared | own]
     items[:] = [
         *(item for item in items if item.path in shared),
-        *(item for item in items if item.path not in shared | own),
-        *(item for item in items if item.path in own),
+        *([*own_items, *ungrouped] if cluster_built() else [*ungrouped, *own_items]),
     ]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import tests.conftest
 from tests.conftest import OWN_CLUSTER, SHARED_CLUSTER, pytest_collection_modifyitems
 
 GROUPED = """
@@ -75,18 +76,23 @@ class FakeConfig:
     workerinput: dict[str, str] = field(default_factory=lambda: {"workerid": "gw0"})
 
 
-def test_modules_on_the_shared_cluster_go_first_and_each_with_its_own_cluster_last() -> None:
+@pytest.mark.parametrize("warm", [True, False])
+def test_the_shared_cluster_goes_first_and_each_own_cluster_before_the_rest_when_warm(
+    warm: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tests.conftest, "cluster_built", lambda: warm)
     unit = FakeItem(Path("tests/unit/test_x.py"), ())
     first = FakeItem(Path("tests/integration/test_a.py"), ("kube_cluster",))
     first_plain = FakeItem(Path("tests/integration/test_a.py"), ())
-    faults = FakeItem(Path("tests/integration/test_faults.py"), ("control_plane",))
+    faults = FakeItem(Path("tests/integration/test_faults.py"), ("own_cluster",))
     node = FakeItem(Path("tests/integration/test_real_node.py"), ("control_plane",))
     render = FakeItem(Path("tests/integration/test_render.py"), ("helm",))
     second = FakeItem(Path("tests/integration/test_b.py"), ("control_plane", "kube_cluster"))
     items: list[Any] = [unit, first, first_plain, faults, node, render, second]
     pytest_collection_modifyitems(FakeConfig(), items)  # type: ignore[arg-type]
-    assert items == [first, first_plain, second, unit, render, faults, node]
-    assert [item.marks for item in items] == [
+    own, rest = [faults, node], [unit, render]
+    assert items == [first, first_plain, second, *(own + rest if warm else rest + own)]
+    assert [item.marks for item in (first, first_plain, second, unit, render, faults, node)] == [
         [SHARED_CLUSTER],
         [SHARED_CLUSTER],
         [SHARED_CLUSTER],
