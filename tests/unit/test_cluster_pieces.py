@@ -17,7 +17,7 @@ from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
 from citykit.localcluster.commandlines import Layout, Ports
 from citykit.localcluster.errors import ClusterError
 from citykit.localcluster.ports import EPHEMERAL_RANGE, claim, free_ports
-from citykit.localcluster.processes import is_alive, log_tail, spawn, stop
+from citykit.localcluster.processes import _stat_fields, is_alive, log_tail, spawn, stop
 from citykit.toolchain.gobuild import GoBuild, is_current
 from citykit.toolchain.kubernetes import version_ldflags
 from citykit.toolchain.locations import bin_dir, kubernetes_version, state_dir
@@ -122,7 +122,6 @@ def test_free_ports_are_distinct_and_below_the_range_outgoing_connections_take()
 
 
 def test_claiming_a_port_in_use_names_it() -> None:
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -157,7 +156,9 @@ def test_a_process_whose_first_thread_ended_is_alive_while_another_holds_its_por
     log = tmp_path / "leader.log"
     process = spawn("leader", [sys.executable, "-c", script], log)
     try:
-        wait_for(lambda: (_state(process.pid) == "Z") or None, 30, "the first thread to end")
+        wait_for(
+            lambda: (_stat_fields(process.pid) or ["?"])[0] == "Z", 30, "the first thread to end"
+        )
         port = int(log.read_text().split()[0])
 
         assert is_alive(process)
@@ -166,11 +167,6 @@ def test_a_process_whose_first_thread_ended_is_alive_while_another_holds_its_por
     finally:
         stop([process])
     assert not is_alive(process)
-
-
-def _state(pid: int) -> str:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2]
 
 
 def test_log_tail_shows_the_last_lines(tmp_path: Path) -> None:
