@@ -17,7 +17,16 @@ from citykit.localcluster.certs import CertificateAuthority, ClientIdentity
 from citykit.localcluster.commandlines import Layout, Ports
 from citykit.localcluster.errors import ClusterError
 from citykit.localcluster.ports import EPHEMERAL_RANGE, claim, free_ports
-from citykit.localcluster.processes import _stat_fields, is_alive, log_tail, spawn, stop
+from citykit.localcluster.processes import (
+    Process,
+    _stat_fields,
+    dying,
+    is_alive,
+    log_tail,
+    spawn,
+    stop,
+    wait_out_dying,
+)
 from citykit.toolchain.gobuild import GoBuild, is_current
 from citykit.toolchain.kubernetes import version_ldflags
 from citykit.toolchain.locations import bin_dir, kubernetes_version, state_dir
@@ -141,32 +150,44 @@ def test_stop_ends_a_spawned_process(tmp_path: Path) -> None:
     assert not is_alive(process)
 
 
-def test_a_process_whose_first_thread_ended_is_alive_while_another_holds_its_port(
-    tmp_path: Path,
-) -> None:
+def dying_process(tmp_path: Path, seconds: float) -> tuple[Process, int]:
     """What a SIGKILLed Go component looks like for a moment: its first thread a zombie, its
-    other threads still running with its listening socket."""
+    other threads still running with its listening socket (here for `seconds`). The process
+    and its port, once the first thread has ended."""
     script = (
         "import ctypes, socket, sys, threading, time\n"
         "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
         "print(s.getsockname()[1], flush=True)\n"
-        "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        f"threading.Thread(target=time.sleep, args=({seconds},)).start()\n"
         "ctypes.CDLL(None).syscall(60, 0)  # exit(2): this thread alone, not the process\n"
     )
     log = tmp_path / "leader.log"
     process = spawn("leader", [sys.executable, "-c", script], log)
-    try:
-        wait_for(
-            lambda: (_stat_fields(process.pid) or ["?"])[0] == "Z", 30, "the first thread to end"
-        )
-        port = int(log.read_text().split()[0])
+    wait_for(lambda: (_stat_fields(process.pid) or ["?"])[0] == "Z", 30, "the first thread to end")
+    return process, int(log.read_text().split()[0])
 
-        assert is_alive(process)
+
+def test_a_process_whose_first_thread_ended_is_alive_while_another_holds_its_port(
+    tmp_path: Path,
+) -> None:
+    process, port = dying_process(tmp_path, 60)
+    try:
+        assert is_alive(process) and dying(process)
         with socket.socket() as again, pytest.raises(OSError):
             again.bind(("127.0.0.1", port))
     finally:
         stop([process])
     assert not is_alive(process)
+
+
+def test_a_dying_process_is_waited_out_until_its_port_is_free(tmp_path: Path) -> None:
+    """`cluster up` right after a component was killed from outside starts it again."""
+    process, port = dying_process(tmp_path, 1.5)
+
+    wait_out_dying([process])
+
+    assert not is_alive(process) and not dying(process)
+    assert claim(port) == port
 
 
 def test_log_tail_shows_the_last_lines(tmp_path: Path) -> None:

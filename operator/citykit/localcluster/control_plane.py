@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,7 +33,14 @@ from citykit.localcluster.errors import ClusterError
 from citykit.localcluster.kubeconfig import render_kubeconfig, write_kubeconfig
 from citykit.localcluster.nodes import NODE_COUNT, fake_nodes
 from citykit.localcluster.ports import claim, free_ports
-from citykit.localcluster.processes import Process, is_alive, log_tail, spawn, stop
+from citykit.localcluster.processes import (
+    Process,
+    is_alive,
+    log_tail,
+    spawn,
+    stop,
+    wait_out_dying,
+)
 from citykit.localcluster.state import STATE_FILE, LocalCluster, load, save
 from citykit.toolchain.image import build_image, build_pause_image, default_output
 from citykit.toolchain.kubernetes import ensure_binaries
@@ -42,7 +48,6 @@ from citykit.toolchain.locations import cache_root, kubernetes_version, local_cl
 
 Report = Callable[[str], None]
 START_TIMEOUT_SECONDS = 180.0
-PORT_RELEASE_SECONDS = 10.0
 
 _ADMIN = ClientIdentity("citykit-admin", ("system:masters",))
 _COMPONENT_IDENTITIES = {
@@ -213,6 +218,7 @@ def _resume(
             f"cluster {name!r} serves its API on port {layout.ports.apiserver}; to move it,"
             " `citykit cluster down --purge` deletes the cluster first"
         )
+    wait_out_dying(existing.processes)
     alive = {process.name: is_alive(process) for process in existing.processes}
     dead = to_start(alive, layout)
     if not dead and api_ready(existing):
@@ -227,7 +233,7 @@ def _resume(
         )
     for component in dead:
         for port in component_ports(layout.ports, layout.real_node)[component]:
-            _claim_soon(port)
+            claim(port)
     layout = replace(layout, bin=ensure_binaries(report, on_package))
     running = tuple(process for process in existing.processes if alive[process.name])
     cluster = replace(existing, layout=layout, processes=running)
@@ -235,20 +241,6 @@ def _resume(
     if dead:
         report(f"starting {', '.join(dead)} again (same ports, data and credentials)")
     return _start_or_stop(cluster, dead, report)
-
-
-def _claim_soon(port: int, seconds: float = PORT_RELEASE_SECONDS) -> None:
-    """Claims a dead component's port, giving the kernel a moment to release it: a process
-    just killed may still hold its listening socket while it is torn down."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            claim(port)
-            return
-        except ClusterError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.2)
 
 
 def _start_or_stop(

@@ -84,6 +84,27 @@ def is_alive(process: Process) -> bool:
     return fields[0] not in ("Z", "X") or _threads(process.pid) > 1
 
 
+def dying(process: Process) -> bool:
+    """Killed, with threads still ending: its first thread a zombie, the others still
+    holding its files and ports (see `is_alive`)."""
+    fields = _stat_fields(process.pid)
+    return (
+        fields is not None
+        and int(fields[19]) == process.start_ticks
+        and fields[0] in ("Z", "X")
+        and _threads(process.pid) > 1
+    )
+
+
+def wait_out_dying(processes: Sequence[Process], seconds: float = 10.0) -> None:
+    """Waits (at most `seconds`) until none of `processes` is dying, so each is plainly alive
+    or dead: a component killed from outside a moment ago is then started again, on its
+    ports, instead of being taken for running."""
+    deadline = time.monotonic() + seconds
+    while any(dying(process) for process in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _threads(pid: int) -> int:
     try:
         return len(os.listdir(f"/proc/{pid}/task"))
