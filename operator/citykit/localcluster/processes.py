@@ -78,22 +78,24 @@ def is_alive(process: Process) -> bool:
     started again on the same port at that moment, kube-apiserver failed with "address
     already in use". So a zombie is alive until it is its last thread."""
     _reap(process.pid)
-    fields = _stat_fields(process.pid)
-    if fields is None or int(fields[19]) != process.start_ticks:
-        return False
-    return fields[0] not in ("Z", "X") or _threads(process.pid) > 1
+    fields = _recorded_stat(process)
+    return fields is not None and (fields[0] not in _ENDED or _threads(process.pid) > 1)
 
 
 def dying(process: Process) -> bool:
     """Killed, with threads still ending: its first thread a zombie, the others still
     holding its files and ports (see `is_alive`)."""
+    fields = _recorded_stat(process)
+    return fields is not None and fields[0] in _ENDED and _threads(process.pid) > 1
+
+
+_ENDED = ("Z", "X")  # a process's states, in /proc/PID/stat, once its first thread has exited
+
+
+def _recorded_stat(process: Process) -> list[str] | None:
+    """The /proc stat fields of `process`, None if it is gone (or its pid is another's now)."""
     fields = _stat_fields(process.pid)
-    return (
-        fields is not None
-        and int(fields[19]) == process.start_ticks
-        and fields[0] in ("Z", "X")
-        and _threads(process.pid) > 1
-    )
+    return fields if fields is not None and int(fields[19]) == process.start_ticks else None
 
 
 def wait_out_dying(processes: Sequence[Process], seconds: float = 10.0) -> None:
